@@ -1,0 +1,286 @@
+// `taskctl watch`: live progress bars redrawn in place on a TTY (one line per task, with the
+// latest live line), a prompt to answer a pending confirmation in place, plain lines when
+// piped, and one JSON event per line with --json.
+import { createInterface, type Interface } from "node:readline/promises";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { WatchTasksResponseSchema } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import { TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
+import type { TaskControlClient } from "./client.js";
+import { EXIT, println, type CliIo } from "./io.js";
+import { actionsOf, confirmHint, jsonLine, taskLine } from "./render.js";
+import { isTerminal, percent, statusText, TaskState, type TaskChange } from "./task-state.js";
+import { startWatchLoop, type WatchState } from "./watch-loop.js";
+
+/** What `taskctl watch` needs. */
+export interface WatchCommand {
+  /** Client to the gRPC listener. */
+  readonly client: TaskControlClient;
+  /** Streams and stop signal. */
+  readonly io: CliIo;
+  /** One JSON event per line instead of bars. */
+  readonly json: boolean;
+  /** WatchTasksRequest.owner. */
+  readonly owner: string;
+  /** Only these tasks; the command ends once all of them ended. */
+  readonly taskIds: readonly string[];
+}
+
+const ESC = "\u001b[";
+
+/** Runs the watch until interrupted (or, with --task, until every named task ended). */
+export async function runWatch(cmd: WatchCommand): Promise<number> {
+  const { io, client } = cmd;
+  const tty = !cmd.json && io.stdout.isTTY === true;
+  const interactive = tty && io.stdin.isTTY === true;
+  const state = new TaskState();
+  const dismissed = new Set<string>();
+  let drawnLines = 0;
+  let drawTimer: ReturnType<typeof setTimeout> | undefined;
+  let status = "connecting…";
+  let prompting: { confirmationId: string; abort: AbortController } | undefined;
+  let rl: Interface | undefined;
+  const finished = new AbortController();
+  const onAbort = (): void => finished.abort();
+  io.signal.addEventListener("abort", onAbort, { once: true });
+
+  const columns = (): number => Math.max(40, (io.stdout.columns ?? 100) - 1);
+
+  const redraw = (): void => {
+    drawTimer = undefined;
+    if (!tty || prompting !== undefined) return;
+    const entries = state.sorted();
+    const lines = [
+      `taskctl watch${cmd.owner ? ` — ${cmd.owner}` : ""} — ${status} — ${entries.length} task${entries.length === 1 ? "" : "s"}`,
+      ...entries.map((e) => taskLine(e, columns())),
+    ];
+    let out = drawnLines > 0 ? `${ESC}${drawnLines}F${ESC}0J` : "";
+    out += lines.map((l) => `${l}\n`).join("");
+    io.stdout.write(out);
+    drawnLines = lines.length;
+  };
+  const scheduleDraw = (): void => {
+    if (tty && drawTimer === undefined) drawTimer = setTimeout(redraw, 80);
+  };
+
+  const line = (text: string): void => {
+    if (!tty) println(io.stdout, `${new Date().toISOString().slice(11, 19)}  ${text}`);
+  };
+
+  const checkDone = (): void => {
+    if (cmd.taskIds.length === 0) return;
+    const allEnded = cmd.taskIds.every((id) => {
+      const e = state.entries.get(id);
+      return e !== undefined && isTerminal(e.task.status);
+    });
+    if (allEnded) finished.abort();
+  };
+
+  const describeChange = (change: TaskChange): void => {
+    if (change.kind === "none" || change.kind === "snapshotEnd" || change.kind === "unknownTask") return;
+    const e = state.entries.get(change.taskId);
+    if (e === undefined) return;
+    const t = e.task;
+    switch (change.kind) {
+      case "upserted":
+        line(`${t.id}  ${String(percent(t.progress)).padStart(3)}%  ${statusText(t.status)}  ${t.label}${t.errorMessage ? `  (${t.errorMessage})` : ""}`);
+        break;
+      case "progress":
+        line(change.persisted ? `${t.id}  ${String(percent(e.shownProgress)).padStart(3)}%  ${t.label}` : `${t.id}  › ${e.liveLine}`);
+        break;
+      case "confirmationRequested":
+        line(`${t.id}  waiting for you: ${change.confirmation.title}  — ${confirmHint(change.confirmation.id, actionsOf(change.confirmation.components))}`);
+        break;
+      case "confirmationResolved":
+        line(`${t.id}  confirmation ${change.confirmation.id} ${change.confirmation.action ? `answered: ${change.confirmation.action}` : "ended"}`);
+        break;
+    }
+  };
+
+  const maybePrompt = (): void => {
+    if (!interactive || prompting !== undefined || finished.signal.aborted) return;
+    const next = state
+      .sorted()
+      .reverse()
+      .find((e) => e.task.pendingConfirmation !== undefined && !dismissed.has(e.task.pendingConfirmation.id));
+    const c = next?.task.pendingConfirmation;
+    if (next === undefined || c === undefined) return;
+    const abort = new AbortController();
+    prompting = { confirmationId: c.id, abort };
+    if (drawTimer !== undefined) clearTimeout(drawTimer);
+    drawTimer = undefined;
+    redrawNow();
+    void askInPlace(c, next.task.label || next.task.id, abort.signal).finally(() => {
+      prompting = undefined;
+      drawnLines = 0; // the prompt's lines stay on screen; draw a fresh block below them
+      redraw();
+      maybePrompt();
+    });
+  };
+
+  // Draws the bars once more (even though a prompt is about to pause drawing).
+  const redrawNow = (): void => {
+    const p = prompting;
+    prompting = undefined;
+    redraw();
+    prompting = p;
+  };
+
+  async function askInPlace(c: Confirmation, label: string, signal: AbortSignal): Promise<void> {
+    rl ??= createInterface({ input: io.stdin, output: io.stdout, terminal: true });
+    rl.removeAllListeners("SIGINT");
+    rl.on("SIGINT", () => finished.abort());
+    const ask = (q: string): Promise<string> => rl!.question(q, { signal });
+    try {
+      println(io.stdout, `\n? ${c.title || "Confirmation"}  (task: ${label})`);
+      for (const comp of c.components) if (comp.kind.case === "text") println(io.stdout, `  ${comp.kind.value.text}`);
+      const values: JsonObject = {};
+      for (const comp of c.components) {
+        const k = comp.kind;
+        if (k.case === "textInput") {
+          for (;;) {
+            const hint = k.value.defaultValue ? ` [${k.value.defaultValue}]` : "";
+            const a = (await ask(`  ${k.value.label || comp.id}${k.value.required ? " (required)" : ""}${hint}: `)) || k.value.defaultValue;
+            if (k.value.required && a === "") continue;
+            values[comp.id] = a;
+            break;
+          }
+        } else if (k.case === "select") {
+          k.value.options.forEach((o, i) => println(io.stdout, `    ${i + 1}) ${o.label || o.value}`));
+          const def = k.value.options.findIndex((o) => o.value === k.value.defaultValue);
+          for (;;) {
+            const a = (await ask(`  ${k.value.label || comp.id} [1-${k.value.options.length}]${def >= 0 ? ` (${def + 1})` : ""}: `)).trim();
+            const i = a === "" ? def : Number(a) - 1;
+            if (a === "" && def < 0) break;
+            const opt = k.value.options[i];
+            if (opt !== undefined) {
+              values[comp.id] = opt.value;
+              break;
+            }
+          }
+        } else if (k.case === "checkbox") {
+          const a = (await ask(`  ${k.value.label || comp.id} [${k.value.defaultValue ? "Y/n" : "y/N"}]: `)).trim().toLowerCase();
+          values[comp.id] = a === "" ? k.value.defaultValue : a.startsWith("y");
+        }
+      }
+      const buttons = c.components.flatMap((comp) => (comp.kind.case === "button" ? [comp.kind.value] : []));
+      println(io.stdout, `  ${buttons.map((b, i) => `[${i + 1}] ${b.label || b.action}`).join("   ")}`);
+      let chosen: string | undefined;
+      for (;;) {
+        const a = (await ask(`  Choose 1-${buttons.length} (Enter: decide later): `)).trim();
+        if (a === "") break;
+        chosen = buttons[Number(a) - 1]?.action;
+        if (chosen !== undefined) break;
+      }
+      if (chosen === undefined) {
+        dismissed.add(c.id);
+        println(io.stdout, `  left open; answer later with: ${confirmHint(c.id, buttons.map((b) => b.action))}`);
+        return;
+      }
+      try {
+        await client.resolveConfirmation({ confirmationId: c.id, action: chosen, values });
+        println(io.stdout, `  answered: ${chosen}`);
+      } catch (err) {
+        const ce = ConnectError.from(err);
+        println(io.stdout, ce.code === Code.FailedPrecondition ? "  already answered elsewhere" : `  could not answer: ${ce.rawMessage}`);
+        if (ce.code !== Code.FailedPrecondition) dismissed.add(c.id);
+      }
+    } catch (err) {
+      if (signal.aborted) {
+        println(io.stdout, finished.signal.aborted ? "" : "\n  answered elsewhere");
+        return;
+      }
+      throw err;
+    }
+  }
+
+  const onState = (s: WatchState): void => {
+    switch (s.kind) {
+      case "live":
+        status = s.resumed ? "live (reconnected)" : "live";
+        break;
+      case "reconnecting":
+        status = `reconnecting (attempt ${s.attempt}, ${Math.ceil(s.retryInMs / 1000)} s): ${s.reason}`;
+        break;
+      case "unauthenticated":
+      case "denied":
+        status = `${s.kind}: ${s.reason}`;
+        println(io.stderr, `taskctl: ${s.kind === "denied" ? "PermissionDenied" : "Unauthenticated"}: ${s.reason} (pass --token or set TASKCONTROL_TOKEN)`);
+        finished.abort(new Error(s.kind));
+        break;
+      default:
+        status = s.kind === "connecting" ? "connecting…" : s.kind;
+    }
+    if (!tty && (s.kind === "reconnecting" || (s.kind === "live" && s.resumed))) println(io.stderr, `taskctl: ${status}`);
+    scheduleDraw();
+  };
+
+  const loop = startWatchLoop({
+    client,
+    owner: cmd.owner,
+    taskIds: cmd.taskIds,
+    onResync: () => state.clear(),
+    onState,
+    onEvent: (event) => {
+      if (cmd.json) println(io.stdout, jsonLine(WatchTasksResponseSchema, event));
+      const change = state.apply(event);
+      if (change.kind === "snapshotEnd") void loadNamed();
+      if (!cmd.json) describeChange(change);
+      if (change.kind === "confirmationResolved" && prompting?.confirmationId === change.confirmation.id) {
+        prompting.abort.abort();
+      }
+      if (change.kind === "upserted" && prompting !== undefined) {
+        const t = state.entries.get(change.taskId)?.task;
+        if (t !== undefined && t.pendingConfirmation?.id !== prompting.confirmationId && t.status !== TaskStatus.WAITING_CONFIRMATION) {
+          const pend = [...state.entries.values()].some((e) => e.task.pendingConfirmation?.id === prompting?.confirmationId);
+          if (!pend) prompting.abort.abort();
+        }
+      }
+      scheduleDraw();
+      maybePrompt();
+      checkDone();
+    },
+  });
+
+  // The snapshot holds unfinished tasks only: named tasks that already ended are fetched.
+  async function loadNamed(): Promise<void> {
+    for (const id of cmd.taskIds) {
+      if (state.entries.has(id)) continue;
+      try {
+        const res = await client.getTask({ taskId: id });
+        if (res.task !== undefined) {
+          const change = state.upsert(res.task, true);
+          if (!cmd.json) describeChange(change);
+        }
+      } catch (err) {
+        if (ConnectError.from(err).code === Code.NotFound) {
+          println(io.stderr, `taskctl: task ${id} not found`);
+          finished.abort(new Error("not found"));
+          return;
+        }
+      }
+    }
+    scheduleDraw();
+    checkDone();
+  }
+
+  await new Promise<void>((resolve) => {
+    if (finished.signal.aborted) resolve();
+    finished.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  loop.stop();
+  prompting?.abort.abort();
+  rl?.close();
+  io.signal.removeEventListener("abort", onAbort);
+  if (drawTimer !== undefined) clearTimeout(drawTimer);
+  if (tty) {
+    drawTimer = undefined;
+    redrawNow();
+  }
+  const reason: unknown = finished.signal.reason;
+  if (io.signal.aborted) return EXIT.interrupted;
+  if (reason instanceof Error && (reason.message === "not found" || reason.message === "unauthenticated" || reason.message === "denied")) {
+    return EXIT.error;
+  }
+  return EXIT.ok;
+}

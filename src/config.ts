@@ -1,0 +1,141 @@
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+import type { Durability } from "./store/orm.js";
+
+/** The server's configuration, validated once and frozen. Flags win over the environment. */
+export interface Config {
+  /** gRPC listener, host:port. @default "127.0.0.1:50051" */
+  readonly grpcListen: string;
+  /** HTTP (Connect, gRPC-Web, monitor, health, metrics) listener. @default "127.0.0.1:8080" */
+  readonly httpListen: string;
+  /** SQLite file path or postgres:// URL. @default "./data/taskcontrol.sqlite" */
+  readonly db: string;
+  /** SQLite synchronous mode: normal survives process crashes; full also power loss. @default "normal" */
+  readonly durability: Durability;
+  /** JSON file of principals and token hashes; auth is off without it (loopback only). */
+  readonly authFile: string | undefined;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** CA bundle for client certificates; clients must present one when set. */
+  readonly tlsClientCa: string | undefined;
+  /** Allows serving without auth on non-loopback addresses. @default false */
+  readonly insecure: boolean;
+  /** pino level. @default "info" */
+  readonly logLevel: string;
+  /** Idle time before a watch bookmark, in ms. @default 15000 */
+  readonly bookmarkMs: number;
+  /** Events kept in the log at most. @default 1000000 */
+  readonly retainEvents: number;
+  /** Age after which events leave the log, in ms. @default 7 days */
+  readonly retainAgeMs: number;
+  /** Persisted events a watcher may lag before its stream ends RESOURCE_EXHAUSTED. @default 10000 */
+  readonly watchQueue: number;
+  /** How long shutdown waits for in-flight calls, in ms. @default 10000 */
+  readonly shutdownGraceMs: number;
+  /** Directory of the web monitor's built files. @default "<package>/web/dist" */
+  readonly webDir: string | undefined;
+}
+
+const OPTIONS = {
+  "grpc-listen": { type: "string", env: "TASKCONTROL_GRPC_LISTEN" },
+  "http-listen": { type: "string", env: "TASKCONTROL_HTTP_LISTEN" },
+  db: { type: "string", env: "TASKCONTROL_DB" },
+  durability: { type: "string", env: "TASKCONTROL_DURABILITY" },
+  "auth-file": { type: "string", env: "TASKCONTROL_AUTH_FILE" },
+  "tls-cert": { type: "string", env: "TASKCONTROL_TLS_CERT" },
+  "tls-key": { type: "string", env: "TASKCONTROL_TLS_KEY" },
+  "tls-client-ca": { type: "string", env: "TASKCONTROL_TLS_CLIENT_CA" },
+  insecure: { type: "boolean", env: "TASKCONTROL_INSECURE" },
+  "log-level": { type: "string", env: "TASKCONTROL_LOG_LEVEL" },
+  "bookmark-interval-ms": { type: "string", env: "TASKCONTROL_BOOKMARK_INTERVAL_MS" },
+  "event-retention-count": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_COUNT" },
+  "event-retention-age-ms": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_AGE_MS" },
+  "watch-queue": { type: "string", env: "TASKCONTROL_WATCH_QUEUE" },
+  "shutdown-grace-ms": { type: "string", env: "TASKCONTROL_SHUTDOWN_GRACE_MS" },
+  "web-dir": { type: "string", env: "TASKCONTROL_WEB_DIR" },
+} as const;
+
+/** The usage text printed by --help. */
+export const USAGE = `usage: taskcontrol [options]
+${Object.entries(OPTIONS)
+  .map(([flag, o]) => `  --${flag}${o.type === "string" ? " VALUE" : ""}  (env ${o.env})`)
+  .join("\n")}`;
+
+/** Raised for bad configuration; main prints it and exits non-zero. */
+export class ConfigError extends Error {}
+
+/** Parses flags and environment (the only reader of process.env is main, through this). */
+export function loadConfig(input: { argv: string[]; env: Record<string, string | undefined> }): Config {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: input.argv,
+      options: Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, { type: o.type }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}\n${USAGE}`);
+  }
+  const get = (flag: keyof typeof OPTIONS): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    const e = input.env[OPTIONS[flag].env];
+    return e === undefined || e === "" ? undefined : e;
+  };
+  const flagOn = (flag: keyof typeof OPTIONS): boolean =>
+    values[flag] === true || /^(1|true|yes)$/i.test(input.env[OPTIONS[flag].env] ?? "");
+  const int = (flag: keyof typeof OPTIONS, dflt: number, min: number): number => {
+    const raw = get(flag);
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${flag} must be an integer ≥ ${min}, got "${raw}"`);
+    return n;
+  };
+  const durability = get("durability") ?? "normal";
+  if (durability !== "normal" && durability !== "full") throw new ConfigError(`--durability must be normal or full`);
+  const config: Config = {
+    grpcListen: get("grpc-listen") ?? "127.0.0.1:50051",
+    httpListen: get("http-listen") ?? "127.0.0.1:8080",
+    db: get("db") ?? "./data/taskcontrol.sqlite",
+    durability,
+    authFile: get("auth-file"),
+    tlsCert: get("tls-cert"),
+    tlsKey: get("tls-key"),
+    tlsClientCa: get("tls-client-ca"),
+    insecure: flagOn("insecure"),
+    logLevel: get("log-level") ?? "info",
+    bookmarkMs: int("bookmark-interval-ms", 15_000, 10),
+    retainEvents: int("event-retention-count", 1_000_000, 1),
+    retainAgeMs: int("event-retention-age-ms", 7 * 24 * 3600 * 1000, 1000),
+    watchQueue: int("watch-queue", 10_000, 1),
+    shutdownGraceMs: int("shutdown-grace-ms", 10_000, 0),
+    webDir: get("web-dir"),
+  };
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key go together");
+  }
+  if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key");
+  if (!config.authFile && !config.insecure) {
+    for (const [flag, listen] of [
+      ["--grpc-listen", config.grpcListen],
+      ["--http-listen", config.httpListen],
+    ] as const) {
+      if (!isLoopback(listen)) {
+        throw new ConfigError(
+          `refusing to serve without authentication on ${flag} ${listen}: it is not a loopback address. ` +
+            `Give --auth-file (see README, Security), listen on 127.0.0.1, or pass --insecure.`,
+        );
+      }
+    }
+  }
+  return Object.freeze(config);
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1");
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}

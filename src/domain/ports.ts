@@ -1,0 +1,82 @@
+import type { Confirmation, SequencedEvent, Task, TaskEvent, TaskStatus } from "./model.js";
+
+/**
+ * A batch's view of state while a Mutation is applied. Reads see the committed state plus
+ * the changes of earlier mutations of the same batch; writes are kept only if apply returns.
+ */
+export interface Working {
+  /** The batch's clock, the same for every mutation of the batch. */
+  readonly now: number;
+  task(id: string): Task | null;
+  taskByRequestId(requestId: string): Task | null;
+  confirmation(id: string): Confirmation | null;
+  confirmationByRequest(taskId: string, requestId: string): Confirmation | null;
+  putTask(task: Task): void;
+  putConfirmation(confirmation: Confirmation): void;
+  /** Records a persisted event; it gets its sequence in the committing transaction. */
+  emit(event: TaskEvent): void;
+}
+
+/**
+ * The rows a Mutation may read; the store loads the ones it does not hold before apply.
+ * PENDING confirmations are always held, so a task's pending confirmation needs no key.
+ */
+export interface MutationKeys {
+  readonly tasks?: readonly string[];
+  readonly taskRequestIds?: readonly string[];
+  readonly confirmations?: readonly string[];
+  readonly confirmationRequests?: readonly { readonly taskId: string; readonly requestId: string }[];
+}
+
+/**
+ * A state change, applied by the store at flush time against the latest committed state so
+ * that every rule sees the truth, then committed with the rest of its batch.
+ */
+export interface Mutation<R> {
+  readonly keys: MutationKeys;
+  /** Pure with respect to the Working view; throws a DomainError to refuse (nothing is kept). */
+  apply(working: Working): R;
+}
+
+/** What a committed mutation returned and the events it made, with their sequences. */
+export interface Committed<R> {
+  readonly value: R;
+  readonly events: readonly SequencedEvent[];
+}
+
+/** A page query over tasks, newest first; `before` is the last row of the previous page. */
+export interface TaskQuery {
+  readonly owner?: string;
+  readonly statuses?: readonly TaskStatus[];
+  readonly limit: number;
+  readonly before?: { readonly createTime: number; readonly id: string };
+}
+
+/** The store the domain needs: group-committed mutations, committed reads, the event log. */
+export interface TaskStore {
+  /** Applies and commits a mutation; resolves only after its transaction committed. */
+  mutate<R>(mutation: Mutation<R>): Promise<Committed<R>>;
+  /** The committed task, cache first. */
+  getTask(id: string): Promise<Task | null>;
+  /** The committed task if the cache holds it; never touches the database. */
+  peekTask(id: string): Task | undefined;
+  /** Every unfinished task (held in memory), newest first, filtered. */
+  activeTasks(filter: { owner?: string; taskIds?: ReadonlySet<string> }): Task[];
+  listTasks(query: TaskQuery): Promise<Task[]>;
+  getConfirmation(id: string): Promise<Confirmation | null>;
+  /** Every PENDING confirmation (held in memory). */
+  pendingConfirmations(): Confirmation[];
+  /** Persisted events with sequence > after, in order, at most `limit`. */
+  readEvents(after: number, limit: number): Promise<SequencedEvent[]>;
+  /** The last committed sequence (0 when the log is empty). */
+  lastSequence(): number;
+  /** The oldest sequence still retained; replay from before it is impossible. */
+  oldestRetainedSequence(): Promise<number>;
+  /** Called after each commit with its events in sequence order, before callers resume. */
+  onCommit(listener: (events: readonly SequencedEvent[]) => void): void;
+}
+
+/** Where events go after commit (and where live lines go without one). */
+export interface EventSink {
+  publish(events: readonly SequencedEvent[]): void;
+}

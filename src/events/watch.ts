@@ -1,0 +1,107 @@
+import { OutOfRangeError } from "../domain/errors.js";
+import type { Confirmation, SequencedEvent, Task } from "../domain/model.js";
+import type { TaskStore } from "../domain/ports.js";
+import type { EventHub, Subscription, SubscriptionFilter } from "./hub.js";
+
+/** What a WatchTasks stream carries, before it is turned into protocol messages. */
+export type WatchItem =
+  | { readonly kind: "snapshot"; readonly sequence: number; readonly task: Task; readonly pending: Confirmation | null }
+  | { readonly kind: "snapshot_end"; readonly sequence: number }
+  | { readonly kind: "event"; readonly event: SequencedEvent }
+  | { readonly kind: "bookmark"; readonly sequence: number };
+
+/** A WatchTasks request in domain terms. */
+export interface WatchRequest extends SubscriptionFilter {
+  readonly includeSnapshot: boolean;
+  /** Replay persisted events after this sequence; undefined: no replay. */
+  readonly afterSequence?: number | undefined;
+}
+
+/** Options of watchTasks. */
+export interface WatchOptions {
+  /**
+   * Idle time after which a bookmark is sent.
+   * @default 15000
+   */
+  bookmarkMs?: number;
+  /** Events per replay read. @default 1000 */
+  replayPage?: number;
+  /** Most tasks in a snapshot. @default 10000 */
+  snapshotLimit?: number;
+}
+
+/**
+ * The list-then-watch procedure (Kubernetes/etcd style). It subscribes first, then reads
+ * the snapshot or replays the log, and drops queued persisted events the read already
+ * covered, so the stream has no gap and no duplicate: persisted events arrive in strictly
+ * increasing sequence. Live lines pass through as they come, stamped with the last
+ * persisted sequence.
+ */
+export async function* watchTasks(
+  deps: { hub: EventHub; store: TaskStore },
+  request: WatchRequest,
+  signal: AbortSignal,
+  options: WatchOptions = {},
+): AsyncGenerator<WatchItem> {
+  const bookmarkMs = options.bookmarkMs ?? 15_000;
+  const replayPage = options.replayPage ?? 1000;
+  const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
+  const sub: Subscription = deps.hub.subscribe(filter);
+  const stop = (): void => sub.close();
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    let cursor: number;
+    if (request.includeSnapshot) {
+      // The cache and the last sequence change together, synchronously, at each commit.
+      cursor = deps.store.lastSequence();
+      const tasks = deps.store.activeTasks(filter).slice(0, options.snapshotLimit ?? 10_000);
+      const pending = new Map(deps.store.pendingConfirmations().map((c) => [c.id, c] as const));
+      for (const task of tasks) {
+        const c = task.pendingConfirmationId ? (pending.get(task.pendingConfirmationId) ?? null) : null;
+        yield { kind: "snapshot", sequence: cursor, task, pending: c };
+      }
+      yield { kind: "snapshot_end", sequence: cursor };
+    } else if (request.afterSequence !== undefined) {
+      cursor = request.afterSequence;
+      const oldest = await deps.store.oldestRetainedSequence();
+      if (cursor + 1 < oldest) {
+        throw new OutOfRangeError(
+          `after_sequence ${cursor} is older than the retained event log (oldest retained sequence ${oldest}); re-list and watch again`,
+          oldest,
+        );
+      }
+      for (;;) {
+        const page = await deps.store.readEvents(cursor, replayPage);
+        for (const e of page) {
+          cursor = e.sequence;
+          if (matches(filter, e)) yield { kind: "event", event: e };
+        }
+        if (page.length < replayPage || signal.aborted) break;
+      }
+    } else {
+      cursor = deps.store.lastSequence();
+    }
+    while (!signal.aborted) {
+      const next = await sub.next(bookmarkMs);
+      if (signal.aborted) return;
+      if (next === "idle") {
+        yield { kind: "bookmark", sequence: Math.max(cursor, deps.store.lastSequence()) };
+        continue;
+      }
+      const persisted = !(next.event.type === "progress" && !next.event.persisted);
+      if (persisted) {
+        if (next.sequence <= cursor) continue;
+        cursor = next.sequence;
+      }
+      yield { kind: "event", event: next };
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    sub.close();
+  }
+}
+
+function matches(filter: SubscriptionFilter, e: SequencedEvent): boolean {
+  if (filter.owner !== undefined && e.owner !== filter.owner) return false;
+  return !filter.taskIds || filter.taskIds.has(e.taskId);
+}

@@ -1,0 +1,310 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { InvalidArgumentError, UnavailableError } from "../domain/errors.js";
+import { checkId, LIMITS } from "../domain/limits.js";
+import type { Confirmation, Task } from "../domain/model.js";
+import type { TaskStore } from "../domain/ports.js";
+import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
+import type { EventHub } from "../events/hub.js";
+import { watchTasks } from "../events/watch.js";
+import {
+  type EmitProgressRequest,
+  type RequestConfirmationResponse,
+  RequestConfirmationResponseSchema,
+  TaskControlService,
+  type UpdateProgressRequest,
+  type WatchTasksResponse,
+} from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import {
+  componentsFromProto,
+  confirmationToProto,
+  durationToMs,
+  stateToProto,
+  statusesFromProto,
+  statusToProto,
+  taskToProto,
+  watchItemToProto,
+} from "./convert.js";
+import { toConnectError } from "./errors.js";
+import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
+
+/** What the service needs; only app.ts builds it. */
+export interface TaskControlDeps {
+  manager: TaskManager;
+  hub: EventHub;
+  store: TaskStore;
+  /** Aborted when the server starts draining: held calls and watches end with UNAVAILABLE. */
+  shutdown: AbortSignal;
+  /** Idle time before a watch bookmark, in milliseconds. */
+  bookmarkMs: number;
+  /** Receives unexpected errors (they reach the caller as INTERNAL without detail). */
+  logError: (err: unknown, method: string) => void;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 1000;
+/** StreamProgress updates awaiting commit at once; past it the stream waits (flow control). */
+const STREAM_WINDOW = 4096;
+
+/**
+ * TaskControlService, implemented once on the generated types and served by both listeners.
+ * Each method turns the request into domain terms, calls the task manager, and turns the
+ * answer back; scoping by principal happens here, every rule lives in the domain.
+ */
+export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typeof TaskControlService> {
+  const { manager, store } = deps;
+
+  async function visibleTask(ctx: HandlerContext, taskId: string): Promise<Task> {
+    const task = await manager.getTask(taskId);
+    assertOwnerVisible(ctx.values.get(principalKey), task.owner, `task ${taskId}`);
+    return task;
+  }
+
+  async function withPending(task: Task): Promise<ReturnType<typeof taskToProto>> {
+    return taskToProto(task, await manager.pendingConfirmationOf(task));
+  }
+
+  function updateInput(r: UpdateProgressRequest) {
+    return { taskId: r.taskId, progress: r.progress, checkpoint: r.checkpoint, label: r.label };
+  }
+
+  function emitInput(r: EmitProgressRequest) {
+    return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint };
+  }
+
+  function progressAnswer(o: ProgressOutcome) {
+    return { found: o.found, status: statusToProto(o.status), cancelRequested: o.cancelRequested };
+  }
+
+  function resolved(c: Confirmation, task: Task | undefined): RequestConfirmationResponse {
+    return create(RequestConfirmationResponseSchema, {
+      event: {
+        case: "resolved",
+        value: {
+          confirmationId: c.id,
+          outcome: stateToProto(c.state),
+          action: c.action,
+          values: c.values ?? undefined,
+          cancelRequested: task?.cancelRequested ?? c.state === "cancelled",
+        },
+      },
+    });
+  }
+
+  const impl: ServiceImpl<typeof TaskControlService> = {
+    async createTask(req) {
+      const task = await manager.createTask({
+        owner: req.owner,
+        kind: req.kind,
+        label: req.label,
+        checkpoint: req.checkpoint ?? null,
+        requestId: req.requestId,
+      });
+      return { task: taskToProto(task) };
+    },
+
+    async getTask(req, ctx) {
+      return { task: await withPending(await visibleTask(ctx, req.taskId)) };
+    },
+
+    async listTasks(req, ctx) {
+      const owner = ownerScope(ctx.values.get(principalKey), req.owner);
+      const statuses = statusesFromProto(req.statuses);
+      if (req.pageSize < 0) throw new InvalidArgumentError("page_size", "must not be negative");
+      const limit = Math.min(req.pageSize || DEFAULT_PAGE, MAX_PAGE);
+      const filterKey = JSON.stringify([owner ?? null, statuses]);
+      const before = req.pageToken ? decodePageToken(req.pageToken, filterKey) : undefined;
+      if (statuses === "none") return { tasks: [], nextPageToken: "" };
+      const tasks = await manager.listTasks({ owner, statuses, limit: limit + 1, before });
+      const page = tasks.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        tasks: await Promise.all(page.map(withPending)),
+        nextPageToken: tasks.length > limit && last ? encodePageToken(last, filterKey) : "",
+      };
+    },
+
+    async updateProgress(req) {
+      const o = await manager.updateProgress(updateInput(req));
+      return { ...progressAnswer(o), applied: o.applied };
+    },
+
+    async emitProgress(req) {
+      return progressAnswer(await manager.emitProgress(emitInput(req)));
+    },
+
+    async streamProgress(requests) {
+      let received = 0;
+      const counts = { updated: 0, emitted: 0, notFound: 0, notApplied: 0 };
+      const cancelled = new Set<string>();
+      const inFlight: Promise<void>[] = [];
+      const tally = (kind: "update" | "emit", taskId: string) => (o: ProgressOutcome) => {
+        if (!o.found) counts.notFound++;
+        else if (!o.applied) counts.notApplied++;
+        else if (kind === "update") counts.updated++;
+        else counts.emitted++;
+        if (o.found && o.cancelRequested) cancelled.add(taskId);
+      };
+      try {
+        for await (const msg of requests) {
+          const index = received++;
+          const m = msg.message;
+          try {
+            if (m.case === "update") {
+              inFlight.push(manager.updateProgress(updateInput(m.value)).then(tally("update", m.value.taskId)));
+            } else if (m.case === "emit") {
+              tally("emit", m.value.taskId)(await manager.emitProgress(emitInput(m.value)));
+            } else {
+              throw new InvalidArgumentError("message", "one of update or emit is required");
+            }
+          } catch (err) {
+            if (err instanceof InvalidArgumentError) {
+              throw new InvalidArgumentError(`messages[${index}].${err.field}`, err.message.slice(err.field.length + 2));
+            }
+            throw err;
+          }
+          if (inFlight.length >= STREAM_WINDOW) await Promise.all(inFlight.splice(0, STREAM_WINDOW / 2));
+        }
+      } finally {
+        // Whatever ends the stream, the updates already accepted are committed before it closes.
+        await Promise.allSettled(inFlight);
+      }
+      await Promise.all(inFlight);
+      return {
+        received: BigInt(received),
+        updated: BigInt(counts.updated),
+        emitted: BigInt(counts.emitted),
+        notFound: BigInt(counts.notFound),
+        notApplied: BigInt(counts.notApplied),
+        cancelRequestedTaskIds: [...cancelled],
+      };
+    },
+
+    async *requestConfirmation(req, ctx) {
+      const confirmation = await manager.requestConfirmation({
+        taskId: req.taskId,
+        title: req.title,
+        components: componentsFromProto(req.components),
+        requestId: req.requestId,
+        timeoutMs: durationToMs("timeout", req.timeout),
+      });
+      yield create(RequestConfirmationResponseSchema, {
+        event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
+      });
+      const signal = AbortSignal.any([ctx.signal, deps.shutdown]);
+      const final = await manager.waitFor(confirmation, signal);
+      if (!final) {
+        if (deps.shutdown.aborted) {
+          throw new UnavailableError("server is shutting down; call again with the same request_id to re-attach");
+        }
+        return;
+      }
+      yield resolved(final, store.peekTask(final.taskId) ?? (await store.getTask(final.taskId)) ?? undefined);
+    },
+
+    async resolveConfirmation(req, ctx) {
+      const existing = await manager.getConfirmation(req.confirmationId);
+      assertOwnerVisible(ctx.values.get(principalKey), existing.owner, `confirmation ${req.confirmationId}`);
+      const c = await manager.resolveConfirmation({
+        confirmationId: req.confirmationId,
+        action: req.action,
+        values: req.values ?? {},
+      });
+      return { confirmation: confirmationToProto(c) };
+    },
+
+    async completeTask(req, ctx) {
+      await visibleTask(ctx, req.taskId);
+      return { task: taskToProto(await manager.completeTask({ taskId: req.taskId, result: req.result ?? null })) };
+    },
+
+    async failTask(req, ctx) {
+      await visibleTask(ctx, req.taskId);
+      const task = await manager.failTask({
+        taskId: req.taskId,
+        errorMessage: req.errorMessage,
+        details: req.details ?? null,
+      });
+      return { task: taskToProto(task) };
+    },
+
+    async cancelTask(req, ctx) {
+      await visibleTask(ctx, req.taskId);
+      return { task: taskToProto(await manager.cancelTask({ taskId: req.taskId, reason: req.reason })) };
+    },
+
+    async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
+      if (manager.state !== "open") throw new UnavailableError(`task manager is ${manager.state}; retry later`);
+      const owner = ownerScope(ctx.values.get(principalKey), req.owner);
+      if (req.taskIds.length > LIMITS.watchTaskIds) {
+        throw new InvalidArgumentError("task_ids", `more than ${LIMITS.watchTaskIds} ids`);
+      }
+      req.taskIds.forEach((id, i) => checkId(`task_ids[${i}]`, id));
+      if (req.afterSequence !== undefined && req.afterSequence < 0n) {
+        throw new InvalidArgumentError("after_sequence", "must not be negative");
+      }
+      const signal = AbortSignal.any([ctx.signal, deps.shutdown]);
+      const items = watchTasks(
+        deps,
+        {
+          owner,
+          taskIds: req.taskIds.length > 0 ? new Set(req.taskIds) : undefined,
+          includeSnapshot: req.includeSnapshot,
+          afterSequence: req.afterSequence === undefined ? undefined : Number(req.afterSequence),
+        },
+        signal,
+        { bookmarkMs: deps.bookmarkMs },
+      );
+      for await (const item of items) yield watchItemToProto(item);
+      if (deps.shutdown.aborted) throw new UnavailableError("server is shutting down; resume with after_sequence");
+    },
+  };
+  return withErrorMapping(impl, deps.logError);
+}
+
+/** Wraps every method so that domain errors leave as ConnectErrors with the right code. */
+function withErrorMapping(
+  impl: ServiceImpl<typeof TaskControlService>,
+  logError: (err: unknown, method: string) => void,
+): ServiceImpl<typeof TaskControlService> {
+  const wrapped: Record<string, unknown> = {};
+  for (const method of TaskControlService.methods) {
+    const fn = (impl as unknown as Record<string, (...a: unknown[]) => unknown>)[method.localName]!;
+    const map = (err: unknown) => toConnectError(err, (e) => logError(e, method.name));
+    if (method.methodKind === "server_streaming") {
+      wrapped[method.localName] = async function* (...args: unknown[]) {
+        try {
+          yield* fn(...args) as AsyncIterable<unknown>;
+        } catch (err) {
+          throw map(err);
+        }
+      };
+    } else {
+      wrapped[method.localName] = async (...args: unknown[]) => {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          throw map(err);
+        }
+      };
+    }
+  }
+  return wrapped as unknown as ServiceImpl<typeof TaskControlService>;
+}
+
+function encodePageToken(last: Task, filterKey: string): string {
+  return Buffer.from(JSON.stringify({ c: last.createTime, i: last.id, f: filterKey })).toString("base64url");
+}
+
+function decodePageToken(token: string, filterKey: string): { createTime: number; id: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw new InvalidArgumentError("page_token", "is malformed");
+  }
+  const p = parsed as { c?: unknown; i?: unknown; f?: unknown };
+  if (typeof p.c !== "number" || typeof p.i !== "string") throw new InvalidArgumentError("page_token", "is malformed");
+  if (p.f !== filterKey) throw new InvalidArgumentError("page_token", "was issued for other filters");
+  return { createTime: p.c, id: p.i };
+}

@@ -1,0 +1,67 @@
+import type { MikroORM } from "@mikro-orm/core";
+import { Migrator } from "@mikro-orm/migrations";
+import type { Knex } from "@mikro-orm/knex";
+import { ENTITIES } from "./schema.js";
+import { MIGRATIONS } from "./migrations/index.js";
+
+/** Which database engine a connection string selects. */
+export type Dialect = "sqlite" | "postgresql";
+
+/** How hard SQLite syncs: normal survives process crashes, full also survives power loss. */
+export type Durability = "normal" | "full";
+
+/** An open, migrated database. */
+export interface OpenDatabase {
+  readonly orm: MikroORM;
+  readonly dialect: Dialect;
+  /** The ORM's own knex instance, used by the batch writer for multi-row statements. */
+  readonly knex: Knex;
+  close(): Promise<void>;
+}
+
+/** `postgres://…` / `postgresql://…` select PostgreSQL; anything else is a SQLite file path. */
+export function dialectOf(db: string): Dialect {
+  return /^postgres(ql)?:\/\//.test(db) ? "postgresql" : "sqlite";
+}
+
+/**
+ * Opens the database through MikroORM and applies the committed migrations (never a schema
+ * diff at boot). SQLite runs in WAL mode with synchronous NORMAL (or FULL).
+ */
+export async function openDatabase(options: { db: string; durability: Durability }): Promise<OpenDatabase> {
+  const dialect = dialectOf(options.db);
+  const common = {
+    entities: ENTITIES,
+    extensions: [Migrator],
+    migrations: { migrationsList: MIGRATIONS[dialect], transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    discovery: { warnWhenNoEntities: false },
+    debug: false,
+    allowGlobalContext: false,
+  };
+  let orm: MikroORM;
+  if (dialect === "sqlite") {
+    const { MikroORM: SqliteORM } = await import("@mikro-orm/sqlite");
+    const synchronous = options.durability === "full" ? "FULL" : "NORMAL";
+    orm = await SqliteORM.init({
+      ...common,
+      dbName: options.db,
+      pool: {
+        min: 1,
+        max: 1,
+        // One connection: SQLite has one writer anyway, and the pragmas are per connection.
+        afterCreate(conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          conn.exec(
+            `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`,
+            (err) => done(err, conn),
+          );
+        },
+      },
+    });
+  } else {
+    const { MikroORM: PostgresORM } = await import("@mikro-orm/postgresql");
+    orm = await PostgresORM.init({ ...common, clientUrl: options.db, pool: { min: 1, max: 10 } });
+  }
+  await orm.getMigrator().up();
+  const knex = (orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
+  return { orm, dialect, knex, close: () => orm.close(true) };
+}

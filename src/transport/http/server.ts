@@ -1,0 +1,174 @@
+import { readFile } from "node:fs/promises";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { extname, join, normalize, sep } from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { LIMITS } from "../../domain/limits.js";
+
+type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
+/** The request and response types connect-node hands to handlers (HTTP/1.1 or HTTP/2). */
+type Req = Parameters<NodeHandler>[0];
+type Res = Parameters<NodeHandler>[1];
+
+/** A plain HTTP route next to the RPCs (health, metrics): answers or returns false. */
+export type HttpRoute = (req: Req, res: Res) => boolean | Promise<boolean>;
+
+/** Options of startHttpServer. */
+export interface HttpServerOptions<S extends DescService> {
+  /** host:port; port 0 picks a free one. */
+  listen: string;
+  service: S;
+  impl: ServiceImpl<S>;
+  /** Builds each call's context values from its request (authentication). */
+  contextValues: (req: Req) => ContextValues;
+  interceptors?: Interceptor[];
+  /** Routes tried before the static files. */
+  routes?: HttpRoute[];
+  /** Directory whose files are served at / (index.html for /); none when undefined. */
+  staticDir?: string | undefined;
+  /** TLS key and certificate (PEM); plaintext HTTP/1.1 + h2c when omitted. */
+  tls?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert?: boolean } | undefined;
+  shutdownSignal?: AbortSignal;
+}
+
+/** A listening HTTP server. */
+export interface HttpServer {
+  readonly address: string;
+  /** Stops accepting and waits up to graceMs for requests, then destroys what is left. */
+  close(graceMs: number): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+};
+
+/**
+ * Starts the HTTP listener: Connect, gRPC-Web and gRPC through connect-node, over HTTP/1.1
+ * and h2c on one plaintext port (the first bytes of a connection tell which), or over TLS
+ * with ALPN. Browsers and gateways use it; it calls the same ServiceImpl as the gRPC one.
+ */
+export async function startHttpServer<S extends DescService>(options: HttpServerOptions<S>): Promise<HttpServer> {
+  const rpc = connectNodeAdapter({
+    routes: (router: ConnectRouter) => router.service(options.service, options.impl),
+    contextValues: options.contextValues,
+    interceptors: options.interceptors ?? [],
+    readMaxBytes: LIMITS.messageBytes,
+    shutdownSignal: options.shutdownSignal,
+    fallback: (req, res) => void fallback(req, res),
+  });
+
+  async function fallback(req: Req, res: Res): Promise<void> {
+    try {
+      for (const route of options.routes ?? []) if (await route(req, res)) return;
+      if (options.staticDir && (req.method === "GET" || req.method === "HEAD") && (await serveStatic(req, res))) return;
+      send(res, 404, "text/plain; charset=utf-8", "not found\n");
+    } catch {
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+    }
+  }
+
+  async function serveStatic(req: Req, res: Res): Promise<boolean> {
+    const dir = options.staticDir!;
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const file = normalize(join(dir, path === "/" ? "index.html" : decodeURIComponent(path)));
+    if (!file.startsWith(normalize(dir) + sep)) return false;
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch {
+      return false;
+    }
+    res.setHeader("cache-control", "no-cache");
+    res.setHeader("x-content-type-options", "nosniff");
+    send(res, 200, TYPES[extname(file)] ?? "application/octet-stream", req.method === "HEAD" ? "" : body);
+    return true;
+  }
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  let h1: http.Server | undefined;
+  let listener: net.Server;
+  if (options.tls) {
+    listener = http2.createSecureServer(
+      {
+        key: options.tls.key,
+        cert: options.tls.cert,
+        ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+        allowHTTP1: true,
+      },
+      rpc,
+    );
+  } else {
+    h1 = http.createServer(rpc);
+    const h2 = http2.createServer(rpc);
+    h2.on("session", (session) => {
+      sessions.add(session);
+      session.on("close", () => sessions.delete(session));
+    });
+    listener = net.createServer((socket) => {
+      // h2c with prior knowledge starts with the HTTP/2 preface; anything else is HTTP/1.1.
+      socket.once("data", (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        (first.subarray(0, 3).toString("latin1") === "PRI" ? h2 : h1!).emit("connection", socket);
+        process.nextTick(() => socket.resume());
+      });
+    });
+  }
+  listener.on("connection", (s: net.Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  listener.on("session", (session: http2.Http2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  const [host, port] = splitHostPort(options.listen);
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, host, () => resolve());
+  });
+  const bound = listener.address() as net.AddressInfo;
+  return {
+    address: `${host}:${bound.port}`,
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of sockets) s.destroy();
+          resolve();
+        }, graceMs);
+        listener.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // Idle keep-alive connections would hold close() open: end them; busy ones finish.
+        h1?.closeIdleConnections();
+        for (const session of sessions) session.close();
+      }),
+  };
+}
+
+function send(res: Res, status: number, type: string, body: string | Buffer): void {
+  res.statusCode = status;
+  res.setHeader("content-type", type);
+  (res as http.ServerResponse).end(body);
+}
+
+/** Splits "host:port" (IPv6 hosts in brackets). */
+export function splitHostPort(listen: string): [string, number] {
+  const i = listen.lastIndexOf(":");
+  if (i <= 0) throw new Error(`listen address "${listen}" must be host:port`);
+  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(listen.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`listen address "${listen}" has a bad port`);
+  return [host, port];
+}
