@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { UnavailableError } from "../../src/domain/errors.js";
+import type { SequencedEvent, Task } from "../../src/domain/model.js";
+import { createTaskManager } from "../../src/domain/task-manager.js";
+import { createEventHub } from "../../src/events/hub.js";
+import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
+import { createSqlTaskStore, type SqlTaskStore } from "../../src/store/sql-task-store.js";
+
+/** The store on a real MikroORM + SQLite database in a temp directory. */
+
+let dir: string;
+let db: OpenDatabase;
+let store: SqlTaskStore;
+let manager: ReturnType<typeof createTaskManager>;
+const batches: number[] = [];
+const committed: SequencedEvent[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "taskcontrol-store-"));
+  db = await openDatabase({ db: join(dir, "s.sqlite"), durability: "normal" });
+  store = createSqlTaskStore(db);
+  await store.open();
+  store.onBatch((n) => batches.push(n));
+  store.onCommit((events) => committed.push(...events));
+  manager = createTaskManager({ store, live: createEventHub() });
+  manager.open();
+});
+after(async () => {
+  manager.close();
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("migrations", () => {
+  it("create exactly the schema the entities describe, in WAL mode", async () => {
+    const diff = await db.orm.schema.getUpdateSchemaSQL({ wrap: false });
+    assert.equal(diff.trim(), "", `entities and migrations disagree:\n${diff}`);
+    const [mode] = (await db.knex.raw("pragma journal_mode")) as { journal_mode: string }[];
+    assert.equal(mode!.journal_mode, "wal");
+    const [sync] = (await db.knex.raw("pragma synchronous")) as { synchronous: number }[];
+    assert.equal(sync!.synchronous, 1, "NORMAL");
+  });
+});
+
+describe("group commit", () => {
+  it("commits concurrent mutations in few transactions, coalescing rows but not events", async () => {
+    const task = await manager.createTask({ owner: "o", kind: "", label: "", checkpoint: null, requestId: "" });
+    const tasks = await Promise.all(
+      Array.from({ length: 20 }, () => manager.createTask({ owner: "o", kind: "", label: "", checkpoint: null, requestId: "" })),
+    );
+    batches.length = 0;
+    const seqBefore = store.lastSequence();
+    const outcomes = await Promise.all([
+      ...Array.from({ length: 50 }, (_, i) => manager.updateProgress({ taskId: task.id, progress: (i + 1) / 50 })),
+      ...tasks.map((x) => manager.updateProgress({ taskId: x.id, progress: 0.5 })),
+    ]);
+    assert.ok(outcomes.every((o) => o.applied));
+    assert.equal(batches.reduce((a, b) => a + b, 0), 70);
+    assert.ok(batches.length <= 3, `70 concurrent updates took ${batches.length} transactions`);
+    assert.equal(store.lastSequence() - seqBefore, 70, "one event per update");
+    const row = (await db.knex("tasks").where({ id: task.id }))[0] as { revision: number; progress: number };
+    assert.deepEqual([Number(row.revision), row.progress], [51, 1], "the row holds the last of 50 coalesced updates");
+    const events = await store.readEvents(seqBefore, 1000);
+    assert.deepEqual(
+      events.map((e) => e.sequence),
+      Array.from({ length: 70 }, (_, i) => seqBefore + i + 1),
+    );
+  });
+
+  it("answers every caller of a failed commit UNAVAILABLE and keeps memory equal to the database", async () => {
+    const task = await manager.createTask({ owner: "o", kind: "", label: "before", checkpoint: null, requestId: "" });
+    await db.knex.raw("create trigger fail_events before insert on events begin select raise(abort, 'disk on fire'); end");
+    try {
+      const results = await Promise.allSettled([
+        manager.updateProgress({ taskId: task.id, progress: 0.9, label: "lost" }),
+        manager.updateProgress({ taskId: task.id, progress: 0.8 }),
+      ]);
+      for (const r of results) {
+        assert.equal(r.status, "rejected");
+        assert.ok((r as PromiseRejectedResult).reason instanceof UnavailableError);
+      }
+    } finally {
+      await db.knex.raw("drop trigger fail_events");
+    }
+    const cached = (await store.getTask(task.id)) as Task;
+    assert.deepEqual([cached.label, cached.progress, cached.revision], ["before", 0, 1]);
+    const row = (await db.knex("tasks").where({ id: task.id }))[0] as { label: string; revision: number };
+    assert.deepEqual([row.label, Number(row.revision)], ["before", 1]);
+    const ok = await manager.updateProgress({ taskId: task.id, progress: 0.3 });
+    assert.equal(ok.applied, true, "the store keeps working after a failed batch");
+  });
+
+  it("publishes each commit's events once, in sequence order", () => {
+    const seqs = committed.map((e) => e.sequence);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1);
+  });
+});

@@ -1,0 +1,98 @@
+import type { GrpcTestClient } from "./grpc-client.js";
+import type {
+  CreateTaskResponse,
+  RequestConfirmationResponse,
+  WatchTasksResponse,
+} from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import type { Task } from "../../gen/taskcontrol/v1/task_pb.js";
+
+/** Components of the reference page's confirmation example: a text and two buttons. */
+export const REPLACE_SURFACE = [
+  { id: "confirm_text", kind: { case: "text", value: { text: "A model with the same name already exists. Replace it?" } } },
+  { id: "confirm_replace", kind: { case: "button", value: { label: "Replace", action: "system.task.confirm_replace" } } },
+  { id: "confirm_cancel", kind: { case: "button", value: { label: "Cancel", action: "system.task.confirm_cancel" } } },
+];
+
+/** Creates a running task for `owner` over gRPC. */
+export async function createTask(c: GrpcTestClient, owner = "alice", extra: object = {}): Promise<Task> {
+  const res = await c.unary<CreateTaskResponse>("CreateTask", { owner, kind: "test", label: "start", ...extra });
+  return res.task!;
+}
+
+/** A held RequestConfirmation call: its messages as they come, and the end of the stream. */
+export function holdConfirmation(c: GrpcTestClient, request: object) {
+  const { responses, call } = c.serverStream<RequestConfirmationResponse>("RequestConfirmation", request);
+  const messages: RequestConfirmationResponse[] = [];
+  let notify: () => void = () => undefined;
+  const done = (async () => {
+    for await (const m of responses) {
+      messages.push(m);
+      notify();
+    }
+  })();
+  done.catch(() => notify());
+  return {
+    messages,
+    call,
+    done,
+    /** Resolves once `n` messages arrived (or rejects if the stream failed first). */
+    async waitFor(n: number, timeoutMs = 5000): Promise<RequestConfirmationResponse[]> {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < n) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} confirmation messages`);
+        const settled = await Promise.race([
+          new Promise<"msg">((r) => (notify = () => r("msg"))),
+          done.then(() => "end" as const, () => "end" as const),
+          new Promise<"tick">((r) => setTimeout(() => r("tick"), 50)),
+        ]);
+        if (settled === "end" && messages.length < n) await done;
+        if (settled === "end" && messages.length < n) throw new Error("stream ended early");
+      }
+      return messages;
+    },
+  };
+}
+
+/** A WatchTasks stream collecting every event, with a way to wait for a condition. */
+export function watch(c: GrpcTestClient, request: object) {
+  const { responses, call } = c.serverStream<WatchTasksResponse>("WatchTasks", request);
+  const events: WatchTasksResponse[] = [];
+  let error: unknown;
+  const done = (async () => {
+    try {
+      for await (const e of responses) events.push(e);
+    } catch (err) {
+      error = err;
+    }
+  })();
+  return {
+    events,
+    call,
+    done,
+    get error() {
+      return error;
+    },
+    async until(pred: (events: WatchTasksResponse[]) => boolean, timeoutMs = 5000): Promise<WatchTasksResponse[]> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pred(events)) {
+        if (error) throw error;
+        if (Date.now() > deadline) {
+          throw new Error(`watch condition not met; got ${events.map((e) => e.event.case).join(",")}`);
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return events;
+    },
+    cancel() {
+      call.cancel();
+    },
+  };
+}
+
+/** The event cases in order, for compact assertions. */
+export function cases(events: WatchTasksResponse[]): string[] {
+  return events.map((e) => e.event.case ?? "none");
+}
+
+/** Waits a little for anything that might (wrongly) still arrive. */
+export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));

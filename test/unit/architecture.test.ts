@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "../support/server-process.js";
+
+/** Arrows point inward: transport → service → domain ← store/events. */
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  const src = readFileSync(file, "utf8");
+  return [...src.matchAll(/^\s*(?:import|export)[^'"]*?from\s+["']([^"']+)["']/gm)].map((m) => m[1]!);
+}
+
+const RULES: [string, RegExp][] = [
+  ["src/domain", /^(@connectrpc|@grpc|@mikro-orm|@bufbuild|node:http2|pg$|sqlite3)|gen\/|\/(store|events|service|transport)\//],
+  ["src/events", /^(@connectrpc|@grpc|@mikro-orm|@bufbuild)|gen\/|\/(store|service|transport)\//],
+  ["src/store", /^(@connectrpc|@grpc|@bufbuild)|gen\/|\/(events|service|transport)\//],
+  ["src/service", /^(@grpc|@mikro-orm)|\/(store|transport)\//],
+];
+
+describe("architecture", () => {
+  for (const [dir, forbidden] of RULES) {
+    it(`${dir} imports nothing it must not`, () => {
+      const offenders = files(join(ROOT, dir)).flatMap((f) =>
+        imports(f)
+          .filter((s) => forbidden.test(s))
+          .map((s) => `${relative(ROOT, f)} → ${s}`),
+      );
+      assert.deepEqual(offenders, []);
+    });
+  }
+});

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { SequencedEvent } from "../../src/domain/model.js";
+import { createEventHub } from "../../src/events/hub.js";
+
+const live = (taskId: string, label: string, owner = "o"): SequencedEvent => ({
+  sequence: 0,
+  time: 0,
+  taskId,
+  owner,
+  event: { type: "progress", taskId, owner, progress: 0, label, checkpoint: null, persisted: false },
+});
+const persisted = (sequence: number, taskId = "t", owner = "o"): SequencedEvent => ({
+  sequence,
+  time: 0,
+  taskId,
+  owner,
+  event: { type: "progress", taskId, owner, progress: 0, label: `p${sequence}`, checkpoint: null, persisted: true },
+});
+const label = (e: SequencedEvent | "idle") => (e === "idle" ? "idle" : e.event.type === "progress" ? e.event.label : e.event.type);
+
+describe("event hub", () => {
+  it("coalesces queued live lines per task (latest wins, first place) and keeps every persisted event", async () => {
+    const hub = createEventHub({ maxQueue: 10 });
+    const sub = hub.subscribe({ owner: "o" });
+    hub.publish([live("a", "a1"), persisted(1), live("a", "a2"), live("b", "b1"), live("a", "a3"), persisted(2), live("b", "b2")]);
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++) got.push(label(await sub.next(10)));
+    assert.deepEqual(got, ["a3", "p1", "b2", "p2"]);
+    assert.equal(await sub.next(5), "idle");
+    sub.close();
+  });
+
+  it("ends a subscriber whose persisted backlog passes the bound, naming the last sequence delivered", async () => {
+    const hub = createEventHub({ maxQueue: 3 });
+    const slow = hub.subscribe({});
+    const fast = hub.subscribe({});
+    hub.publish([persisted(1)]);
+    assert.equal(label(await slow.next(10)), "p1");
+    assert.equal(label(await fast.next(10)), "p1");
+    for (const n of [2, 3, 4, 5]) {
+      hub.publish([persisted(n)]);
+      assert.equal(label(await fast.next(10)), `p${n}`, "a subscriber that keeps up is unaffected");
+    }
+    await assert.rejects(slow.next(10), /resume with after_sequence=1/);
+    assert.equal(hub.subscriberCount(), 1, "the overflowed subscriber is detached at once");
+  });
+
+  it("delivers only matching owners and task ids, and forgets closed subscribers", async () => {
+    const hub = createEventHub();
+    const alice = hub.subscribe({ owner: "alice" });
+    const one = hub.subscribe({ owner: "alice", taskIds: new Set(["t2"]) });
+    hub.publish([persisted(1, "t1", "alice"), persisted(2, "t2", "alice"), persisted(3, "t3", "bob")]);
+    assert.deepEqual([label(await alice.next(5)), label(await alice.next(5)), label(await alice.next(5))], ["p1", "p2", "idle"]);
+    assert.deepEqual([label(await one.next(5)), label(await one.next(5))], ["p2", "idle"]);
+    alice.close();
+    one.close();
+    assert.equal(hub.subscriberCount(), 0);
+  });
+});
