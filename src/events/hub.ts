@@ -19,6 +19,8 @@ export interface Subscription {
   next(idleMs: number): Promise<SequencedEvent | "idle">;
   /** Unsubscribes and frees the queue. */
   close(): void;
+  /** Called once if the queue overflows (the subscriber may be parked and not calling next). */
+  onFailure(listener: (err: Error) => void): void;
 }
 
 /** Options of createEventHub. */
@@ -58,6 +60,7 @@ export function createEventHub(options: EventHubOptions = {}) {
     failure: Error | null = null;
     lastDelivered = 0;
     closed = false;
+    failureListener: ((err: Error) => void) | null = null;
 
     constructor(readonly filter: SubscriptionFilter) {}
 
@@ -90,6 +93,7 @@ export function createEventHub(options: EventHubOptions = {}) {
         this.queue = [];
         this.queuedLive.clear();
         this.detach();
+        this.failureListener?.(this.failure);
         return;
       }
       const entry: Entry = live ? { event: e, liveTask: e.taskId } : { event: e };
@@ -127,6 +131,10 @@ export function createEventHub(options: EventHubOptions = {}) {
         };
         this.waiter = wake;
       });
+    }
+
+    onFailure(listener: (err: Error) => void): void {
+      this.failureListener = listener;
     }
 
     detach(): void {

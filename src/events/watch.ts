@@ -28,6 +28,8 @@ export interface WatchOptions {
   replayPage?: number;
   /** Most tasks in a snapshot. @default 10000 */
   snapshotLimit?: number;
+  /** Told at once when the subscriber's queue overflows, even if the consumer is parked. */
+  onOverflow?: (err: Error) => void;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function* watchTasks(
   const replayPage = options.replayPage ?? 1000;
   const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
   const sub: Subscription = deps.hub.subscribe(filter);
+  if (options.onOverflow) sub.onFailure(options.onOverflow);
   const stop = (): void => sub.close();
   signal.addEventListener("abort", stop, { once: true });
   try {

@@ -27,6 +27,7 @@ import {
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
+import { streamAbortKey } from "./stream-control.js";
 
 /** What the service needs; only app.ts builds it. */
 export interface TaskControlDeps {
@@ -253,7 +254,10 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           afterSequence: req.afterSequence === undefined ? undefined : Number(req.afterSequence),
         },
         signal,
-        { bookmarkMs: deps.bookmarkMs },
+        {
+          bookmarkMs: deps.bookmarkMs,
+          onOverflow: (err) => ctx.values.get(streamAbortKey)?.abort(toConnectError(err, () => undefined)),
+        },
       );
       for await (const item of items) yield watchItemToProto(item);
       if (deps.shutdown.aborted) throw new UnavailableError("server is shutting down; resume with after_sequence");

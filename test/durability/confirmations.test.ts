@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { status } from "@grpc/grpc-js";
+import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
+import { createTask, holdConfirmation, REPLACE_SURFACE, watch } from "../support/flows.js";
+import { freePort, type ServerProcess, startServerProcess } from "../support/server-process.js";
+import type { GetTaskResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
+
+/**
+ * Confirmations are durable: they live in their row, survive a dropped call and a server
+ * restart (clean or kill -9), expire on time even when the deadline passed while the server
+ * was down, and race with cancellation without corrupting anything.
+ */
+
+let dir: string;
+let grpcPort: number;
+let server: ServerProcess;
+let client: GrpcTestClient;
+
+async function start(): Promise<void> {
+  server = await startServerProcess({ db: join(dir, "d.sqlite"), grpcPort, args: ["--shutdown-grace-ms", "3000"] });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "taskcontrol-durable-"));
+  grpcPort = await freePort();
+  await start();
+  client = grpcClient(`127.0.0.1:${grpcPort}`);
+});
+after(async () => {
+  client.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const get = async (id: string) => (await client.unary<GetTaskResponse>("GetTask", { taskId: id })).task!;
+
+function pendingId(held: ReturnType<typeof holdConfirmation>): string {
+  const m = held.messages[0]!.event;
+  return m.case === "pending" ? m.value.confirmation!.id : assert.fail("first message is not pending");
+}
+
+for (const how of ["SIGTERM", "SIGKILL"] as const) {
+  describe(`restart (${how})`, () => {
+    it("keeps the confirmation PENDING and lets the worker re-attach and get the answer", async () => {
+      const task = await createTask(client, "durable");
+      const requestId = `rq-${how}`;
+      const held = holdConfirmation(client, { taskId: task.id, title: "Overwrite?", components: REPLACE_SURFACE, requestId });
+      await held.waitFor(1);
+      const cid = pendingId(held);
+      const code = await server.kill(how);
+      if (how === "SIGTERM") assert.equal(code, 0, `clean stop exits 0:\n${server.output().slice(-2000)}`);
+      await assert.rejects(held.done, (e: { code: number }) => e.code === status.UNAVAILABLE || e.code === status.CANCELLED);
+      await start();
+
+      const paused = await get(task.id);
+      assert.equal(paused.status, TaskStatus.WAITING_CONFIRMATION);
+      assert.equal(paused.pendingConfirmation?.id, cid);
+      assert.equal(paused.pendingConfirmation?.state, ConfirmationState.PENDING);
+      const ui = watch(client, { owner: "durable", includeSnapshot: true });
+      const snap = await ui.until((e) => e.some((x) => x.event.case === "snapshotEnd"));
+      const mine = snap.find((x) => x.event.case === "snapshot" && x.event.value.task!.id === task.id)!;
+      assert.equal(mine.event.case === "snapshot" && mine.event.value.task!.pendingConfirmation?.id, cid, "the UI still sees it");
+      ui.cancel();
+
+      const again = holdConfirmation(client, { taskId: task.id, title: "Overwrite?", components: REPLACE_SURFACE, requestId });
+      await again.waitFor(1);
+      assert.equal(pendingId(again), cid, "re-attached to the same confirmation");
+      await client.unary("ResolveConfirmation", { confirmationId: cid, action: "system.task.confirm_replace" });
+      await again.done;
+      const r = again.messages[1]!.event;
+      assert.ok(r.case === "resolved" && r.value.outcome === ConfirmationState.ANSWERED && r.value.action === "system.task.confirm_replace");
+      assert.equal((await get(task.id)).status, TaskStatus.RUNNING);
+    });
+  });
+}
+
+describe("answer while the worker is away", () => {
+  it("delivers the answer at once when the worker calls again", async () => {
+    const task = await createTask(client, "away");
+    const held = holdConfirmation(client, { taskId: task.id, title: "t", components: REPLACE_SURFACE, requestId: "away-1" });
+    await held.waitFor(1);
+    const cid = pendingId(held);
+    held.call.cancel(); // the worker's connection drops
+    await assert.rejects(held.done);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await get(task.id)).pendingConfirmation?.state, ConfirmationState.PENDING);
+    await client.unary("ResolveConfirmation", { confirmationId: cid, action: "system.task.confirm_cancel" });
+    const back = holdConfirmation(client, { taskId: task.id, title: "t", components: REPLACE_SURFACE, requestId: "away-1" });
+    await back.done;
+    assert.deepEqual(back.messages.map((m) => m.event.case), ["pending", "resolved"]);
+    const r = back.messages[1]!.event;
+    assert.ok(r.case === "resolved" && r.value.action === "system.task.confirm_cancel");
+  });
+});
+
+describe("expiry", () => {
+  it("ends the confirmation EXPIRED at its timeout; the task resumes and watchers are told", async () => {
+    const task = await createTask(client, "expiring");
+    const ui = watch(client, { owner: "expiring" });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    const held = holdConfirmation(client, {
+      taskId: task.id,
+      title: "quick",
+      components: REPLACE_SURFACE,
+      timeout: { seconds: 0n, nanos: 400_000_000 },
+    });
+    await held.done;
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 380, `expired after ${waited} ms, before its 400 ms timeout`);
+    const r = held.messages[1]!.event;
+    assert.ok(r.case === "resolved" && r.value.outcome === ConfirmationState.EXPIRED);
+    assert.equal((await get(task.id)).status, TaskStatus.RUNNING);
+    await ui.until((e) => e.some((x) => x.event.case === "confirmationResolved"));
+    const resolved = ui.events.find((x) => x.event.case === "confirmationResolved")!;
+    assert.equal(resolved.event.case === "confirmationResolved" && resolved.event.value.confirmation!.state, ConfirmationState.EXPIRED);
+    ui.cancel();
+  });
+
+  it("expires at start-up a confirmation whose deadline passed while the server was down", async () => {
+    const task = await createTask(client, "expired-offline");
+    const held = holdConfirmation(client, {
+      taskId: task.id,
+      title: "slow",
+      components: REPLACE_SURFACE,
+      requestId: "offline-1",
+      timeout: { seconds: 1n, nanos: 0 },
+    });
+    await held.waitFor(1);
+    const cid = pendingId(held);
+    await server.kill("SIGKILL");
+    await assert.rejects(held.done);
+    await new Promise((r) => setTimeout(r, 1200));
+    await start();
+    const deadline = Date.now() + 3000;
+    while ((await get(task.id)).status !== TaskStatus.RUNNING) {
+      assert.ok(Date.now() < deadline, "the overdue confirmation was not expired at start-up");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const back = holdConfirmation(client, { taskId: task.id, title: "slow", components: REPLACE_SURFACE, requestId: "offline-1" });
+    await back.done;
+    const r = back.messages[1]!.event;
+    assert.ok(r.case === "resolved" && r.value.confirmationId === cid && r.value.outcome === ConfirmationState.EXPIRED);
+  });
+});
+
+describe("cancel versus answer", () => {
+  it("an answer after cancel is FAILED_PRECONDITION and changes nothing", async () => {
+    const task = await createTask(client, "racer");
+    const held = holdConfirmation(client, { taskId: task.id, title: "t", components: REPLACE_SURFACE });
+    await held.waitFor(1);
+    const cid = pendingId(held);
+    await client.unary("CancelTask", { taskId: task.id, reason: "stop" });
+    const before = await get(task.id);
+    await assert.rejects(
+      client.unary("ResolveConfirmation", { confirmationId: cid, action: "system.task.confirm_replace" }),
+      (e: { code: number }) => e.code === status.FAILED_PRECONDITION,
+    );
+    assert.deepEqual(await get(task.id), before);
+    await held.done;
+    const r = held.messages[1]!.event;
+    assert.ok(r.case === "resolved" && r.value.outcome === ConfirmationState.CANCELLED && r.value.cancelRequested);
+  });
+
+  it("concurrent cancel and answer: exactly one wins, and the worker hears the winner", async () => {
+    for (let round = 0; round < 20; round++) {
+      const task = await createTask(client, "racer2");
+      const held = holdConfirmation(client, { taskId: task.id, title: "t", components: REPLACE_SURFACE });
+      await held.waitFor(1);
+      const cid = pendingId(held);
+      const [answer, cancel] = await Promise.allSettled([
+        client.unary("ResolveConfirmation", { confirmationId: cid, action: "system.task.confirm_replace" }),
+        client.unary("CancelTask", { taskId: task.id }),
+      ]);
+      assert.equal(cancel.status, "fulfilled", "cancel always succeeds on a waiting task");
+      await held.done;
+      const r = held.messages[1]!.event;
+      assert.equal(r.case, "resolved");
+      const outcome = r.case === "resolved" ? r.value.outcome : undefined;
+      if (answer.status === "fulfilled") assert.equal(outcome, ConfirmationState.ANSWERED);
+      else {
+        assert.equal((answer.reason as { code: number }).code, status.FAILED_PRECONDITION);
+        assert.equal(outcome, ConfirmationState.CANCELLED);
+      }
+      assert.equal((await get(task.id)).status, TaskStatus.CANCELLED);
+    }
+  });
+});
