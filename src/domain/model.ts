@@ -100,7 +100,12 @@ export type TaskEvent =
     }
   | { readonly type: "confirmation_requested"; readonly confirmation: Confirmation }
   | { readonly type: "confirmation_resolved"; readonly confirmation: Confirmation }
-  | { readonly type: "status_changed"; readonly task: Task };
+  | {
+      readonly type: "status_changed";
+      readonly task: Task;
+      /** The confirmation the task now waits on, when it moved to waiting_confirmation. */
+      readonly pending?: Confirmation | undefined;
+    };
 
 /** An event with its place in the global order. Live events carry the last persisted sequence. */
 export interface SequencedEvent {

@@ -405,7 +405,7 @@ export function createTaskManager(options: TaskManagerOptions) {
           w.putConfirmation(confirmation);
           w.putTask(next);
           w.emit({ type: "confirmation_requested", confirmation });
-          w.emit({ type: "status_changed", task: next });
+          w.emit({ type: "status_changed", task: next, pending: confirmation });
           return confirmation;
         },
       });

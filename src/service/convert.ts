@@ -262,6 +262,9 @@ function eventToProto(se: d.SequencedEvent): WatchTasksResponse {
         event: { case: "confirmationResolved", value: { confirmation: confirmationToProto(e.confirmation) } },
       });
     case "status_changed":
-      return create(WatchTasksResponseSchema, { ...base, event: { case: "statusChanged", value: { task: taskToProto(e.task) } } });
+      return create(WatchTasksResponseSchema, {
+        ...base,
+        event: { case: "statusChanged", value: { task: taskToProto(e.task, e.pending ?? null) } },
+      });
   }
 }

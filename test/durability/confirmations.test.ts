@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
-import { createTask, holdConfirmation, REPLACE_SURFACE, watch } from "../support/flows.js";
+import { createTask, holdConfirmation, REPLACE_SURFACE, retrying, watch } from "../support/flows.js";
 import { freePort, type ServerProcess, startServerProcess } from "../support/server-process.js";
 import type { GetTaskResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
@@ -23,6 +23,8 @@ let client: GrpcTestClient;
 
 async function start(): Promise<void> {
   server = await startServerProcess({ db: join(dir, "d.sqlite"), grpcPort, args: ["--shutdown-grace-ms", "3000"] });
+  // The client's channel may still be in reconnect backoff from the previous server.
+  if (client) await retrying(() => client.unary("ListTasks", { pageSize: 1 }));
 }
 
 before(async () => {

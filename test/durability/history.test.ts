@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
-import { createTask } from "../support/flows.js";
+import { createTask, retrying } from "../support/flows.js";
 import { freePort, type ServerProcess, startServerProcess } from "../support/server-process.js";
 import type { GetTaskResponse, WatchTasksResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
@@ -40,18 +40,6 @@ const isPersisted = (e: WatchTasksResponse) =>
   e.event.case !== "snapshot" &&
   e.event.case !== "snapshotEnd" &&
   !(e.event.case === "progress" && !e.event.value.persisted);
-
-/** Retries a call through the restart window. */
-async function retrying<T>(fn: () => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i > 200) throw err;
-      await sleep(25);
-    }
-  }
-}
 
 /** A watcher that keeps dropping its stream and resuming from the last sequence it saw. */
 function flakyWatcher(owner: string, stop: { done: boolean }, seed: number) {
@@ -106,6 +94,7 @@ describe("history checker", () => {
       await sleep(500);
       await server.stop();
       server = await startServerProcess({ db: join(dir, "h.sqlite"), grpcPort });
+      await retrying(() => client.unary("ListTasks", { pageSize: 1 }));
       restarted = true;
     })();
     await Promise.all([...workers, restart]);

@@ -250,7 +250,11 @@ describe("RequestConfirmation / ResolveConfirmation", () => {
     const paused = await get(task.id);
     assert.equal(paused.status, TaskStatus.WAITING_CONFIRMATION);
     assert.equal(paused.pendingConfirmation?.id, c.id);
-    await w.until((e) => e.some((x) => x.event.case === "confirmationRequested"));
+    await w.until((e) => e.some((x) => x.event.case === "statusChanged"));
+    const waiting = w.events.find((x) => x.event.case === "statusChanged")!;
+    assert.ok(waiting.event.case === "statusChanged");
+    assert.equal(waiting.event.value.task!.status, TaskStatus.WAITING_CONFIRMATION);
+    assert.equal(waiting.event.value.task!.pendingConfirmation?.id, c.id, "status_changed carries the pending confirmation");
 
     // Bad answers change nothing.
     const resolve = (req: object) => t.grpc.unary<ResolveConfirmationResponse>("ResolveConfirmation", req);

@@ -96,3 +96,15 @@ export function cases(events: WatchTasksResponse[]): string[] {
 
 /** Waits a little for anything that might (wrongly) still arrive. */
 export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries a call through a restart window (the channel may still be in reconnect backoff). */
+export async function retrying<T>(fn: () => Promise<T>, attempts = 200): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import * as http2 from "node:http2";
+import { create, type DescMessage, fromBinary, type MessageInitShape, type MessageShape, toBinary } from "@bufbuild/protobuf";
+
+/**
+ * A server-streaming gRPC call over bare node:http2, for a peer that truly stops reading:
+ * pausing it stops window updates, so HTTP/2 flow control backs up to the server (grpc-js's
+ * own client keeps draining the socket while its stream is paused).
+ */
+export function rawServerStream<I extends DescMessage, O extends DescMessage>(
+  address: string,
+  path: string,
+  input: I,
+  output: O,
+  request: MessageInitShape<I>,
+) {
+  const session = http2.connect(`http://${address}`);
+  session.on("error", () => undefined);
+  const stream = session.request({
+    ":method": "POST",
+    ":path": path,
+    "content-type": "application/grpc+proto",
+    te: "trailers",
+  });
+  const body = toBinary(input, create(input, request));
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  Buffer.from(body).copy(frame, 5);
+  stream.end(frame);
+  stream.pause();
+  let buffered = Buffer.alloc(0);
+  const messages: MessageShape<O>[] = [];
+  const done = new Promise<{ status: number; message: string }>((resolve) => {
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (h) => (trailers = h));
+    stream.on("trailers", (h) => (trailers = h));
+    stream.on("data", (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 5 && buffered.length >= 5 + buffered.readUInt32BE(1)) {
+        const len = buffered.readUInt32BE(1);
+        messages.push(fromBinary(output, buffered.subarray(5, 5 + len)));
+        buffered = buffered.subarray(5 + len);
+      }
+    });
+    const finish = () =>
+      resolve({
+        status: Number(trailers["grpc-status"] ?? -1),
+        message: decodeURIComponent(String(trailers["grpc-message"] ?? "")),
+      });
+    stream.on("end", finish);
+    stream.on("close", finish);
+  });
+  return {
+    messages,
+    done,
+    /** Starts reading (everything buffered, then the trailers). */
+    resume: () => stream.resume(),
+    close: () => {
+      stream.close();
+      session.close();
+    },
+  };
+}
