@@ -1,0 +1,517 @@
+"""The asyncio client: ``connect()``, the worker API ``client.tasks`` and the gateway calls."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import random
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import (
+    Any,
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+)
+
+import grpc
+from google.protobuf import json_format
+
+from taskcontrol import errors, ui
+from taskcontrol._convert import enum_name, to_dict, to_struct
+from taskcontrol.v1 import task_control_service_pb2 as pb
+from taskcontrol.v1 import task_control_service_pb2_grpc as pb_grpc
+from taskcontrol.v1 import task_pb2
+
+__all__ = ["Client", "Decision", "RetryPolicy", "Tasks", "UI", "connect"]
+
+_Response = TypeVar("_Response")
+Metadata = tuple[tuple[str, str], ...]
+TlsOption = Union[None, bool, str, "os.PathLike[str]", grpc.ChannelCredentials]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the client retries while the service is unreachable (UNAVAILABLE).
+
+    The wait before attempt n is ``initial_backoff * multiplier**n`` seconds (jittered,
+    capped at ``max_backoff``). An outage longer than ``max_elapsed`` seconds raises
+    :class:`taskcontrol.Unavailable`; None retries forever. The clock restarts whenever a
+    call gets through, so a held confirmation or a watch survives any number of separate
+    restarts.
+    """
+
+    initial_backoff: float = 0.1
+    max_backoff: float = 5.0
+    multiplier: float = 2.0
+    max_elapsed: Optional[float] = 60.0
+
+
+class _Backoff:
+    """The retry state of one logical call across its attempts."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._delay = policy.initial_backoff
+        self._since: Optional[float] = None
+
+    def reset(self) -> None:
+        """Forgets the outage: the call got through."""
+        self._delay = self._policy.initial_backoff
+        self._since = None
+
+    async def wait(self, error: errors.TaskControlError) -> None:
+        """Sleeps before the next attempt, or raises ``error`` once the outage is too long."""
+        now = asyncio.get_running_loop().time()
+        if self._since is None:
+            self._since = now
+        limit = self._policy.max_elapsed
+        if limit is not None and now + self._delay - self._since > limit:
+            raise error
+        await asyncio.sleep(self._delay * random.uniform(0.8, 1.0))
+        self._delay = min(self._delay * self._policy.multiplier, self._policy.max_backoff)
+
+
+class Decision(dict[str, Any]):
+    """What ``request_confirmation`` returns: ``{"ok": bool, "action": str, **values}``.
+
+    ``ok`` is True only when the user answered (it is False when the confirmation expired
+    or the task was cancelled); ``action`` is the chosen button's action ("" unless
+    answered); the inputs' values follow, keyed by component id ("ok" and "action" win
+    over inputs with those ids; :attr:`inputs` keeps all of them).
+
+    Attributes: ``outcome`` (``"answered"``, ``"expired"`` or ``"cancelled"``),
+    ``confirmation_id``, ``inputs`` (the values alone) and ``cancel_requested``.
+    """
+
+    def __init__(self, resolved: pb.RequestConfirmationResponse.Resolved) -> None:
+        values: dict[str, Any] = (
+            json_format.MessageToDict(resolved.values) if resolved.HasField("values") else {}
+        )
+        ok = resolved.outcome == task_pb2.CONFIRMATION_STATE_ANSWERED
+        super().__init__({**values, "ok": ok, "action": resolved.action})
+        self.outcome: str = enum_name(task_pb2.ConfirmationState.DESCRIPTOR, resolved.outcome)
+        self.confirmation_id: str = resolved.confirmation_id
+        self.inputs: dict[str, Any] = values
+        self.cancel_requested: bool = resolved.cancel_requested
+
+
+class UI:
+    """The UI primitives as ``client.ui``: the classes of the module ``taskcontrol.ui``."""
+
+    Builder = ui.Builder
+    Text = ui.Text
+    Button = ui.Button
+    TextInput = ui.TextInput
+    Select = ui.Select
+    Option = ui.Option
+    Checkbox = ui.Checkbox
+
+
+def _credentials(tls: TlsOption) -> Optional[grpc.ChannelCredentials]:
+    if tls is None or tls is False:
+        return None
+    if tls is True:
+        return grpc.ssl_channel_credentials()
+    if isinstance(tls, grpc.ChannelCredentials):
+        return tls
+    if isinstance(tls, (str, os.PathLike)):
+        return grpc.ssl_channel_credentials(root_certificates=Path(tls).read_bytes())
+    raise TypeError(f"tls must be None, a bool, a CA file path or grpc credentials, not {tls!r}")
+
+
+class Client:
+    """A connection to the taskcontrol service.
+
+    Workers use :attr:`tasks` and :attr:`ui`; gateways use :meth:`watch`,
+    :meth:`resolve_confirmation` and :meth:`cancel`. Create it with :func:`connect`;
+    close it with :meth:`close` or by using it as an async context manager.
+    """
+
+    def __init__(self, channel: grpc.aio.Channel, token: Optional[str], retry: RetryPolicy) -> None:
+        self._channel = channel
+        self._stub = pb_grpc.TaskControlServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._metadata: Optional[Metadata] = (
+            (("authorization", f"Bearer {token}"),) if token else None
+        )
+        self._retry = retry
+        self.tasks = Tasks(self)
+        """The worker API: ``run_background``, ``update_progress``, ``emit_progress``, ..."""
+        self.ui = UI()
+        """The UI primitives (``Builder``, ``Text``, ``Button``, ...) of ``taskcontrol.ui``."""
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the connection; calls still running are cancelled."""
+        await self._channel.close()
+
+    async def _unary(
+        self,
+        method: Callable[..., Awaitable[_Response]],
+        request: Any,
+        not_found: type[errors.TaskControlError] = errors.TaskNotFound,
+    ) -> _Response:
+        """Makes a unary call, retrying UNAVAILABLE with backoff, and translates errors."""
+        backoff = _Backoff(self._retry)
+        while True:
+            try:
+                return await method(request, metadata=self._metadata)
+            except grpc.aio.AioRpcError as error:
+                translated = errors.from_rpc_error(error, not_found)
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise translated from error
+                await backoff.wait(translated)
+
+    async def watch(
+        self,
+        owner: str = "",
+        task_ids: Optional[Iterable[str]] = None,
+        include_snapshot: bool = False,
+        after_sequence: Optional[int] = None,
+    ) -> AsyncGenerator[pb.WatchTasksResponse, None]:
+        """Streams the task events of ``owner`` (or of ``task_ids``) as the contract's
+        ``WatchTasksResponse`` messages, forever.
+
+        With ``include_snapshot`` the stream starts with the matching unfinished tasks
+        (``snapshot`` events, then ``snapshot_end``); with ``after_sequence`` it first
+        replays the persisted events after that sequence. When the stream drops
+        (UNAVAILABLE, the service restarting, or RESOURCE_EXHAUSTED for a watcher that fell
+        behind) it resumes by itself after the last sequence it saw, so no persisted event is
+        missed or repeated; live (emitted) lines sent during the gap are lost, as the
+        contract says. A drop during the snapshot restarts the snapshot. Raises
+        :class:`taskcontrol.SequenceOutOfRange` when the sequence is older than the
+        service's log, and :class:`taskcontrol.Unavailable` after ``RetryPolicy.max_elapsed``.
+        Stop by leaving the ``async for`` loop (or with ``aclose()``).
+        """
+        ids = list(task_ids or ())
+        sequence = after_sequence
+        in_snapshot = include_snapshot
+        backoff = _Backoff(self._retry)
+        while True:
+            request = pb.WatchTasksRequest(owner=owner, task_ids=ids, include_snapshot=in_snapshot)
+            if sequence is not None:
+                request.after_sequence = sequence
+            call = self._stub.WatchTasks(request, metadata=self._metadata)
+            try:
+                async for event in call:
+                    backoff.reset()
+                    kind = event.WhichOneof("event")
+                    if kind == "snapshot_end":
+                        in_snapshot = False
+                        sequence = event.sequence
+                    elif not in_snapshot:
+                        sequence = max(sequence or 0, event.sequence)
+                    yield event
+                error: errors.TaskControlError = errors.Unavailable(
+                    grpc.StatusCode.UNAVAILABLE, "the service ended the watch stream"
+                )
+            except grpc.aio.AioRpcError as rpc_error:
+                error = errors.from_rpc_error(rpc_error)
+                if rpc_error.code() not in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                ):
+                    raise error from rpc_error
+            finally:
+                call.cancel()
+            await backoff.wait(error)
+
+    async def resolve_confirmation(
+        self,
+        confirmation_id: str,
+        action: str,
+        values: Optional[Mapping[str, Any]] = None,
+    ) -> dict[str, Any]:
+        """Answers a pending confirmation (the gateway side of ``request_confirmation``).
+
+        ``action`` must be one of the surface's buttons' actions; ``values`` maps input
+        component ids to their values (strings, or bools for checkboxes). Returns the
+        answered confirmation as a dict. The first answer wins: a later one raises
+        :class:`taskcontrol.FailedPrecondition`; an unknown id raises
+        :class:`taskcontrol.ConfirmationNotFound`.
+        """
+        request = pb.ResolveConfirmationRequest(
+            confirmation_id=confirmation_id, action=action, values=to_struct(values)
+        )
+        response = await self._unary(
+            self._stub.ResolveConfirmation, request, errors.ConfirmationNotFound
+        )
+        return to_dict(response.confirmation)
+
+    async def cancel(self, task_id: str, reason: Optional[str] = None) -> dict[str, Any]:
+        """Cancels a task: it ends CANCELLED, its pending confirmation (if any) ends
+        CANCELLED, and its worker learns it through ``cancel_requested``. Returns the task
+        as a dict."""
+        request = pb.CancelTaskRequest(task_id=task_id, reason=reason or "")
+        response = await self._unary(self._stub.CancelTask, request)
+        return to_dict(response.task)
+
+
+class Tasks:
+    """The worker API, mirroring the seed's ``module_sdk.tasks``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._stub = client._stub
+        self._cancel_requested: dict[str, bool] = {}
+
+    def cancel_requested(self, task_id: str) -> bool:
+        """True if the last response about the task said the user cancelled it: the worker
+        should stop cooperatively. Updated by every call on the task (``update_progress``,
+        ``emit_progress``, ``request_confirmation``, ``view``, ...); False before any."""
+        return self._cancel_requested.get(task_id, False)
+
+    def _saw_task(self, task: task_pb2.Task) -> dict[str, Any]:
+        self._cancel_requested[task.id] = task.cancel_requested
+        return to_dict(task)
+
+    async def run_background(
+        self,
+        owner: str,
+        label: str = "",
+        kind: str = "",
+        request_id: Optional[str] = None,
+        checkpoint: Optional[Mapping[str, Any]] = None,
+    ) -> str:
+        """Creates a running task (progress 0) for ``owner`` and returns its id.
+
+        The same ``request_id`` again returns the same task. Without one the SDK makes
+        one up, so that retrying after UNAVAILABLE never creates a second task.
+        """
+        request = pb.CreateTaskRequest(
+            owner=owner,
+            kind=kind,
+            label=label,
+            checkpoint=to_struct(checkpoint),
+            request_id=request_id or f"py-{uuid.uuid4().hex}",
+        )
+        response = await self._client._unary(self._stub.CreateTask, request)
+        task_id: str = response.task.id
+        self._saw_task(response.task)
+        return task_id
+
+    async def update_progress(
+        self,
+        task_id: str,
+        progress: float,
+        checkpoint: Optional[Mapping[str, Any]] = None,
+        label: Optional[str] = None,
+    ) -> None:
+        """Persists a progress milestone and pushes it to the task owner's watchers.
+
+        ``progress`` is clamped into [0, 1]; ``checkpoint`` and ``label`` replace the
+        stored ones when given and are kept otherwise. An unknown task id is ignored (the
+        method returns without raising), as is a task that already ended.
+        """
+        request = pb.UpdateProgressRequest(
+            task_id=task_id, progress=progress, checkpoint=to_struct(checkpoint), label=label
+        )
+        response = await self._client._unary(self._stub.UpdateProgress, request)
+        if response.found:
+            self._cancel_requested[task_id] = response.cancel_requested
+
+    async def emit_progress(
+        self,
+        task_id: str,
+        progress: Optional[float] = None,
+        label: Optional[str] = None,
+        checkpoint: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """Pushes a live progress line to the task owner's watchers without storing it.
+
+        ``progress`` omitted sends the task's stored progress; given, it is clamped into
+        [0, 1]. Use it for noisy output (installer lines); an unknown task id is ignored.
+        """
+        request = pb.EmitProgressRequest(
+            task_id=task_id, progress=progress, label=label, checkpoint=to_struct(checkpoint)
+        )
+        response = await self._client._unary(self._stub.EmitProgress, request)
+        if response.found:
+            self._cancel_requested[task_id] = response.cancel_requested
+
+    async def request_confirmation(
+        self,
+        task_id: str,
+        builder: ui.Builder,
+        timeout: Union[None, float, datetime.timedelta] = None,
+        request_id: Optional[str] = None,
+    ) -> Decision:
+        """Pauses the task at a decision point until its user answers the surface built
+        with ``builder``, and returns the :class:`Decision`.
+
+        The task is WAITING_CONFIRMATION meanwhile. ``timeout`` (seconds or a timedelta)
+        bounds the wait: past it the decision has ``ok`` False and outcome ``"expired"``;
+        a cancelled task gives outcome ``"cancelled"``. The wait survives dropped
+        connections and service restarts: the SDK re-attaches with the same
+        ``request_id`` (one is made up if not given). Raises :class:`taskcontrol.TaskNotFound`
+        for a missing task, :class:`taskcontrol.FailedPrecondition` for an ended task or one
+        already waiting on another confirmation, :class:`taskcontrol.InvalidArgument` for an
+        invalid surface.
+        """
+        if not isinstance(builder, ui.Builder):
+            raise TypeError(f"builder must be a taskcontrol.ui.Builder, not {builder!r}")
+        request = pb.RequestConfirmationRequest(
+            task_id=task_id,
+            title=builder.title,
+            components=builder.to_proto(),
+            request_id=request_id or f"py-{uuid.uuid4().hex}",
+        )
+        if timeout is not None:
+            if not isinstance(timeout, datetime.timedelta):
+                timeout = datetime.timedelta(seconds=timeout)
+            request.timeout.FromTimedelta(timeout)
+        backoff = _Backoff(self._client._retry)
+        while True:
+            call = self._stub.RequestConfirmation(request, metadata=self._client._metadata)
+            try:
+                async for response in call:
+                    backoff.reset()
+                    if response.WhichOneof("event") == "resolved":
+                        decision = Decision(response.resolved)
+                        self._cancel_requested[task_id] = decision.cancel_requested
+                        return decision
+                error: errors.TaskControlError = errors.Unavailable(
+                    grpc.StatusCode.UNAVAILABLE, "the service ended the call before resolving it"
+                )
+            except grpc.aio.AioRpcError as rpc_error:
+                error = errors.from_rpc_error(rpc_error)
+                if rpc_error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise error from rpc_error
+            finally:
+                call.cancel()
+            await backoff.wait(error)
+
+    async def complete(
+        self, task_id: str, result: Optional[Mapping[str, Any]] = None
+    ) -> dict[str, Any]:
+        """Ends the task SUCCEEDED with progress 1 and returns it as a dict."""
+        request = pb.CompleteTaskRequest(task_id=task_id, result=to_struct(result))
+        response = await self._client._unary(self._stub.CompleteTask, request)
+        return self._saw_task(response.task)
+
+    async def fail(
+        self, task_id: str, message: str, details: Optional[Mapping[str, Any]] = None
+    ) -> dict[str, Any]:
+        """Ends the task FAILED with ``message`` and returns it as a dict."""
+        request = pb.FailTaskRequest(
+            task_id=task_id, error_message=message, details=to_struct(details)
+        )
+        response = await self._client._unary(self._stub.FailTask, request)
+        return self._saw_task(response.task)
+
+    async def view(self, task_id: str) -> dict[str, Any]:
+        """Returns the task as a dict with the contract's field names (the seed's
+        ``background_tasks.view``): ``status`` like ``"running"``, ``checkpoint`` a dict,
+        times as datetimes. Raises :class:`taskcontrol.TaskNotFound` for an unknown id."""
+        response = await self._client._unary(self._stub.GetTask, pb.GetTaskRequest(task_id=task_id))
+        return self._saw_task(response.task)
+
+    async def list(
+        self, owner: str = "", statuses: Optional[Sequence[str]] = None
+    ) -> list[dict[str, Any]]:
+        """Returns the tasks of ``owner`` (the caller's own if empty), newest first, as dicts;
+        ``statuses`` (e.g. ``["running", "waiting_confirmation"]``) filters them. Reads
+        every page."""
+        numbers = [
+            task_pb2.TaskStatus.Value(f"TASK_STATUS_{status.upper()}") for status in statuses or ()
+        ]
+        tasks: list[dict[str, Any]] = []
+        page_token = ""
+        while True:
+            request = pb.ListTasksRequest(owner=owner, statuses=numbers, page_token=page_token)
+            response = await self._client._unary(self._stub.ListTasks, request)
+            tasks.extend(to_dict(task) for task in response.tasks)
+            page_token = response.next_page_token
+            if not page_token:
+                return tasks
+
+
+class _Connecting:
+    """What :func:`connect` returns: await it for a :class:`Client`, or use it in
+    ``async with`` to have the client closed at the end."""
+
+    def __init__(
+        self,
+        address: str,
+        token: Optional[str],
+        tls: TlsOption,
+        retry: RetryPolicy,
+        options: Sequence[tuple[str, Any]],
+    ) -> None:
+        self._address = address
+        self._token = token
+        self._tls = tls
+        self._retry = retry
+        self._options = options
+        self._client: Optional[Client] = None
+
+    async def _open(self) -> Client:
+        # grpc's own reconnect backoff must not outgrow ours, or retries fail fast for long.
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", int(self._retry.initial_backoff * 1000)),
+            ("grpc.min_reconnect_backoff_ms", int(self._retry.initial_backoff * 1000)),
+            ("grpc.max_reconnect_backoff_ms", int(self._retry.max_backoff * 1000)),
+            *self._options,
+        ]
+        credentials = _credentials(self._tls)
+        if credentials is None:
+            channel = grpc.aio.insecure_channel(self._address, options=options)
+        else:
+            channel = grpc.aio.secure_channel(self._address, credentials, options=options)
+        return Client(channel, self._token, self._retry)
+
+    def __await__(self) -> Generator[Any, None, Client]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Client:
+        self._client = await self._open()
+        return self._client
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def connect(
+    address: str = "127.0.0.1:50051",
+    token: Optional[str] = None,
+    tls: TlsOption = None,
+    *,
+    retry: RetryPolicy = RetryPolicy(),
+    options: Sequence[tuple[str, Any]] = (),
+) -> _Connecting:
+    """Connects to the taskcontrol service at ``address`` (``host:port``).
+
+    ``token`` is sent as ``authorization: Bearer <token>`` on every call. ``tls`` is None or
+    False for plaintext, True for TLS with the system's roots, a CA certificate file path,
+    or ready ``grpc.ChannelCredentials``. ``retry`` governs retries while the service is
+    unreachable; ``options`` are extra gRPC channel options. The connection is made lazily,
+    by the first call. Use ``client = await connect(...)`` or
+    ``async with connect(...) as client:``.
+    """
+    return _Connecting(address, token, tls, retry, options)

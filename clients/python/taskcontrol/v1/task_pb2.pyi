@@ -1,0 +1,162 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+CONFIRMATION_STATE_ANSWERED: ConfirmationState
+CONFIRMATION_STATE_CANCELLED: ConfirmationState
+CONFIRMATION_STATE_EXPIRED: ConfirmationState
+CONFIRMATION_STATE_PENDING: ConfirmationState
+CONFIRMATION_STATE_UNSPECIFIED: ConfirmationState
+DESCRIPTOR: _descriptor.FileDescriptor
+TASK_STATUS_CANCELLED: TaskStatus
+TASK_STATUS_FAILED: TaskStatus
+TASK_STATUS_RUNNING: TaskStatus
+TASK_STATUS_SUCCEEDED: TaskStatus
+TASK_STATUS_UNSPECIFIED: TaskStatus
+TASK_STATUS_WAITING_CONFIRMATION: TaskStatus
+
+class Component(_message.Message):
+    __slots__ = ["button", "checkbox", "id", "select", "text", "text_input"]
+    class Style(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = []
+    class Button(_message.Message):
+        __slots__ = ["action", "label", "style"]
+        ACTION_FIELD_NUMBER: _ClassVar[int]
+        LABEL_FIELD_NUMBER: _ClassVar[int]
+        STYLE_FIELD_NUMBER: _ClassVar[int]
+        action: str
+        label: str
+        style: Component.Style
+        def __init__(self, label: _Optional[str] = ..., action: _Optional[str] = ..., style: _Optional[_Union[Component.Style, str]] = ...) -> None: ...
+    class Checkbox(_message.Message):
+        __slots__ = ["default_value", "label"]
+        DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+        LABEL_FIELD_NUMBER: _ClassVar[int]
+        default_value: bool
+        label: str
+        def __init__(self, label: _Optional[str] = ..., default_value: bool = ...) -> None: ...
+    class Option(_message.Message):
+        __slots__ = ["label", "value"]
+        LABEL_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        label: str
+        value: str
+        def __init__(self, value: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+    class Select(_message.Message):
+        __slots__ = ["default_value", "label", "options"]
+        DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+        LABEL_FIELD_NUMBER: _ClassVar[int]
+        OPTIONS_FIELD_NUMBER: _ClassVar[int]
+        default_value: str
+        label: str
+        options: _containers.RepeatedCompositeFieldContainer[Component.Option]
+        def __init__(self, label: _Optional[str] = ..., options: _Optional[_Iterable[_Union[Component.Option, _Mapping]]] = ..., default_value: _Optional[str] = ...) -> None: ...
+    class Text(_message.Message):
+        __slots__ = ["text"]
+        TEXT_FIELD_NUMBER: _ClassVar[int]
+        text: str
+        def __init__(self, text: _Optional[str] = ...) -> None: ...
+    class TextInput(_message.Message):
+        __slots__ = ["default_value", "label", "placeholder", "required"]
+        DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+        LABEL_FIELD_NUMBER: _ClassVar[int]
+        PLACEHOLDER_FIELD_NUMBER: _ClassVar[int]
+        REQUIRED_FIELD_NUMBER: _ClassVar[int]
+        default_value: str
+        label: str
+        placeholder: str
+        required: bool
+        def __init__(self, label: _Optional[str] = ..., placeholder: _Optional[str] = ..., default_value: _Optional[str] = ..., required: bool = ...) -> None: ...
+    BUTTON_FIELD_NUMBER: _ClassVar[int]
+    CHECKBOX_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SELECT_FIELD_NUMBER: _ClassVar[int]
+    STYLE_DANGER: Component.Style
+    STYLE_PRIMARY: Component.Style
+    STYLE_SECONDARY: Component.Style
+    STYLE_UNSPECIFIED: Component.Style
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_INPUT_FIELD_NUMBER: _ClassVar[int]
+    button: Component.Button
+    checkbox: Component.Checkbox
+    id: str
+    select: Component.Select
+    text: Component.Text
+    text_input: Component.TextInput
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[_Union[Component.Text, _Mapping]] = ..., button: _Optional[_Union[Component.Button, _Mapping]] = ..., text_input: _Optional[_Union[Component.TextInput, _Mapping]] = ..., select: _Optional[_Union[Component.Select, _Mapping]] = ..., checkbox: _Optional[_Union[Component.Checkbox, _Mapping]] = ...) -> None: ...
+
+class Confirmation(_message.Message):
+    __slots__ = ["action", "components", "create_time", "expire_time", "id", "request_id", "resolve_time", "state", "surface_id", "task_id", "title", "values"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SURFACE_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    components: _containers.RepeatedCompositeFieldContainer[Component]
+    create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    id: str
+    request_id: str
+    resolve_time: _timestamp_pb2.Timestamp
+    state: ConfirmationState
+    surface_id: str
+    task_id: str
+    title: str
+    values: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., task_id: _Optional[str] = ..., surface_id: _Optional[str] = ..., title: _Optional[str] = ..., components: _Optional[_Iterable[_Union[Component, _Mapping]]] = ..., state: _Optional[_Union[ConfirmationState, str]] = ..., action: _Optional[str] = ..., values: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., resolve_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ["cancel_reason", "cancel_requested", "checkpoint", "create_time", "end_time", "error_details", "error_message", "id", "kind", "label", "owner", "pending_confirmation", "progress", "result", "revision", "status", "update_time"]
+    CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ERROR_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    PENDING_CONFIRMATION_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    cancel_reason: str
+    cancel_requested: bool
+    checkpoint: _struct_pb2.Struct
+    create_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    error_details: _struct_pb2.Struct
+    error_message: str
+    id: str
+    kind: str
+    label: str
+    owner: str
+    pending_confirmation: Confirmation
+    progress: float
+    result: _struct_pb2.Struct
+    revision: int
+    status: TaskStatus
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., owner: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., progress: _Optional[float] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error_message: _Optional[str] = ..., cancel_requested: bool = ..., pending_confirmation: _Optional[_Union[Confirmation, _Mapping]] = ..., create_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., revision: _Optional[int] = ..., error_details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cancel_reason: _Optional[str] = ...) -> None: ...
+
+class TaskStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ConfirmationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
