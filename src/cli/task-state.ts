@@ -75,6 +75,15 @@ export class TaskState {
       });
       return { kind: "upserted", taskId: task.id, created: true };
     }
+    // A status_changed task may omit the pending confirmation its confirmation_requested
+    // event already delivered; keep it while the task still waits.
+    if (
+      task.status === TaskStatus.WAITING_CONFIRMATION &&
+      task.pendingConfirmation === undefined &&
+      known.task.pendingConfirmation !== undefined
+    ) {
+      task.pendingConfirmation = known.task.pendingConfirmation;
+    }
     known.task = task;
     known.shownProgress = task.progress;
     return { kind: "upserted", taskId: task.id, created: false };

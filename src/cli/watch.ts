@@ -41,6 +41,7 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
   let prompting: { confirmationId: string; abort: AbortController } | undefined;
   let rl: Interface | undefined;
   const finished = new AbortController();
+  let interrupted = false; // Ctrl-C read by readline (raw mode) rather than delivered as SIGINT
   const onAbort = (): void => finished.abort();
   io.signal.addEventListener("abort", onAbort, { once: true });
 
@@ -129,7 +130,10 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
   async function askInPlace(c: Confirmation, label: string, signal: AbortSignal): Promise<void> {
     rl ??= createInterface({ input: io.stdin, output: io.stdout, terminal: true });
     rl.removeAllListeners("SIGINT");
-    rl.on("SIGINT", () => finished.abort());
+    rl.on("SIGINT", () => {
+      interrupted = true;
+      finished.abort();
+    });
     const ask = (q: string): Promise<string> => rl!.question(q, { signal });
     try {
       println(io.stdout, `\n? ${c.title || "Confirmation"}  (task: ${label})`);
@@ -179,6 +183,7 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
       }
       try {
         await client.resolveConfirmation({ confirmationId: c.id, action: chosen, values });
+        dismissed.add(c.id); // its confirmation_resolved event may still be on its way
         println(io.stdout, `  answered: ${chosen}`);
       } catch (err) {
         const ce = ConnectError.from(err);
@@ -278,7 +283,7 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
     redrawNow();
   }
   const reason: unknown = finished.signal.reason;
-  if (io.signal.aborted) return EXIT.interrupted;
+  if (io.signal.aborted || interrupted) return EXIT.interrupted;
   if (reason instanceof Error && (reason.message === "not found" || reason.message === "unauthenticated" || reason.message === "denied")) {
     return EXIT.error;
   }

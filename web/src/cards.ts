@@ -1,0 +1,202 @@
+// The task cards: one <li> per task, updated in place so open <details> and focus survive.
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { TaskStatus, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
+import {
+  isTerminal,
+  percent,
+  statusText,
+  type TaskEntry,
+} from "../../src/cli/task-state.js";
+import { h, setText } from "./dom.js";
+
+/** The filter choices of the "Show" select, by option value. */
+export const STATUS_FILTERS: Record<string, (s: TaskStatus) => boolean> = {
+  all: () => true,
+  active: (s) => s === TaskStatus.RUNNING || s === TaskStatus.WAITING_CONFIRMATION,
+  running: (s) => s === TaskStatus.RUNNING,
+  waiting: (s) => s === TaskStatus.WAITING_CONFIRMATION,
+  succeeded: (s) => s === TaskStatus.SUCCEEDED,
+  failed: (s) => s === TaskStatus.FAILED,
+  cancelled: (s) => s === TaskStatus.CANCELLED,
+};
+
+/** What a card asks the page to do; the page owns the client and the dialog. */
+export interface CardActions {
+  cancel(task: Task): void;
+  answer(task: Task): void;
+}
+
+/** Stable short status key used in data-status attributes and CSS. */
+export function statusKey(status: TaskStatus): string {
+  return status === TaskStatus.WAITING_CONFIRMATION ? "waiting" : statusText(status);
+}
+
+function formatTime(ts: Timestamp | undefined): { text: string; iso: string } | undefined {
+  if (ts === undefined) return undefined;
+  const d = timestampDate(ts);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  return {
+    text: sameDay ? d.toLocaleTimeString() : d.toLocaleString(),
+    iso: d.toISOString(),
+  };
+}
+
+/** One task card; update() redraws it from the entry without recreating elements. */
+export class TaskCard {
+  /** The <li> placed in the list. */
+  readonly el: HTMLLIElement;
+  private readonly title: HTMLHeadingElement;
+  private readonly badge: HTMLSpanElement;
+  private readonly meta: HTMLParagraphElement;
+  private readonly bar: HTMLDivElement;
+  private readonly fill: HTMLDivElement;
+  private readonly pct: HTMLSpanElement;
+  private readonly live: HTMLParagraphElement;
+  private readonly waiting: HTMLParagraphElement;
+  private readonly errorLine: HTMLParagraphElement;
+  private readonly times: HTMLDListElement;
+  private readonly checkpoint: HTMLDetailsElement;
+  private readonly checkpointPre: HTMLPreElement;
+  private readonly cancelButton: HTMLButtonElement;
+  private readonly answerButton: HTMLButtonElement;
+  private entry: TaskEntry;
+
+  constructor(entry: TaskEntry, actions: CardActions) {
+    this.entry = entry;
+    const base = `task-${cssId(entry.task.id)}`;
+    this.title = h("h2", { id: `${base}-label`, class: "label" });
+    this.badge = h("span", { class: "badge status" });
+    this.meta = h("p", { class: "meta" });
+    this.fill = h("div", { class: "bar-fill" });
+    this.bar = h(
+      "div",
+      {
+        class: "bar",
+        role: "progressbar",
+        "aria-valuemin": "0",
+        "aria-valuemax": "100",
+        "aria-labelledby": `${base}-label`,
+      },
+      this.fill,
+    );
+    this.pct = h("span", { class: "pct", "aria-hidden": "true" });
+    this.live = h("p", { class: "live", "data-role": "live-line" });
+    this.answerButton = h("button", { type: "button", class: "primary answer" }, "Answer…");
+    this.answerButton.addEventListener("click", () => actions.answer(this.entry.task));
+    this.waiting = h(
+      "p",
+      { class: "waiting", hidden: true },
+      h("span", {}, "Waiting for you"),
+      this.answerButton,
+    );
+    this.errorLine = h("p", { class: "error-line", hidden: true });
+    this.times = h("dl", { class: "times" });
+    this.checkpointPre = h("pre", { tabindex: "0", "aria-label": "Checkpoint JSON" });
+    this.checkpoint = h(
+      "details",
+      { class: "checkpoint", hidden: true },
+      h("summary", {}, "Checkpoint"),
+      this.checkpointPre,
+    );
+    this.cancelButton = h(
+      "button",
+      { type: "button", class: "danger cancel", "aria-describedby": `${base}-label` },
+      "Cancel task",
+    );
+    this.cancelButton.addEventListener("click", () => actions.cancel(this.entry.task));
+    const article = h(
+      "article",
+      { "aria-labelledby": `${base}-label` },
+      h("div", { class: "card-head" }, this.title, this.badge),
+      this.meta,
+      h("div", { class: "bar-row" }, this.bar, this.pct),
+      this.live,
+      this.waiting,
+      this.errorLine,
+      this.times,
+      this.checkpoint,
+      h("div", { class: "actions" }, this.cancelButton),
+    );
+    this.el = h("li", { class: "card", "data-task-id": entry.task.id }, article);
+    this.update(entry);
+  }
+
+  /** Redraws from the entry (cheap: only changed text is written). */
+  update(entry: TaskEntry): void {
+    this.entry = entry;
+    const t = entry.task;
+    const key = statusKey(t.status);
+    this.el.dataset["status"] = key;
+    setText(this.title, t.label || t.kind || t.id);
+    setText(this.badge, statusText(t.status));
+    this.badge.dataset["status"] = key;
+    setText(this.meta, [t.kind, t.owner && `owner ${t.owner}`, `id ${t.id}`].filter(Boolean).join(" · "));
+    const p = percent(entry.shownProgress);
+    this.fill.style.width = `${p}%`;
+    this.bar.setAttribute("aria-valuenow", String(p));
+    this.bar.setAttribute("aria-valuetext", `${p}%`);
+    setText(this.pct, `${p}%`);
+    setText(this.live, entry.liveLine);
+    this.live.title = entry.liveTime === undefined ? "" : `live line at ${entry.liveTime.toLocaleTimeString()}`;
+    const pending = t.pendingConfirmation !== undefined && t.status === TaskStatus.WAITING_CONFIRMATION;
+    this.waiting.hidden = !pending;
+    this.answerButton.setAttribute(
+      "aria-label",
+      `Answer: ${t.pendingConfirmation?.title || "confirmation"} (${t.label || t.id})`,
+    );
+    const err =
+      t.status === TaskStatus.FAILED
+        ? t.errorMessage || "failed"
+        : t.status === TaskStatus.CANCELLED && t.cancelReason
+          ? `Cancelled: ${t.cancelReason}`
+          : "";
+    setText(this.errorLine, err);
+    this.errorLine.hidden = err === "";
+    this.drawTimes(t);
+    const cp = t.checkpoint === undefined ? "" : JSON.stringify(t.checkpoint, null, 2);
+    this.checkpoint.hidden = cp === "";
+    setText(this.checkpointPre, cp);
+    this.cancelButton.hidden = isTerminal(t.status);
+  }
+
+  /** Shows a failed action (e.g. cancel refused) on the card itself. */
+  showError(message: string): void {
+    setText(this.errorLine, message);
+    this.errorLine.hidden = false;
+    this.errorLine.setAttribute("role", "alert");
+  }
+
+  /** Disables the cancel button while its call runs. */
+  setBusy(busy: boolean): void {
+    this.cancelButton.disabled = busy;
+  }
+
+  /** The element focus returns to after the dialog for this task closes. */
+  focusTarget(): HTMLElement {
+    return this.waiting.hidden ? this.title : this.answerButton;
+  }
+
+  private drawTimes(t: Task): void {
+    const rows: [string, ReturnType<typeof formatTime>][] = [
+      ["Created", formatTime(t.createTime)],
+      ["Updated", formatTime(t.updateTime)],
+      ["Ended", formatTime(t.endTime)],
+    ];
+    const signature = rows.map(([, v]) => v?.iso ?? "").join("|");
+    if (this.times.dataset["sig"] === signature) return;
+    this.times.dataset["sig"] = signature;
+    this.times.replaceChildren();
+    for (const [name, value] of rows) {
+      if (value === undefined) continue;
+      this.times.append(
+        h("dt", {}, name),
+        h("dd", {}, h("time", { datetime: value.iso }, value.text)),
+      );
+    }
+  }
+}
+
+/** An id fragment safe for id/aria attributes (task ids may contain ':' '@' '.'). */
+export function cssId(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, (c) => `_${c.charCodeAt(0).toString(16)}`);
+}

@@ -1,0 +1,329 @@
+// The task monitor page: watches the owner's tasks and draws a card per task, opens the
+// confirmation dialog for pending decisions, and survives server restarts by resuming.
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { TaskStatus, type Confirmation, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
+import { TaskState, type TaskChange } from "../../src/cli/task-state.js";
+import { startWatchLoop, type WatchLoop, type WatchState } from "../../src/cli/watch-loop.js";
+import { createTaskControlClient, createTokenStore, errorText, isUnauthenticated } from "./api.js";
+import { STATUS_FILTERS, TaskCard } from "./cards.js";
+import { ConfirmationDialog, type CloseReason } from "./dialog.js";
+import { byId, setText } from "./dom.js";
+
+const params = new URLSearchParams(location.search);
+const owner = params.get("owner") ?? "";
+const tokens = createTokenStore(globalThis.sessionStorage);
+const client = createTaskControlClient(location.origin, tokens);
+const state = new TaskState();
+const cards = new Map<string, TaskCard>();
+/** Confirmations answered or dismissed in this tab: not reopened automatically. */
+const dismissed = new Set<string>();
+const fetching = new Set<string>();
+
+const list = byId<HTMLOListElement>("tasks");
+const empty = byId<HTMLParagraphElement>("empty");
+const count = byId<HTMLSpanElement>("count");
+const filter = byId<HTMLSelectElement>("status-filter");
+const connection = byId<HTMLParagraphElement>("connection");
+const announcer = byId<HTMLDivElement>("announcer");
+const tokenForm = byId<HTMLFormElement>("token-form");
+const tokenInput = byId<HTMLInputElement>("token-input");
+const tokenWhy = byId<HTMLParagraphElement>("token-why");
+const changeToken = byId<HTMLButtonElement>("change-token");
+
+setText(byId("scope"), owner === "" ? "Your tasks" : `Tasks of ${owner}`);
+if (params.has("status") && (params.get("status") ?? "") in STATUS_FILTERS) filter.value = params.get("status")!;
+changeToken.hidden = tokens.get() === "";
+
+/** Polite announcement for screen readers (one message at a time, repeated ones re-read). */
+function announce(message: string): void {
+  announcer.textContent = "";
+  setTimeout(() => {
+    announcer.textContent = message;
+  }, 50);
+}
+
+function taskLabel(task: Task): string {
+  return task.label || task.kind || task.id;
+}
+
+// ---- cards -------------------------------------------------------------------------------
+
+const cardActions = {
+  cancel(task: Task): void {
+    const card = cards.get(task.id);
+    card?.setBusy(true);
+    client
+      .cancelTask({ taskId: task.id, reason: "cancelled from the task monitor" })
+      .then((res) => {
+        if (res.task !== undefined) applyChange(state.upsert(res.task, true));
+        announce(`Cancelled ${taskLabel(task)}.`);
+      })
+      .catch((err: unknown) => {
+        if (isUnauthenticated(err)) askForToken("Your token was refused; enter it again.");
+        card?.showError(`Could not cancel: ${errorText(err)}`);
+      })
+      .finally(() => card?.setBusy(false));
+  },
+  answer(task: Task): void {
+    const c = task.pendingConfirmation;
+    if (c === undefined) return;
+    dismissed.delete(c.id);
+    dialog.open(c, taskLabel(task));
+  },
+};
+
+function renderCard(taskId: string): void {
+  const entry = state.entries.get(taskId);
+  let card = cards.get(taskId);
+  if (entry === undefined) {
+    card?.el.remove();
+    cards.delete(taskId);
+    return;
+  }
+  if (card === undefined) {
+    card = new TaskCard(entry, cardActions);
+    cards.set(taskId, card);
+    // Insert at its sorted place (newest first) without moving the other cards.
+    const order = state.sorted();
+    const idx = order.findIndex((e) => e.task.id === taskId);
+    const next = order.slice(idx + 1).find((e) => cards.get(e.task.id)?.el.isConnected);
+    list.insertBefore(card.el, next === undefined ? null : cards.get(next.task.id)!.el);
+  } else {
+    card.update(entry);
+  }
+  applyFilterTo(card, entry.task);
+}
+
+function applyFilterTo(card: TaskCard, task: Task): void {
+  const match = STATUS_FILTERS[filter.value] ?? STATUS_FILTERS["all"]!;
+  card.el.hidden = !match(task.status);
+}
+
+function refreshCounts(): void {
+  let shown = 0;
+  for (const card of cards.values()) if (!card.el.hidden) shown += 1;
+  const total = cards.size;
+  empty.hidden = shown > 0;
+  setText(empty, total === 0 ? "No tasks yet." : "No tasks match this filter.");
+  setText(count, total === 0 ? "" : shown === total ? `${total} task${total === 1 ? "" : "s"}` : `${shown} of ${total} tasks`);
+}
+
+function redrawAll(): void {
+  for (const card of cards.values()) card.el.remove();
+  cards.clear();
+  for (const entry of state.sorted()) renderCard(entry.task.id);
+  refreshCounts();
+}
+
+filter.addEventListener("change", () => {
+  for (const [id, card] of cards) {
+    const entry = state.entries.get(id);
+    if (entry !== undefined) applyFilterTo(card, entry.task);
+  }
+  refreshCounts();
+  const url = new URL(location.href);
+  if (filter.value === "all") url.searchParams.delete("status");
+  else url.searchParams.set("status", filter.value);
+  history.replaceState(null, "", url);
+});
+
+// ---- confirmations -----------------------------------------------------------------------
+
+const dialog = new ConfirmationDialog(
+  async (c: Confirmation, action: string, values: JsonObject) => {
+    try {
+      await client.resolveConfirmation({ confirmationId: c.id, action, values });
+      announce("Answer sent.");
+    } catch (err) {
+      if (err instanceof ConnectError && err.code === Code.FailedPrecondition) {
+        announce("This confirmation was already answered elsewhere.");
+        dialog.close("resolved-elsewhere", c.id);
+        return;
+      }
+      if (isUnauthenticated(err)) askForToken("Your token was refused; enter it again.");
+      throw new Error(`Could not send the answer: ${errorText(err)}`);
+    }
+  },
+  (c: Confirmation, reason: CloseReason) => {
+    // Never reopen on our own what was answered or dismissed here (the answer's
+    // confirmation_resolved event may still be on its way).
+    dismissed.add(c.id);
+    if (reason === "dismissed") announce("Closed without answering; the task is still waiting for you.");
+    const card = cards.get(c.taskId);
+    if (card !== undefined && card.el.isConnected) card.focusTarget().focus();
+    // Another task may be waiting too: offer it next.
+    setTimeout(openNextConfirmation, 0);
+  },
+);
+
+/** Opens the oldest pending confirmation the user has not dismissed, if the dialog is free. */
+function openNextConfirmation(): void {
+  if (dialog.showing() !== undefined) return;
+  const waiting = state
+    .sorted()
+    .reverse()
+    .find((e) => e.task.pendingConfirmation !== undefined && !dismissed.has(e.task.pendingConfirmation.id));
+  if (waiting?.task.pendingConfirmation !== undefined) {
+    dialog.open(waiting.task.pendingConfirmation, taskLabel(waiting.task));
+  }
+}
+
+// ---- events ------------------------------------------------------------------------------
+
+function applyChange(change: TaskChange): void {
+  switch (change.kind) {
+    case "upserted": {
+      renderCard(change.taskId);
+      refreshCounts();
+      const t = state.entries.get(change.taskId)?.task;
+      const showing = dialog.showing();
+      // A task that ended or resumed no longer waits on the dialog's confirmation.
+      if (showing !== undefined && showing.taskId === change.taskId && t?.pendingConfirmation?.id !== showing.id) {
+        dialog.close("resolved-elsewhere", showing.id);
+      }
+      if (t?.pendingConfirmation !== undefined) openNextConfirmation();
+      else if (t?.status === TaskStatus.WAITING_CONFIRMATION) fetchTask(change.taskId);
+      break;
+    }
+    case "progress":
+      renderCard(change.taskId);
+      break;
+    case "confirmationRequested": {
+      renderCard(change.taskId);
+      refreshCounts();
+      const t = state.entries.get(change.taskId)?.task;
+      announce(`${t === undefined ? "A task" : taskLabel(t)} is waiting for you: ${change.confirmation.title}`);
+      openNextConfirmation();
+      break;
+    }
+    case "confirmationResolved":
+      renderCard(change.taskId);
+      refreshCounts();
+      if (dialog.showing()?.id === change.confirmation.id) {
+        dialog.close("resolved-elsewhere", change.confirmation.id);
+        announce("The confirmation was answered.");
+      }
+      break;
+    case "unknownTask":
+      fetchTask(change.taskId);
+      break;
+    default:
+      break;
+  }
+}
+
+/** A live event for a task we never saw (e.g. created before a filter change): load it. */
+function fetchTask(taskId: string): void {
+  if (fetching.has(taskId)) return;
+  fetching.add(taskId);
+  client
+    .getTask({ taskId })
+    .then((res) => {
+      const task = res.task;
+      if (task === undefined) return;
+      // Fetched because it waits without a known confirmation: take its pending one.
+      const known = state.entries.get(taskId)?.task;
+      const fills =
+        known !== undefined &&
+        known.pendingConfirmation === undefined &&
+        task.pendingConfirmation !== undefined &&
+        task.revision >= known.revision;
+      applyChange(state.upsert(task, !fills));
+    })
+    .catch(() => undefined)
+    .finally(() => fetching.delete(taskId));
+}
+
+/** After the snapshot (unfinished tasks only), add recent finished ones from ListTasks. */
+async function loadHistory(): Promise<void> {
+  try {
+    const res = await client.listTasks({ owner, pageSize: 100 });
+    for (const task of res.tasks) applyChange(state.upsert(task, true));
+  } catch (err) {
+    if (isUnauthenticated(err)) askForToken("This server needs an access token.");
+  }
+}
+
+function showState(s: WatchState): void {
+  connection.dataset["state"] = s.kind;
+  switch (s.kind) {
+    case "connecting":
+      setText(connection, "Connecting…");
+      break;
+    case "live":
+      setText(connection, s.resumed ? "Live (reconnected)" : "Live");
+      tokenForm.hidden = true;
+      break;
+    case "reconnecting":
+      setText(connection, `Reconnecting… (attempt ${s.attempt}, next try in ${Math.ceil(s.retryInMs / 1000)} s)`);
+      connection.title = s.reason;
+      break;
+    case "unauthenticated":
+      setText(connection, "Signed out");
+      askForToken(tokens.get() === "" ? "This server needs an access token." : "That token was refused; enter a valid one.");
+      break;
+    case "denied":
+      setText(connection, `Not allowed: ${s.reason}`);
+      askForToken("This token may not watch these tasks; enter another one.");
+      break;
+    case "stopped":
+      setText(connection, "Stopped");
+      break;
+  }
+}
+
+// ---- token -------------------------------------------------------------------------------
+
+function askForToken(why: string): void {
+  setText(tokenWhy, why);
+  if (tokenForm.hidden) {
+    tokenForm.hidden = false;
+    tokenInput.value = "";
+    tokenInput.focus();
+  }
+}
+
+tokenForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const token = tokenInput.value.trim();
+  if (token === "") {
+    tokenInput.setAttribute("aria-invalid", "true");
+    tokenInput.focus();
+    return;
+  }
+  tokenInput.removeAttribute("aria-invalid");
+  tokens.set(token);
+  tokenInput.value = "";
+  tokenForm.hidden = true;
+  changeToken.hidden = false;
+  announce("Token saved for this tab; connecting.");
+  watch.restart();
+});
+
+changeToken.addEventListener("click", () => askForToken("Enter a new access token."));
+
+// ---- start -------------------------------------------------------------------------------
+
+const watch: WatchLoop = startWatchLoop({
+  client,
+  owner,
+  onResync: () => {
+    state.clear();
+    redrawAll();
+  },
+  onEvent: (event) => {
+    const change = state.apply(event);
+    if (change.kind === "snapshotEnd") {
+      refreshCounts();
+      void loadHistory();
+      return;
+    }
+    applyChange(change);
+  },
+  onState: showState,
+});
+refreshCounts();
+
+// Exposed for debugging in the console and for end-to-end tests.
+(globalThis as { taskMonitor?: unknown }).taskMonitor = { state, watch };
