@@ -70,7 +70,7 @@ export function grpcClient(
             if (!call.write(r)) await new Promise((ok) => call.once("drain", ok));
           }
           call.end();
-        })().catch((err) => call.cancelWithStatus(grpc.status.CANCELLED, String(err)));
+        })().catch(() => call.cancel());
       });
     },
     close: () => raw.close(),
