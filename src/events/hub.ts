@@ -30,6 +30,11 @@ export interface EventHubOptions {
    * @default 10000
    */
   maxQueue?: number;
+  /**
+   * Subscriber offers per turn of the event loop before delivery yields.
+   * @default 64
+   */
+  chunk?: number;
 }
 
 interface Entry {
@@ -50,6 +55,48 @@ export function createEventHub(options: EventHubOptions = {}) {
   const byOwner = new Map<string, Set<Sub>>();
   const everyOwner = new Set<Sub>();
   const listeners: ((events: readonly SequencedEvent[]) => void)[] = [];
+  const chunk = options.chunk ?? 64;
+  /** Events published but not yet offered to every subscriber, in order. */
+  let backlog: SequencedEvent[] = [];
+  let backlogHead = 0;
+  /** The event being offered and the subscribers it still goes to. */
+  let targets: Sub[] = [];
+  let targetIndex = 0;
+  let current: SequencedEvent | undefined;
+  let draining = false;
+
+  function deliver(): void {
+    draining = true;
+    let budget = chunk;
+    for (;;) {
+      while (targetIndex < targets.length) {
+        if (budget-- === 0) {
+          setImmediate(deliver);
+          return;
+        }
+        targets[targetIndex++]!.offer(current!);
+      }
+      if (backlogHead === backlog.length) break;
+      if (backlogHead > 1024) {
+        // Under sustained load the backlog never empties: drop what was delivered.
+        backlog = backlog.slice(backlogHead);
+        backlogHead = 0;
+      }
+      const e = backlog[backlogHead++]!;
+      current = e;
+      targets = [];
+      targetIndex = 0;
+      for (const sub of everyOwner) if (sub.matches(e)) targets.push(sub);
+      const owned = byOwner.get(e.owner);
+      if (owned) for (const sub of owned) if (sub.matches(e)) targets.push(sub);
+    }
+    backlog = [];
+    backlogHead = 0;
+    targets = [];
+    targetIndex = 0;
+    current = undefined;
+    draining = false;
+  }
 
   class Sub implements Subscription {
     queue: Entry[] = [];
@@ -173,14 +220,15 @@ export function createEventHub(options: EventHubOptions = {}) {
       return sub;
     },
 
-    /** Hands events to every matching subscriber (and internal listeners), in order. */
+    /**
+     * Hands events to every matching subscriber (and internal listeners), in order. Internal
+     * listeners run at once; subscribers are offered events in chunks of `chunk`, yielding to
+     * the event loop between chunks, so a thousand watchers do not delay the worker's answer.
+     */
     publish(events: readonly SequencedEvent[]): void {
       for (const l of listeners) l(events);
-      for (const e of events) {
-        for (const sub of everyOwner) if (sub.matches(e)) sub.offer(e);
-        const owned = byOwner.get(e.owner);
-        if (owned) for (const sub of owned) if (sub.matches(e)) sub.offer(e);
-      }
+      for (const e of events) backlog.push(e);
+      if (!draining) deliver();
     },
 
     /** Internal consumers (the task manager's waits) see every published event first. */

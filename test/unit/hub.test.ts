@@ -57,4 +57,18 @@ describe("event hub", () => {
     one.close();
     assert.equal(hub.subscriberCount(), 0);
   });
+
+  it("offers an event to many subscribers in chunks that yield, keeping each subscriber's order", async () => {
+    const hub = createEventHub({ chunk: 64 });
+    const subs = Array.from({ length: 200 }, () => hub.subscribe({ owner: "o" }));
+    hub.publish([persisted(1)]);
+    hub.publish([persisted(2)]);
+    const first: string[] = subs.map(() => "pending");
+    subs.forEach((sub, i) => void sub.next(1000).then((e) => (first[i] = label(e))));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    assert.equal(first.filter((x) => x !== "pending").length, 64, "only the first chunk before the loop turns");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(first.every((x) => x === "p1"), "then every subscriber, p1 first");
+    for (const sub of subs) assert.equal(label(await sub.next(0)), "p2");
+  });
 });
