@@ -1,17 +1,28 @@
+import { setMaxListeners } from "node:events";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createContextValues } from "@connectrpc/connect";
 import type { Config } from "./config.js";
 import { createTaskManager } from "./domain/task-manager.js";
 import { createEventHub } from "./events/hub.js";
 import { createLogger, type Logger } from "./log.js";
+import { createHealth } from "./ops/health.js";
+import { createMetrics } from "./ops/metrics.js";
+import { addReflection } from "./ops/reflection.js";
+import { loadAuthFile } from "./security/auth-file.js";
+import { createAuthenticator } from "./security/authenticator.js";
+import { createCallGuard } from "./security/call-guard.js";
+import { loadTls } from "./security/tls.js";
+import { startReplication } from "./replication/replication.js";
 import { createTaskControlService } from "./service/task-control-service.js";
-import { ANONYMOUS, principalKey } from "./service/principal.js";
 import { openDatabase } from "./store/orm.js";
 import { createSqlTaskStore } from "./store/sql-task-store.js";
+import { createCallHooks } from "./transport/calls.js";
 import { startGrpcServer } from "./transport/grpc/server.js";
 import { startHttpServer } from "./transport/http/server.js";
-import { TaskControlService } from "../gen/taskcontrol/v1/task_control_service_pb.js";
+import {
+  file_taskcontrol_v1_task_control_service,
+  TaskControlService,
+} from "../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** A running service. */
 export interface App {
@@ -25,6 +36,11 @@ export interface App {
    * in-flight unary calls finish, flushes pending writes, closes the store.
    */
   close(): Promise<void>;
+  /**
+   * Re-reads the auth file (main calls it on SIGHUP). An invalid file is logged and the
+   * principals in force stay; resolves true when the new file took effect.
+   */
+  reload(): Promise<boolean>;
 }
 
 /** web/dist of the package, whether this runs from src/ (tsx) or dist/src/ (compiled). */
@@ -35,15 +51,32 @@ const DEFAULT_WEB_DIR = fileURLToPath(
 /** The one composition root: builds store, hub, manager, service and both listeners. */
 export async function createApp(config: Config, options: { log?: Logger } = {}): Promise<App> {
   const log = options.log ?? createLogger(config.logLevel);
+  // Security material first: a bad auth file or certificate stops startup before the store opens.
+  const authenticator = createAuthenticator(config.authFile ? await loadAuthFile(config.authFile) : undefined);
+  const tls = await loadTls(config);
   const db = await openDatabase({ db: config.db, durability: config.durability });
-  const store = createSqlTaskStore(db, { onError: (err) => log.error({ err }, "batch commit failed") });
+  // Several replicas share a PostgreSQL: their commits reach each other through LISTEN/NOTIFY.
+  const replication =
+    db.dialect === "postgresql"
+      ? await startReplication({ db, url: config.db, log, catchUpMs: config.pgCatchUpMs }).catch(async (err: unknown) => {
+          await db.close();
+          throw err;
+        })
+      : null;
+  const store = createSqlTaskStore(db, {
+    onError: (err) => log.error({ err }, "batch commit failed"),
+    ...replication?.storeOptions,
+  });
   await store.open();
   const hub = createEventHub({ maxQueue: config.watchQueue });
-  const manager = createTaskManager({ store, live: hub });
+  const manager = createTaskManager({ store, live: replication?.live(hub) ?? hub });
   store.onCommit((events) => hub.publish(events));
   hub.onPublish((events) => manager.onEvents(events));
+  replication?.start(store);
 
   const shutdown = new AbortController();
+  // Every in-flight call on either listener links its context to this signal: not a leak.
+  setMaxListeners(0, shutdown.signal);
   const impl = createTaskControlService({
     manager,
     hub,
@@ -52,41 +85,48 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     bookmarkMs: config.bookmarkMs,
     logError: (err, method) => log.error({ err, method }, "unexpected error"),
   });
-  const contextValues = () => createContextValues().set(principalKey, ANONYMOUS);
+  const health = createHealth({ services: [TaskControlService.typeName], ready: () => manager.state === "open" });
+  const metrics = createMetrics({
+    pendingConfirmations: () => store.pendingConfirmations().length,
+    heldConfirmations: () => manager.heldConfirmations(),
+    eventCount: () => store.eventCount(),
+    watchers: () => hub.subscriberCount(),
+    onBatch: (listener) => store.onBatch(listener),
+  });
+  const guard = createCallGuard({ authenticator, maxStreamsPerPrincipal: config.maxStreamsPerPrincipal });
+  const calls = createCallHooks({ guard, metrics, log });
   const grpc = await startGrpcServer({
     listen: config.grpcListen,
     service: TaskControlService,
     impl,
-    hooks: { contextValues, shutdownSignal: shutdown.signal },
+    hooks: { ...calls.grpc, shutdownSignal: shutdown.signal },
+    credentials: tls?.grpc,
+    extra: (server) => {
+      health.addToServer(server);
+      addReflection(server, [file_taskcontrol_v1_task_control_service]);
+    },
   });
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;
   const http = await startHttpServer({
     listen: config.httpListen,
     service: TaskControlService,
     impl,
-    contextValues,
+    contextValues: calls.httpContextValues,
+    interceptors: [calls.httpInterceptor],
+    tls: tls?.http,
     shutdownSignal: shutdown.signal,
     staticDir: existsSync(webDir) ? webDir : undefined,
-    routes: [
-      (req, res) => {
-        const path = (req.url ?? "").split("?")[0];
-        if (path !== "/healthz" && path !== "/readyz") return false;
-        const ok = path === "/healthz" || manager.state === "open";
-        res.statusCode = ok ? 200 : 503;
-        res.setHeader("content-type", "text/plain; charset=utf-8");
-        (res as { end(b: string): void }).end(ok ? "ok\n" : `${manager.state}\n`);
-        return true;
-      },
-    ],
+    routes: [health.route, metrics.route],
   });
   manager.open();
+  health.setServing(true);
 
   const retention = setInterval(() => {
     store
       .trimEvents({ maxEvents: config.retainEvents, maxAgeMs: config.retainAgeMs })
       .then((n) => n > 0 && log.info({ deleted: n }, "event log trimmed"))
       .catch((err) => log.error({ err }, "event log trim failed"));
-  }, 60_000);
+  }, config.retentionIntervalMs);
   retention.unref();
 
   let closing: Promise<void> | undefined;
@@ -97,14 +137,33 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     close() {
       closing ??= (async () => {
         clearInterval(retention);
+        health.drain();
         shutdown.abort();
         await Promise.all([grpc.close(config.shutdownGraceMs), http.close(config.shutdownGraceMs)]);
         manager.drain();
         await store.flush();
+        await replication?.close();
         manager.close();
         await db.close();
       })();
       return closing;
+    },
+    async reload() {
+      if (!config.authFile) {
+        log.info("reload: no auth file configured; nothing to do");
+        return false;
+      }
+      try {
+        const entries = await loadAuthFile(config.authFile);
+        authenticator.replace(entries);
+        metrics.authReloaded(true);
+        log.info({ principals: entries.length }, "auth file reloaded");
+        return true;
+      } catch (err) {
+        metrics.authReloaded(false);
+        log.error({ reason: (err as Error).message }, "auth file rejected; the previous principals stay in force");
+        return false;
+      }
     },
   };
 }

@@ -14,7 +14,9 @@ export interface Config {
   readonly durability: Durability;
   /** JSON file of principals and token hashes; auth is off without it (loopback only). */
   readonly authFile: string | undefined;
+  /** PEM certificate chain both listeners serve; plaintext (h2c, HTTP/1.1) when unset. */
   readonly tlsCert: string | undefined;
+  /** PEM private key of tlsCert; the two go together. */
   readonly tlsKey: string | undefined;
   /** CA bundle for client certificates; clients must present one when set. */
   readonly tlsClientCa: string | undefined;
@@ -28,12 +30,24 @@ export interface Config {
   readonly retainEvents: number;
   /** Age after which events leave the log, in ms. @default 7 days */
   readonly retainAgeMs: number;
+  /** How often the log is trimmed to those bounds, in ms. @default 60000 */
+  readonly retentionIntervalMs: number;
   /** Persisted events a watcher may lag before its stream ends RESOURCE_EXHAUSTED. @default 10000 */
   readonly watchQueue: number;
   /** How long shutdown waits for in-flight calls, in ms. @default 10000 */
   readonly shutdownGraceMs: number;
   /** Directory of the web monitor's built files. @default "<package>/web/dist" */
   readonly webDir: string | undefined;
+  /**
+   * Streams (watches, held confirmations, progress streams) one principal may hold open at
+   * once on both listeners together; past it RESOURCE_EXHAUSTED. @default 1000
+   */
+  readonly maxStreamsPerPrincipal: number;
+  /**
+   * PostgreSQL replicas: how often each reads the event log in case a NOTIFY was missed, in
+   * ms (notifications normally deliver within milliseconds). @default 1000
+   */
+  readonly pgCatchUpMs: number;
 }
 
 const OPTIONS = {
@@ -50,9 +64,12 @@ const OPTIONS = {
   "bookmark-interval-ms": { type: "string", env: "TASKCONTROL_BOOKMARK_INTERVAL_MS" },
   "event-retention-count": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_COUNT" },
   "event-retention-age-ms": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_AGE_MS" },
+  "event-retention-interval-ms": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_INTERVAL_MS" },
   "watch-queue": { type: "string", env: "TASKCONTROL_WATCH_QUEUE" },
   "shutdown-grace-ms": { type: "string", env: "TASKCONTROL_SHUTDOWN_GRACE_MS" },
   "web-dir": { type: "string", env: "TASKCONTROL_WEB_DIR" },
+  "max-streams-per-principal": { type: "string", env: "TASKCONTROL_MAX_STREAMS_PER_PRINCIPAL" },
+  "pg-catch-up-ms": { type: "string", env: "TASKCONTROL_PG_CATCH_UP_MS" },
 } as const;
 
 /** The usage text printed by --help. */
@@ -108,9 +125,12 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
     bookmarkMs: int("bookmark-interval-ms", 15_000, 10),
     retainEvents: int("event-retention-count", 1_000_000, 1),
     retainAgeMs: int("event-retention-age-ms", 7 * 24 * 3600 * 1000, 1000),
+    retentionIntervalMs: int("event-retention-interval-ms", 60_000, 10),
     watchQueue: int("watch-queue", 10_000, 1),
     shutdownGraceMs: int("shutdown-grace-ms", 10_000, 0),
     webDir: get("web-dir"),
+    maxStreamsPerPrincipal: int("max-streams-per-principal", 1000, 1),
+    pgCatchUpMs: int("pg-catch-up-ms", 1000, 10),
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together");

@@ -1,11 +1,20 @@
 import { pino, type Logger } from "pino";
 
-/** The service's logger: JSON lines on stdout. Never log tokens or checkpoint contents. */
+/** Keys whose values never reach a log line, wherever they appear (one or two levels deep). */
+const SECRET_KEYS = ["authorization", "token", "checkpoint", "values", "result", "details"];
+
+/**
+ * The service's logger: JSON lines on stdout. Tokens and payloads (checkpoints, answers,
+ * results) are censored by key as a backstop; the code never logs them on purpose.
+ */
 export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { service: "taskcontrol" },
-    redact: { paths: ["authorization", "*.authorization", "token", "*.token"], censor: "[redacted]" },
+    redact: {
+      paths: SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
+      censor: "[redacted]",
+    },
   });
 }
 

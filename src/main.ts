@@ -40,6 +40,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  // SIGHUP re-reads the auth file (token rotation, revocation) without dropping a call;
+  // without this handler Node would exit on it.
+  process.on("SIGHUP", () => {
+    app.log.info({ signal: "SIGHUP" }, "reloading auth file");
+    void app.reload();
+  });
 }
 
 function redactUrl(db: string): string {

@@ -66,6 +66,20 @@ export async function* watchTasks(
       yield { kind: "snapshot_end", sequence: cursor };
     } else if (request.afterSequence !== undefined) {
       cursor = request.afterSequence;
+      let latest = deps.store.lastSequence();
+      if (cursor > latest) {
+        // Replicas: the client may have seen the point on another replica, whose commits this
+        // one has not published yet; the shared log says whether it was reached.
+        latest = Math.max(latest, (await deps.store.readEvents(cursor - 1, 1))[0]?.sequence ?? 0);
+      }
+      if (cursor > latest) {
+        // A point the log never reached (a client bug, or a log that was reset): waiting for
+        // it would drop every event until then, so refuse like a point that left the log.
+        throw new OutOfRangeError(
+          `after_sequence ${cursor} is ahead of the event log (latest sequence ${latest}); re-list and watch again`,
+          await deps.store.oldestRetainedSequence(),
+        );
+      }
       const oldest = await deps.store.oldestRetainedSequence();
       if (cursor + 1 < oldest) {
         throw new OutOfRangeError(

@@ -244,6 +244,11 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       if (req.afterSequence !== undefined && req.afterSequence < 0n) {
         throw new InvalidArgumentError("after_sequence", "must not be negative");
       }
+      // Sequences are safe integers; anything larger is ahead of any log (OUT_OF_RANGE below).
+      const afterSequence =
+        req.afterSequence === undefined
+          ? undefined
+          : Number(req.afterSequence > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : req.afterSequence);
       const signal = AbortSignal.any([ctx.signal, deps.shutdown]);
       const items = watchTasks(
         deps,
@@ -251,7 +256,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           owner,
           taskIds: req.taskIds.length > 0 ? new Set(req.taskIds) : undefined,
           includeSnapshot: req.includeSnapshot,
-          afterSequence: req.afterSequence === undefined ? undefined : Number(req.afterSequence),
+          afterSequence,
         },
         signal,
         {

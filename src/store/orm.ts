@@ -59,9 +59,39 @@ export async function openDatabase(options: { db: string; durability: Durability
     });
   } else {
     const { MikroORM: PostgresORM } = await import("@mikro-orm/postgresql");
-    orm = await PostgresORM.init({ ...common, clientUrl: options.db, pool: { min: 1, max: 10 } });
+    orm = await PostgresORM.init({
+      ...common,
+      clientUrl: options.db,
+      pool: {
+        min: 1,
+        max: 10,
+        // A replica that stops mid-transaction (frozen, or cut off without the TCP close
+        // reaching the server) would hold the commit lock of every replica; this bounds it.
+        afterCreate(conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          conn.query("set idle_in_transaction_session_timeout = 10000", (err) => done(err, conn));
+        },
+      },
+    });
   }
-  await orm.getMigrator().up();
+  if (dialect === "postgresql") await migrateLocked(orm, options.db);
+  else await orm.getMigrator().up();
   const knex = (orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
   return { orm, dialect, knex, close: () => orm.close(true) };
+}
+
+/**
+ * Replicas usually start together: the migrator's own bookkeeping (create its table, read
+ * it, apply) is not safe against a second migrator at the same time, so they take turns
+ * under a session advisory lock on a connection of their own.
+ */
+async function migrateLocked(orm: MikroORM, url: string): Promise<void> {
+  const { default: pg } = await import("pg");
+  const lock = new pg.Client({ connectionString: url, application_name: "taskcontrol-migrate" });
+  await lock.connect();
+  try {
+    await lock.query("select pg_advisory_lock(7215002)");
+    await orm.getMigrator().up();
+  } finally {
+    await lock.end().catch(() => undefined);
+  }
 }

@@ -23,6 +23,30 @@ export interface SqlTaskStoreOptions {
   clock?: () => number;
   /** Told when a batch fails (the callers get UNAVAILABLE; the cause is logged, never sent). */
   onError?: (err: unknown) => void;
+  /**
+   * How commits reach onCommit listeners. "direct": right after each commit, which is
+   * sequence order only while this process is the one writer (SQLite). "feed": each local
+   * commit goes to the onLocalCommit handler, which publishes it (via `publish`) once every
+   * earlier sequence, whichever replica wrote it, was published; callers are answered then.
+   * @default "direct"
+   */
+  publication?: "direct" | "feed";
+  /**
+   * PostgreSQL only: each committing transaction NOTIFYs `channel` with its highest sequence
+   * and `origin` (payload "<sequence> <origin>"), so other replicas' feeds read the log at
+   * once and this one can skip its own echo. Unset: no NOTIFY.
+   */
+  commitNotify?: { readonly channel: string; readonly origin: string };
+}
+
+/** Committed events with the rows they left behind: what one publication hands the cache and listeners. */
+export interface CommittedChanges {
+  /** Contiguous, in sequence order. */
+  readonly events: readonly SequencedEvent[];
+  /** Rows of the tasks the events touched, as committed. */
+  readonly tasks: readonly Task[];
+  /** Rows of the confirmations the events touched, as committed. */
+  readonly confirmations: readonly Confirmation[];
 }
 
 /** The store plus what only the composition root uses. */
@@ -37,6 +61,25 @@ export interface SqlTaskStore extends TaskStore {
   eventCount(): Promise<number>;
   /** Sizes of the batches committed so far, for metrics: called once per commit. */
   onBatch(listener: (size: number) => void): void;
+  /**
+   * Feed publication: takes each local commit that made events; the batch's callers are
+   * answered when the returned promise settles (by then it must have been published).
+   */
+  onLocalCommit(handler: (commit: CommittedChanges) => Promise<void>): void;
+  /**
+   * Persisted events after `after` (at most `limit`) and the current rows of the tasks and
+   * confirmations they touched, read in one snapshot, so the rows are the state the last
+   * event left (or, when more events follow, a later one).
+   */
+  readCommitted(after: number, limit: number): Promise<CommittedChanges>;
+  /**
+   * Feed publication: makes committed events visible, synchronously: the cache takes the
+   * rows (never going back to an older revision), lastSequence() moves to the last event,
+   * then onCommit listeners run. The caller guarantees sequence order without gaps.
+   */
+  publish(changes: CommittedChanges): void;
+  /** Re-reads every cached and every unfinished task and every pending confirmation. */
+  refresh(): Promise<void>;
 }
 
 interface Pending<R> {
@@ -63,12 +106,17 @@ const MAX_ATTEMPTS = 4;
  *
  * Every unfinished task and every pending confirmation is held in memory (EmitProgress and
  * snapshots never read the database); finished ones are kept in a bounded recent set.
+ *
+ * With publication "feed" (several replicas on one PostgreSQL) a commit is not published by
+ * the batch that made it: a feed (pg-feed.ts) publishes every replica's commits in sequence
+ * order, and the cache follows each publication, other replicas' rows included.
  */
 export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOptions = {}): SqlTaskStore {
   const { knex, dialect } = db;
   const maxBatch = options.maxBatch ?? 2000;
   const recentCapacity = options.recentCapacity ?? 10_000;
   const clock = options.clock ?? Date.now;
+  const publication = options.publication ?? "direct";
 
   const active = new Map<string, Task>();
   const recent = new Map<string, Task>();
@@ -77,6 +125,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
   const recentConfirmations = new Map<string, Confirmation>();
   const commitListeners: ((events: readonly SequencedEvent[]) => void)[] = [];
   const batchListeners: ((size: number) => void)[] = [];
+  let localCommitHandler: ((commit: CommittedChanges) => Promise<void>) | null = null;
   let queue: Pending<unknown>[] = [];
   let flushing: Promise<void> | null = null;
   let closed = false;
@@ -122,6 +171,21 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
   function cachedConfirmation(id: string): Confirmation | undefined {
     return pendingConfirmations.get(id) ?? recentConfirmations.get(id);
+  }
+
+  /**
+   * Takes a row from a publication unless the cache already holds a later one (a batch's
+   * load or a cache miss may have read past the published sequence).
+   */
+  function rememberIfNewer(task: Task): void {
+    const held = cachedTask(task.id);
+    if (!held || held.revision <= task.revision) remember(task);
+  }
+
+  /** Confirmations only leave PENDING, so a final row is never replaced by a pending one. */
+  function rememberConfirmationIfNewer(c: Confirmation): void {
+    const held = cachedConfirmation(c.id);
+    if (!held || held.state === "pending" || c.state !== "pending") rememberConfirmation(c);
   }
 
   // ---- reads ---------------------------------------------------------------------------
@@ -328,6 +392,11 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
           payload: JSON.stringify(e.event),
         }),
       ),
+      // Delivered only if this transaction commits; riding on the INSERT costs no round trip
+      // while the advisory lock is held.
+      dialect === "postgresql" && options.commitNotify
+        ? { channel: options.commitNotify.channel, payload: `${sequence} ${options.commitNotify.origin}` }
+        : undefined,
     );
     return sequenced;
   }
@@ -357,34 +426,19 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
   async function flushOnce(): Promise<void> {
     const batch = queue.splice(0, maxBatch);
     if (batch.length === 0) return;
+    let outcome: ReturnType<typeof applyAll>;
+    let events: SequencedEvent[];
     for (let attempt = 1; ; attempt++) {
       const now = clock();
-      let outcome;
       try {
         const loaded = await load(batch, attempt > 1);
         outcome = applyAll(batch, loaded, now);
         const { changes } = outcome;
-        const events =
+        events =
           changes.tasks.size + changes.confirmations.size + changes.events.length === 0
             ? []
             : await knex.transaction((trx) => write(trx, changes, now));
-        // Committed: the cache follows, then listeners, then callers.
-        for (const t of changes.tasks.values()) remember(t);
-        for (const c of changes.confirmations.values()) rememberConfirmation(c);
-        if (events.length > 0) last = Math.max(last, events[events.length - 1]!.sequence);
-        for (const l of batchListeners) l(batch.length);
-        if (events.length > 0) for (const l of commitListeners) l(events);
-        const perCaller = new Map<number, SequencedEvent[]>();
-        changes.events.forEach(({ owner }, i) => {
-          const list = perCaller.get(owner) ?? [];
-          list.push(events[i]!);
-          perCaller.set(owner, list);
-        });
-        outcome.results.forEach((r, i) => {
-          if (r.ok) batch[i]!.resolve({ value: r.value, events: perCaller.get(i) ?? [] });
-          else batch[i]!.reject(r.error);
-        });
-        return;
+        break;
       } catch (err) {
         if (isConflict(err) && attempt < MAX_ATTEMPTS) continue;
         // The cache only ever follows commits, so a failed batch leaves it true.
@@ -394,6 +448,43 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
         return;
       }
     }
+    // Committed: the cache follows, then listeners, then callers.
+    const { changes } = outcome;
+    try {
+      if (publication === "direct" || events.length === 0) {
+        for (const t of changes.tasks.values()) remember(t);
+        for (const c of changes.confirmations.values()) rememberConfirmation(c);
+        if (events.length > 0) last = Math.max(last, events[events.length - 1]!.sequence);
+        for (const l of batchListeners) l(batch.length);
+        if (events.length > 0) for (const l of commitListeners) l(events);
+      } else {
+        for (const l of batchListeners) l(batch.length);
+        if (!localCommitHandler) throw new Error("feed publication without an onLocalCommit handler");
+        // Resolves once published: the cache, lastSequence() and listeners have followed.
+        await localCommitHandler({
+          events,
+          tasks: [...changes.tasks.values()],
+          confirmations: [...changes.confirmations.values()],
+        });
+      }
+    } catch (err) {
+      // A listener failed, or the feed closed first: the rows are durable, but the callers
+      // cannot be told it went well; a retry with the same request id finds them.
+      options.onError?.(err);
+      const failure = new UnavailableError("the store could not commit; retry");
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    const perCaller = new Map<number, SequencedEvent[]>();
+    changes.events.forEach(({ owner }, i) => {
+      const list = perCaller.get(owner) ?? [];
+      list.push(events[i]!);
+      perCaller.set(owner, list);
+    });
+    outcome.results.forEach((r, i) => {
+      if (r.ok) batch[i]!.resolve({ value: r.value, events: perCaller.get(i) ?? [] });
+      else batch[i]!.reject(r.error);
+    });
   }
 
   function isConflict(err: unknown): boolean {
@@ -482,13 +573,67 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
     async readEvents(after, limit) {
       const rows = (await knex("events").where("sequence", ">", after).orderBy("sequence", "asc").limit(limit)) as EventRow[];
-      return rows.map((r) => ({
-        sequence: Number(r.sequence),
-        time: Number(r.time),
-        taskId: r.task_id,
-        owner: r.owner,
-        event: JSON.parse(r.payload) as TaskEvent,
-      }));
+      return rows.map(rowToEvent);
+    },
+
+    onLocalCommit(handler) {
+      localCommitHandler = handler;
+    },
+
+    async readCommitted(after, limit) {
+      if (dialect === "postgresql") {
+        // One statement is one snapshot (rows no older than the events) and one round trip:
+        // under a mixed load nearly every batch waits for such a read before its callers are
+        // answered.
+        const res = await knex.raw(READ_COMMITTED_PG, [after, limit]);
+        const row = rowsOf(res)[0] as { events: EventRow[]; tasks: TaskRow[]; confirmations: ConfirmationRow[] };
+        return {
+          events: row.events.map(rowToEvent),
+          tasks: row.tasks.map(rowToTask),
+          confirmations: row.confirmations.map(rowToConfirmation),
+        };
+      }
+      // SQLite (one writer, so only tests use this): a transaction is the snapshot.
+      return knex.transaction(async (trx) => {
+        const rows = (await trx("events").where("sequence", ">", after).orderBy("sequence", "asc").limit(limit)) as EventRow[];
+        if (rows.length === 0) return { events: [], tasks: [], confirmations: [] };
+        const events = rows.map(rowToEvent);
+        const taskIds = new Set<string>();
+        const confirmationIds = new Set<string>();
+        for (const { taskId, event } of events) {
+          taskIds.add(taskId);
+          if (event.type === "confirmation_requested" || event.type === "confirmation_resolved") {
+            confirmationIds.add(event.confirmation.id);
+          }
+          if (event.type === "status_changed" && event.pending) confirmationIds.add(event.pending.id);
+        }
+        const tasks = ((await trx("tasks").whereIn("id", [...taskIds])) as TaskRow[]).map(rowToTask);
+        const confirmations =
+          confirmationIds.size === 0
+            ? []
+            : ((await trx("confirmations").whereIn("id", [...confirmationIds])) as ConfirmationRow[]).map(rowToConfirmation);
+        return { events, tasks, confirmations };
+      });
+    },
+
+    publish({ events, tasks, confirmations }) {
+      for (const t of tasks) rememberIfNewer(t);
+      for (const c of confirmations) rememberConfirmationIfNewer(c);
+      if (events.length === 0) return;
+      last = Math.max(last, events[events.length - 1]!.sequence);
+      for (const l of commitListeners) l(events);
+    },
+
+    async refresh() {
+      const ids = [...active.keys(), ...recent.keys()];
+      const unfinished = (await knex("tasks").whereNotIn("status", ["succeeded", "failed", "cancelled"])) as TaskRow[];
+      for (const t of [...(await selectTasks("id", ids)), ...unfinished.map(rowToTask)]) rememberIfNewer(t);
+      const confirmationIds = [...pendingConfirmations.keys()];
+      const pending = (await knex("confirmations").where({ state: "pending" })) as ConfirmationRow[];
+      for (const part of chunks(confirmationIds, 500)) {
+        for (const c of await selectConfirmations(part)) rememberConfirmationIfNewer(c);
+      }
+      for (const row of pending) rememberConfirmationIfNewer(rowToConfirmation(row));
     },
 
     lastSequence: () => last,
@@ -554,6 +699,23 @@ const TASK_COLUMNS = [
   "revision",
 ] as const;
 
+/**
+ * readCommitted on PostgreSQL: events after $1 (at most $2) with the rows of the tasks and
+ * confirmations they name, as three JSON arrays from one statement.
+ */
+const READ_COMMITTED_PG = `
+with ev as (
+  select sequence, time, task_id, owner, type, payload from events where sequence > ? order by sequence limit ?
+)
+select
+  (select coalesce(json_agg(ev order by sequence), '[]') from ev) as events,
+  (select coalesce(json_agg(t), '[]') from tasks t where t.id in (select task_id from ev)) as tasks,
+  (select coalesce(json_agg(c), '[]') from confirmations c where c.id in (
+    select payload::json -> 'confirmation' ->> 'id' from ev where type in ('confirmation_requested', 'confirmation_resolved')
+    union all
+    select payload::json -> 'pending' ->> 'id' from ev where type = 'status_changed'
+  )) as confirmations`;
+
 const PG_TYPES: Record<string, string> = {
   progress: "double precision",
   cancel_requested: "boolean",
@@ -616,6 +778,16 @@ function rowToTask(r: TaskRow): Task {
   };
 }
 
+function rowToEvent(r: EventRow): SequencedEvent {
+  return {
+    sequence: Number(r.sequence),
+    time: Number(r.time),
+    taskId: r.task_id,
+    owner: r.owner,
+    event: JSON.parse(r.payload) as TaskEvent,
+  };
+}
+
 function confirmationToRow(c: Confirmation): ConfirmationRow {
   return {
     id: c.id,
@@ -665,17 +837,33 @@ function rowsOf(res: unknown): unknown[] {
   return Array.isArray(res) ? res : ((res as { rows?: unknown[] }).rows ?? []);
 }
 
-/** Multi-row INSERT … VALUES in chunks that stay under both engines' parameter limits. */
-async function insertRows(trx: Knex.Transaction, table: string, rows: object[]): Promise<void> {
+/**
+ * Multi-row INSERT … VALUES in chunks that stay under both engines' parameter limits. With
+ * `notify` (PostgreSQL), the last chunk also runs pg_notify in the same statement.
+ */
+async function insertRows(
+  trx: Knex.Transaction,
+  table: string,
+  rows: object[],
+  notify?: { channel: string; payload: string },
+): Promise<void> {
   if (rows.length === 0) return;
   const columns = Object.keys(rows[0]!);
   const perChunk = Math.max(1, Math.floor(30_000 / columns.length));
   const rowSql = `(${columns.map(() => "?").join(", ")})`;
-  for (const part of chunks(rows, perChunk)) {
+  const parts = [...chunks(rows, perChunk)];
+  for (const [i, part] of parts.entries()) {
     const params = part.flatMap((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? null));
-    await trx.raw(
-      `insert into ${table} (${columns.join(", ")}) values ${part.map(() => rowSql).join(", ")}`,
-      params as Knex.RawBinding[],
-    );
+    const insert = `insert into ${table} (${columns.join(", ")}) values ${part.map(() => rowSql).join(", ")}`;
+    if (notify && i === parts.length - 1) {
+      // A data-modifying WITH runs to completion whether or not the outer query reads it.
+      await trx.raw(`with ins as (${insert}) select pg_notify(?, ?)`, [
+        ...params,
+        notify.channel,
+        notify.payload,
+      ] as Knex.RawBinding[]);
+    } else {
+      await trx.raw(insert, params as Knex.RawBinding[]);
+    }
   }
 }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import sqlite3 from "sqlite3";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { committedRow as readCommittedRow } from "../support/committed.js";
 import { cases, createTask, holdConfirmation, REPLACE_SURFACE, settle, watch } from "../support/flows.js";
 import type {
   EmitProgressResponse,
@@ -39,17 +39,9 @@ async function rejects(p: Promise<unknown>, code: status, pattern?: RegExp): Pro
   });
 }
 
-/** Reads a task row through a separate SQLite connection: what is committed, not what is cached. */
+/** Reads a task row through a separate connection (SQLite or PostgreSQL): what is committed, not what is cached. */
 function committedRow(id: string): Promise<Record<string, unknown> | undefined> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(t.db, sqlite3.OPEN_READONLY, (err) => {
-      if (err) return reject(err);
-      db.get("select * from tasks where id = ?", [id], (e, row) => {
-        db.close();
-        e ? reject(e) : resolve(row as Record<string, unknown> | undefined);
-      });
-    });
-  });
+  return readCommittedRow(t.db, "tasks", id);
 }
 
 describe("CreateTask / GetTask / ListTasks", () => {

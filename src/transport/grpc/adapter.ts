@@ -1,16 +1,30 @@
 import { once } from "node:events";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  createHandlerContext,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { streamAbortKey } from "../../service/stream-control.js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
+import { boundedError } from "../status.js";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
 export interface GrpcAdapterHooks {
   /** Builds the call's context values from its headers; throws a ConnectError to refuse. */
   contextValues(headers: Headers, method: DescMethod): ContextValues | Promise<ContextValues>;
-  /** Told when a call ends, with its status code and duration in milliseconds. */
-  onCallEnd?(method: DescMethod, code: Code, ms: number): void;
+  /** Told once the call's context exists, before the handler runs (may set response headers). */
+  onCallStart?(ctx: HandlerContext): void;
+  /**
+   * Told when a call ends, with its status code, duration in milliseconds and the context
+   * values contextValues built (undefined if it refused the call).
+   */
+  onCallEnd?(method: DescMethod, code: Code, ms: number, values: ContextValues | undefined): void;
   /** Told when a server or client stream opens (+1) and closes (-1). */
   onStream?(method: DescMethod, delta: 1 | -1): void;
   /** Aborted when the server drains; forwarded to each handler context. */
@@ -57,16 +71,35 @@ function deserializer(schema: DescMessage) {
 function metadataToHeaders(md: grpc.Metadata): Headers {
   const headers = new Headers();
   for (const [key, value] of Object.entries(md.getMap())) {
-    if (typeof value === "string") headers.append(key, value);
+    if (typeof value !== "string") continue;
+    try {
+      headers.append(key, value);
+    } catch {
+      // A value fetch's Headers refuses (control characters) is dropped, not an INTERNAL.
+    }
   }
   return headers;
 }
 
-function toStatus(err: unknown): Partial<grpc.StatusObject> & { code: grpc.status } {
-  const ce = ConnectError.from(err);
-  const metadata = new grpc.Metadata();
-  ce.metadata.forEach((v, k) => metadata.set(k, v));
+function toMetadata(headers: Headers, into = new grpc.Metadata()): grpc.Metadata {
+  headers.forEach((v, k) => into.set(k, v));
+  return into;
+}
+
+function toStatus(err: unknown, ctx: HandlerContext | undefined): Partial<grpc.StatusObject> & { code: grpc.status } {
+  const ce = boundedError(err);
+  const metadata = ctx ? toMetadata(ctx.responseTrailer) : new grpc.Metadata();
+  toMetadata(ce.metadata, metadata);
   return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
+}
+
+/** Sends the handler's response headers once, before the first message or the status. */
+function sendHeaders(call: ServerSurfaceCall, ctx: HandlerContext | undefined, sent: { done: boolean }): void {
+  if (sent.done || !ctx) return;
+  sent.done = true;
+  let any = false;
+  ctx.responseHeader.forEach(() => (any = true));
+  if (any) call.sendMetadata(toMetadata(ctx.responseHeader));
 }
 
 /**
@@ -96,12 +129,26 @@ export function grpcService<S extends DescService>(
       originalName: method.localName,
     };
 
-    async function context(call: ServerSurfaceCall, abort: AbortController) {
+    /** What one call carries from admission to its end (values for onCallEnd, ctx for headers). */
+    interface CallState {
+      values?: ContextValues;
+      ctx?: HandlerContext;
+      headersSent: { done: boolean };
+    }
+
+    async function context(
+      call: ServerSurfaceCall,
+      abort: AbortController,
+      state: CallState,
+      streamAbort?: AbortController,
+    ): Promise<HandlerContext> {
       const deadline = call.getDeadline();
       const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
       const headers = metadataToHeaders(call.metadata);
       const values = await hooks.contextValues(headers, method);
-      return createHandlerContext({
+      state.values = values;
+      if (streamAbort) values.set(streamAbortKey, streamAbort);
+      const ctx = createHandlerContext({
         service,
         method,
         protocolName: "grpc",
@@ -113,7 +160,12 @@ export function grpcService<S extends DescService>(
         requestSignal: abort.signal,
         shutdownSignal: hooks.shutdownSignal,
       });
+      state.ctx = ctx;
+      hooks.onCallStart?.(ctx);
+      return ctx;
     }
+
+    const newState = (): CallState => ({ headersSent: { done: false } });
 
     const started = (): (() => number) => {
       const t0 = performance.now();
@@ -129,15 +181,22 @@ export function grpcService<S extends DescService>(
       handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const elapsed = started();
         const abort = new AbortController();
+        const state = newState();
         call.on("cancelled", () => abort.abort());
-        (async () => fn(decoded(call.request), await context(call, abort)))().then(
+        // Admission first: an unauthenticated caller learns nothing about its request's shape.
+        (async () => {
+          const ctx = await context(call, abort, state);
+          return fn(decoded(call.request), ctx);
+        })().then(
           (res) => {
-            hooks.onCallEnd?.(method, OK, elapsed());
-            callback(null, res);
+            hooks.onCallEnd?.(method, OK, elapsed(), state.values);
+            sendHeaders(call, state.ctx, state.headersSent);
+            callback(null, res, state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
           },
           (err) => {
-            const status = toStatus(err);
-            hooks.onCallEnd?.(method, status.code as number as Code, elapsed());
+            const status = toStatus(err, state.ctx);
+            hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
+            sendHeaders(call, state.ctx, state.headersSent);
             callback(status);
           },
         );
@@ -146,26 +205,51 @@ export function grpcService<S extends DescService>(
       handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
         const elapsed = started();
         const abort = new AbortController();
-        call.on("cancelled", () => abort.abort());
+        const state = newState();
+        const ended = new AbortController();
+        let cancelled = false;
+        call.on("cancelled", () => {
+          cancelled = true;
+          abort.abort();
+        });
         hooks.onStream?.(method, 1);
         (async () => {
-          const ctx = await context(call, abort);
-          for await (const res of fn(decoded(call.request), ctx) as AsyncIterable<unknown>) {
-            if (abort.signal.aborted) break;
-            // Respect the socket: a slow reader stops the generator, whose queue is bounded.
-            if (!call.write(res)) await Promise.race([once(call, "drain"), once(abort.signal, "abort")]);
+          const ctx = await context(call, abort, state, ended);
+          const responses = (fn(decoded(call.request), ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+          // One listener each for the call's life (a listener per drain would pile up).
+          const endedNow = once(ended.signal, "abort").then(() => null);
+          const cancelledNow = once(abort.signal, "abort");
+          for (;;) {
+            const next = await Promise.race([responses.next(), endedNow]);
+            if (next === null) throw ended.signal.reason;
+            if (next.done || cancelled) return;
+            sendHeaders(call, ctx, state.headersSent);
+            // Respect the socket: a slow reader parks here; the service can still end the call.
+            if (!call.write(next.value)) {
+              await Promise.race([once(call, "drain"), cancelledNow, endedNow]);
+              if (ended.signal.aborted) throw ended.signal.reason;
+            }
           }
         })().then(
           () => {
             hooks.onStream?.(method, -1);
-            hooks.onCallEnd?.(method, abort.signal.aborted ? Code.Canceled : OK, elapsed());
-            if (!abort.signal.aborted) call.end();
+            hooks.onCallEnd?.(method, cancelled ? Code.Canceled : OK, elapsed(), state.values);
+            if (!cancelled) {
+              sendHeaders(call, state.ctx, state.headersSent);
+              call.end(state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
+            }
+            abort.abort();
           },
           (err) => {
+            // Stop the generator (its signal) before answering, so its subscription is freed.
+            abort.abort();
             hooks.onStream?.(method, -1);
-            const status = toStatus(err);
-            hooks.onCallEnd?.(method, status.code as number as Code, elapsed());
-            if (!abort.signal.aborted) call.emit("error", status);
+            const status = toStatus(err, state.ctx);
+            hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
+            if (!cancelled) {
+              sendHeaders(call, state.ctx, state.headersSent);
+              call.emit("error", status);
+            }
           },
         );
       }) as grpc.handleServerStreamingCall<unknown, unknown>;
@@ -173,21 +257,24 @@ export function grpcService<S extends DescService>(
       handlers[method.name] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const elapsed = started();
         const abort = new AbortController();
+        const state = newState();
         call.on("cancelled", () => abort.abort());
         hooks.onStream?.(method, 1);
         async function* requests(): AsyncGenerator<unknown> {
           for await (const m of call) yield decoded(m);
         }
-        (async () => fn(requests(), await context(call, abort)))().then(
+        (async () => fn(requests(), await context(call, abort, state)))().then(
           (res) => {
             hooks.onStream?.(method, -1);
-            hooks.onCallEnd?.(method, OK, elapsed());
-            callback(null, res);
+            hooks.onCallEnd?.(method, OK, elapsed(), state.values);
+            sendHeaders(call, state.ctx, state.headersSent);
+            callback(null, res, state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
           },
           (err) => {
             hooks.onStream?.(method, -1);
-            const status = toStatus(err);
-            hooks.onCallEnd?.(method, status.code as number as Code, elapsed());
+            const status = toStatus(err, state.ctx);
+            hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
+            sendHeaders(call, state.ctx, state.headersSent);
             callback(status);
           },
         );

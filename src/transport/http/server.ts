@@ -5,8 +5,9 @@ import * as net from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS } from "../../domain/limits.js";
+import { strictBinaryRequests } from "./strict-decode.js";
 
 type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
 /** The request and response types connect-node hands to handlers (HTTP/1.1 or HTTP/2). */
@@ -57,8 +58,13 @@ const TYPES: Record<string, string> = {
  * with ALPN. Browsers and gateways use it; it calls the same ServiceImpl as the gRPC one.
  */
 export async function startHttpServer<S extends DescService>(options: HttpServerOptions<S>): Promise<HttpServer> {
+  const compressions = [compressionGzip, compressionBrotli];
   const rpc = connectNodeAdapter({
-    routes: (router: ConnectRouter) => router.service(options.service, options.impl),
+    routes: (router: ConnectRouter) => {
+      router.service(options.service, options.impl);
+      strictBinaryRequests(router, { readMaxBytes: LIMITS.messageBytes, compressions });
+    },
+    acceptCompression: compressions,
     contextValues: options.contextValues,
     interceptors: options.interceptors ?? [],
     readMaxBytes: LIMITS.messageBytes,
@@ -96,6 +102,33 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   let h1: http.Server | undefined;
+  // HTTP/1.1 sockets between two requests. The h1 server never listens itself (connections
+  // are handed to it), so its closeIdleConnections() tracks nothing, and the TLS listener has
+  // none: close() would wait for the keep-alive timeout. This tracks them instead.
+  const idle = new Set<net.Socket>();
+  let closing = false;
+  const h1Connection = (socket: net.Socket) => {
+    idle.add(socket);
+    socket.on("close", () => idle.delete(socket));
+  };
+  const h1Request = (req: { httpVersionMajor: number; socket: net.Socket; complete: boolean }, res: http.ServerResponse) => {
+    if (req.httpVersionMajor !== 1) return;
+    const socket = req.socket;
+    idle.delete(socket);
+    if (closing) res.shouldKeepAlive = false;
+    // A call refused before its body was read (too large) leaves the rest of the upload on the
+    // connection, unread: a client reusing it would wait behind it until the socket times out.
+    // Answer with Connection: close instead, as HTTP/1.1 servers do for an unread body.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+      if (!req.complete) this.shouldKeepAlive = false;
+      return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+    } as typeof res.writeHead;
+    res.on("finish", () => {
+      if (closing) socket.end();
+      else if (!socket.destroyed) idle.add(socket);
+    });
+  };
   let listener: net.Server;
   if (options.tls) {
     listener = http2.createSecureServer(
@@ -107,8 +140,14 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
       },
       rpc,
     );
+    listener.on("secureConnection", (socket: net.Socket & { alpnProtocol?: string | false }) => {
+      if (socket.alpnProtocol !== "h2") h1Connection(socket);
+    });
+    listener.on("request", h1Request);
   } else {
     h1 = http.createServer(rpc);
+    h1.on("connection", h1Connection);
+    h1.on("request", h1Request);
     const h2 = http2.createServer(rpc);
     h2.on("session", (session) => {
       sessions.add(session);
@@ -151,7 +190,9 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
           resolve();
         });
         // Idle keep-alive connections would hold close() open: end them; busy ones finish.
-        h1?.closeIdleConnections();
+        closing = true;
+        for (const s of idle) s.destroy();
+        idle.clear();
         for (const session of sessions) session.close();
       }),
   };

@@ -1,0 +1,72 @@
+import type * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import type { HttpRoute } from "../transport/http/server.js";
+
+/** Serving state shared by grpc.health.v1 and the HTTP probes. */
+export interface Health {
+  /** SERVING once the store is open; NOT_SERVING before, and from the start of draining. */
+  setServing(serving: boolean): void;
+  readonly serving: boolean;
+  /**
+   * Marks NOT_SERVING and ends the open Health.Watch streams after telling them, so that
+   * load balancers learn at once and a drain does not wait on their endless streams.
+   */
+  drain(): void;
+  /** Adds grpc.health.v1.Health to the gRPC listener (no token needed: probes call it). */
+  addToServer(server: grpc.Server): void;
+  /** GET /healthz (liveness: the process answers) and /readyz (readiness: serving). */
+  readonly route: HttpRoute;
+}
+
+/**
+ * Builds the health state for the overall server ("") and each named service. `ready` adds
+ * a readiness condition of the core (the task manager open) to the serving flag.
+ */
+export function createHealth(options: { services: readonly string[]; ready: () => boolean }): Health {
+  const names = ["", ...options.services];
+  const impl = new HealthImplementation(Object.fromEntries(names.map((n) => [n, "NOT_SERVING" as const])));
+  const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  let serving = false;
+  const set = (on: boolean) => {
+    serving = on;
+    for (const n of names) impl.setStatus(n, on ? "SERVING" : "NOT_SERVING");
+  };
+  return {
+    setServing: set,
+    get serving() {
+      return serving;
+    },
+    drain() {
+      set(false);
+      for (const call of watches) call.end();
+      watches.clear();
+    },
+    addToServer(server) {
+      impl.addToServer({
+        addService(definition, handlers) {
+          const watch = handlers.watch as (call: grpc.ServerWritableStream<unknown, unknown>) => void;
+          server.addService(definition as unknown as grpc.ServiceDefinition, {
+            ...(handlers as grpc.UntypedServiceImplementation),
+            watch(call: grpc.ServerWritableStream<unknown, unknown>) {
+              watches.add(call);
+              const forget = () => watches.delete(call);
+              call.on("cancelled", forget);
+              call.on("finish", forget);
+              watch(call);
+            },
+          });
+        },
+      });
+    },
+    route(req, res) {
+      const path = (req.url ?? "").split("?")[0];
+      if (path !== "/healthz" && path !== "/readyz") return false;
+      const ok = path === "/healthz" || (serving && options.ready());
+      res.statusCode = ok ? 200 : 503;
+      res.setHeader("content-type", "text/plain; charset=utf-8");
+      res.setHeader("cache-control", "no-store");
+      (res as { end(b: string): void }).end(ok ? "ok\n" : "not serving\n");
+      return true;
+    },
+  };
+}

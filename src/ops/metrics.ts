@@ -1,0 +1,151 @@
+import { Code } from "@connectrpc/connect";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { HttpRoute } from "../transport/http/server.js";
+
+/** Which listener served a call (a label on every call metric). */
+export type Transport = "grpc" | "http";
+
+/** What the metrics read from the running service at scrape time. */
+export interface MetricSources {
+  /** PENDING confirmations in the store. */
+  pendingConfirmations(): number;
+  /** RequestConfirmation calls held open on this replica. */
+  heldConfirmations(): number;
+  /** Rows in the event log (a query; runs once per scrape). */
+  eventCount(): Promise<number>;
+  /** Open WatchTasks subscriptions. */
+  watchers(): number;
+  /** Registers a listener told the size of each committed write batch. */
+  onBatch(listener: (size: number) => void): void;
+}
+
+/** The service's Prometheus metrics; one registry per app, so tests can run several. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Counts a finished call; unary and client-stream calls also feed the latency histogram. */
+  callEnded(transport: Transport, method: string, code: Code | 0, ms: number, serverStreams: boolean): void;
+  /** Open streams gauge, by transport and method. */
+  streamOpened(transport: Transport, method: string): void;
+  /** The counterpart of streamOpened. */
+  streamClosed(transport: Transport, method: string): void;
+  /** Counts auth-file reloads by outcome, so a rejected file shows on a dashboard. */
+  authReloaded(ok: boolean): void;
+  /** GET /metrics in the Prometheus text format. */
+  readonly route: HttpRoute;
+}
+
+/** gRPC status names, as dashboards and grpcurl print them. */
+const CODE_NAMES: readonly string[] = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+/** The gRPC name of a status code ("OK", "NOT_FOUND", …). */
+export function codeName(code: Code | 0): string {
+  return CODE_NAMES[code] ?? String(code);
+}
+
+/** Builds the registry with the process defaults and the service's own metrics. */
+export function createMetrics(sources: MetricSources): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const calls = new Counter({
+    name: "taskcontrol_rpc_calls_total",
+    help: "Finished RPCs by listener, method and status code.",
+    labelNames: ["transport", "method", "code"] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: "taskcontrol_rpc_duration_seconds",
+    help: "Latency of unary and client-streaming RPCs (server streams are held open by design and excluded).",
+    labelNames: ["transport", "method"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const streams = new Gauge({
+    name: "taskcontrol_open_streams",
+    help: "Streams open now (watches, held confirmations, progress streams).",
+    labelNames: ["transport", "method"] as const,
+    registers,
+  });
+  new Gauge({
+    name: "taskcontrol_pending_confirmations",
+    help: "Confirmations waiting for an answer.",
+    registers,
+    collect() {
+      this.set(sources.pendingConfirmations());
+    },
+  });
+  new Gauge({
+    name: "taskcontrol_held_confirmation_calls",
+    help: "RequestConfirmation calls held open on this replica.",
+    registers,
+    collect() {
+      this.set(sources.heldConfirmations());
+    },
+  });
+  new Gauge({
+    name: "taskcontrol_watchers",
+    help: "Open WatchTasks subscriptions.",
+    registers,
+    collect() {
+      this.set(sources.watchers());
+    },
+  });
+  new Gauge({
+    name: "taskcontrol_event_log_events",
+    help: "Events retained in the event log (the replay window of WatchTasks).",
+    registers,
+    async collect() {
+      this.set(await sources.eventCount());
+    },
+  });
+  const batches = new Histogram({
+    name: "taskcontrol_store_batch_size",
+    help: "Mutations committed per write batch (group commit).",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers,
+  });
+  sources.onBatch((size) => batches.observe(size));
+  const reloads = new Counter({
+    name: "taskcontrol_auth_reloads_total",
+    help: "Auth file reloads (SIGHUP) by result; a failed reload keeps the previous principals.",
+    labelNames: ["result"] as const,
+    registers,
+  });
+
+  return {
+    registry,
+    callEnded(transport, method, code, ms, serverStreams) {
+      calls.inc({ transport, method, code: codeName(code) });
+      if (!serverStreams) latency.observe({ transport, method }, ms / 1000);
+    },
+    streamOpened: (transport, method) => streams.inc({ transport, method }),
+    streamClosed: (transport, method) => streams.dec({ transport, method }),
+    authReloaded: (ok) => reloads.inc({ result: ok ? "ok" : "rejected" }),
+    async route(req, res) {
+      if ((req.url ?? "").split("?")[0] !== "/metrics") return false;
+      const body = await registry.metrics();
+      res.statusCode = 200;
+      res.setHeader("content-type", registry.contentType);
+      (res as { end(b: string): void }).end(req.method === "HEAD" ? "" : body);
+      return true;
+    },
+  };
+}

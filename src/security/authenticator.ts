@@ -1,0 +1,60 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ANONYMOUS, type Principal } from "../service/principal.js";
+import type { AuthEntry } from "./auth-file.js";
+
+/** Longest bearer token accepted; anything longer is malformed, not hashed. */
+const MAX_TOKEN_LENGTH = 4096;
+/** RFC 6750 b64token characters, plus the rest of visible ASCII that generators emit. */
+const TOKEN = /^[\x21-\x7e]+$/;
+
+/** Turns a call's headers into its principal; the one authentication both listeners use. */
+export interface Authenticator {
+  /** False when no auth file was given: every caller is ANONYMOUS (admin), loopback only. */
+  readonly enabled: boolean;
+  /** The principal of `authorization: Bearer <token>`; throws UNAUTHENTICATED otherwise. */
+  authenticate(headers: Headers): Principal;
+  /** Swaps the principal set (SIGHUP); calls already admitted keep their principal. */
+  replace(entries: readonly AuthEntry[]): void;
+  /** Principals currently known (for logs on reload). */
+  readonly size: number;
+}
+
+/** Builds the authenticator; `entries` undefined means auth is off. */
+export function createAuthenticator(entries: readonly AuthEntry[] | undefined): Authenticator {
+  let table: { principal: Principal; hash: Buffer }[] = [];
+  const set = (list: readonly AuthEntry[]) => {
+    table = list.map((e) => ({
+      principal: Object.freeze({ name: e.name, role: e.role, owner: e.owner }),
+      hash: e.tokenSha256,
+    }));
+  };
+  if (entries) set(entries);
+  const refuse = (why: string) => new ConnectError(why, Code.Unauthenticated);
+  return {
+    enabled: entries !== undefined,
+    get size() {
+      return table.length;
+    },
+    replace: set,
+    authenticate(headers) {
+      if (!entries) return ANONYMOUS;
+      const header = headers.get("authorization");
+      if (header === null || header === "") throw refuse("missing bearer token (authorization: Bearer <token>)");
+      const m = /^bearer +(.*)$/i.exec(header);
+      const token = m?.[1]?.trim() ?? "";
+      if (!m || token.length === 0 || token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) {
+        throw refuse("malformed authorization header; expected: Bearer <token>");
+      }
+      const presented = createHash("sha256").update(token, "utf8").digest();
+      // Compare against every principal without stopping early: the time taken does not
+      // tell which (or whether any) hash matched.
+      let found: Principal | undefined;
+      for (const row of table) {
+        if (timingSafeEqual(presented, row.hash) && !found) found = row.principal;
+      }
+      if (!found) throw refuse("unknown bearer token");
+      return found;
+    },
+  };
+}

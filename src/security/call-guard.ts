@@ -1,0 +1,66 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Principal } from "../service/principal.js";
+import type { Authenticator } from "./authenticator.js";
+import { authorize } from "./authorization.js";
+
+/** A call let in: who makes it, and what to give back when it ends. */
+export interface Admission {
+  readonly principal: Principal;
+  /** Frees the call's stream slot; safe to call more than once. */
+  release(): void;
+}
+
+/** Options of createCallGuard. */
+export interface CallGuardOptions {
+  authenticator: Authenticator;
+  /** Open streams one principal may hold at once; past it RESOURCE_EXHAUSTED. */
+  maxStreamsPerPrincipal: number;
+}
+
+/** Admits or refuses each call the same way on both listeners. */
+export interface CallGuard {
+  /**
+   * Authenticates (UNAUTHENTICATED), authorizes (PERMISSION_DENIED) and, for a stream,
+   * takes one of the principal's stream slots (RESOURCE_EXHAUSTED), in that order.
+   */
+  admit(headers: Headers, method: DescMethod): Admission;
+  /** Streams a principal holds now (for tests and metrics). */
+  openStreams(principalName: string): number;
+}
+
+/**
+ * Builds the guard. Stream slots are counted per principal name, so a replaced token of
+ * the same principal shares its slots, and a flood from one client cannot starve others.
+ */
+export function createCallGuard(options: CallGuardOptions): CallGuard {
+  const open = new Map<string, number>();
+  const noop = () => {};
+  return {
+    admit(headers, method) {
+      const principal = options.authenticator.authenticate(headers);
+      authorize(principal, method.name);
+      if (method.methodKind === "unary") return { principal, release: noop };
+      const held = open.get(principal.name) ?? 0;
+      if (held >= options.maxStreamsPerPrincipal) {
+        throw new ConnectError(
+          `principal ${principal.name} already holds ${held} open streams (limit ${options.maxStreamsPerPrincipal})`,
+          Code.ResourceExhausted,
+        );
+      }
+      open.set(principal.name, held + 1);
+      let released = false;
+      return {
+        principal,
+        release() {
+          if (released) return;
+          released = true;
+          const n = (open.get(principal.name) ?? 1) - 1;
+          if (n <= 0) open.delete(principal.name);
+          else open.set(principal.name, n);
+        },
+      };
+    },
+    openStreams: (name) => open.get(name) ?? 0,
+  };
+}
