@@ -102,7 +102,8 @@ export function createEventHub(options: EventHubOptions = {}) {
     queue: Entry[] = [];
     head = 0;
     persistedQueued = 0;
-    queuedLive = new Map<string, Entry>();
+    /** Created on the first queued live line: most watchers never need one. */
+    queuedLive: Map<string, Entry> | null = null;
     waiter: ((e: SequencedEvent | "idle") => void) | null = null;
     failure: Error | null = null;
     lastDelivered = 0;
@@ -120,7 +121,7 @@ export function createEventHub(options: EventHubOptions = {}) {
       if (this.closed || this.failure) return;
       const live = e.event.type === "progress" && !e.event.persisted;
       if (live) {
-        const queued = this.queuedLive.get(e.taskId);
+        const queued = this.queuedLive?.get(e.taskId);
         if (queued) {
           queued.event = e;
           return;
@@ -138,13 +139,13 @@ export function createEventHub(options: EventHubOptions = {}) {
           `watcher fell more than ${maxQueue} events behind; resume with after_sequence=${this.lastDelivered}`,
         );
         this.queue = [];
-        this.queuedLive.clear();
+        this.queuedLive = null;
         this.detach();
         this.failureListener?.(this.failure);
         return;
       }
       const entry: Entry = live ? { event: e, liveTask: e.taskId } : { event: e };
-      if (live) this.queuedLive.set(e.taskId, entry);
+      if (live) (this.queuedLive ??= new Map()).set(e.taskId, entry);
       else this.persistedQueued++;
       this.queue.push(entry);
     }
@@ -161,7 +162,7 @@ export function createEventHub(options: EventHubOptions = {}) {
           this.queue = this.queue.slice(this.head);
           this.head = 0;
         }
-        if (entry.liveTask !== undefined) this.queuedLive.delete(entry.liveTask);
+        if (entry.liveTask !== undefined) this.queuedLive?.delete(entry.liveTask);
         else this.persistedQueued--;
         this.record(entry.event);
         return Promise.resolve(entry.event);
@@ -198,7 +199,7 @@ export function createEventHub(options: EventHubOptions = {}) {
       this.closed = true;
       this.detach();
       this.queue = [];
-      this.queuedLive.clear();
+      this.queuedLive = null;
       if (this.waiter) {
         const wake = this.waiter;
         this.waiter = null;

@@ -192,7 +192,9 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       yield create(RequestConfirmationResponseSchema, {
         event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
       });
-      const signal = AbortSignal.any([ctx.signal, deps.shutdown]);
+      // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
+      // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
+      const signal = ctx.signal;
       const final = await manager.waitFor(confirmation, signal);
       if (!final) {
         if (deps.shutdown.aborted) {
@@ -249,7 +251,9 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         req.afterSequence === undefined
           ? undefined
           : Number(req.afterSequence > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : req.afterSequence);
-      const signal = AbortSignal.any([ctx.signal, deps.shutdown]);
+      // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
+      // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
+      const signal = ctx.signal;
       const items = watchTasks(
         deps,
         {
