@@ -1,0 +1,180 @@
+/**
+ * Helpers shared by the benchmark's processes: clocks, percentiles, /proc readers, and a
+ * small IPC wrapper around child processes that run bench/*.ts under tsx.
+ */
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** Repository root. */
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * Wall-clock milliseconds with sub-millisecond resolution. Every process derives it from its
+ * own timeOrigin, so values are comparable across processes of the same machine.
+ */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Nearest-rank percentile of an unsorted sample (sorts a copy). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Resident set size of a process in KiB (VmRSS of /proc/<pid>/status). */
+export function rssKiB(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)\s+kB/);
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]);
+}
+
+/** CPU seconds (user+system) a process used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields after the command: state(0) ... utime(11) stime(12), in clock ticks (100/s on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Busy CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+
+/** Median of several RSS samples taken `gapMs` apart (smooths allocator noise). */
+export async function settledRss(pid: number, samples = 5, gapMs = 200): Promise<number> {
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    if (i > 0) await sleep(gapMs);
+    out.push(rssKiB(pid));
+  }
+  return percentile(out, 50);
+}
+
+// ---- child processes talking JSON over IPC -----------------------------------------------
+
+/** A bench child (bench/agent.ts) that answers one request at a time over IPC. */
+export interface Agent {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  call<T = unknown>(command: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Forks `node --import tsx bench/agent.ts` with an IPC channel. */
+export async function startAgent(name: string): Promise<Agent> {
+  const child = fork(fileURLToPath(new URL("./agent.ts", import.meta.url)), [name], {
+    cwd: ROOT,
+    execArgv: ["--import", "tsx", "--max-old-space-size=4096"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  let nextId = 1;
+  const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.on("message", (m: { id: number; ok: boolean; value?: unknown; error?: string }) => {
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (m.ok) w.resolve(m.value);
+    else w.reject(new Error(`agent ${name}: ${m.error}`));
+  });
+  exited.then(() => {
+    for (const w of waiting.values()) w.reject(new Error(`agent ${name} exited`));
+    waiting.clear();
+  });
+  const agent: Agent = {
+    child,
+    pid: child.pid!,
+    call<T>(command: Record<string, unknown>, timeoutMs = 120_000) {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error(`agent ${name}: ${String(command.op)} timed out`));
+        }, timeoutMs);
+        waiting.set(id, {
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v as T);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
+        child.send({ id, ...command });
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+  await agent.call({ op: "ping" }, 30_000);
+  return agent;
+}
+
+/** A bench server child (bench/servers.ts) that prints `bench serving grpc=HOST:PORT`. */
+export interface BenchServer {
+  readonly address: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `node --import tsx bench/servers.ts <mode>`. */
+export async function startBenchServer(mode: string, env: Record<string, string> = {}): Promise<BenchServer> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/servers.ts", mode], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`bench server ${mode} did not start:\n${out}`));
+    }, 30_000);
+    const check = () => {
+      const m = out.match(/bench serving grpc=(\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off("data", check);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on("data", check);
+    exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`bench server ${mode} exited:\n${out}`));
+    });
+  });
+  return {
+    address,
+    pid: child.pid!,
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

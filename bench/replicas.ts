@@ -1,0 +1,400 @@
+/**
+ * Two replicas on one PostgreSQL, measured side by side with one replica (PostgreSQL and
+ * SQLite) in one run:  node --import tsx bench/replicas.ts [options]
+ *
+ *   --seconds S      length of each throughput run (default 5)
+ *   --inflight N     UpdateProgress calls in flight in total, split over the replicas (default 64)
+ *   --tasks N        tasks the updates spread over (default 200)
+ *   --rate R         paced updates per second for the idle-latency rows (default 100)
+ *   --rounds N       confirmation round trips per row (default 40)
+ *   --out FILE       also write the results as JSON (default: none)
+ *
+ * Rows:
+ *   throughput       UpdateProgress calls/s acknowledged, call latency p50/p99, PostgreSQL write
+ *                    transactions/s (transaction ids used), events per write, read-only
+ *                    transactions/s (mostly the feeds reading other replicas' commits), and how
+ *                    long a watcher on the other replica waited for each event (call start →
+ *                    received)
+ *   delivery (idle)  one paced writer; a watcher on the same replica and one on the other
+ *   confirmation     RequestConfirmation held on A, answered on A or on B: answer call start →
+ *                    the held call's `resolved`
+ *   live lines       EmitProgress as fast as 16 lanes go on A; lines/s seen by a watcher on A and on B
+ *   commit path      no gRPC: 1 or 2 stores (each with its feed, as replicas have) in this
+ *                    process on one PostgreSQL, UpdateProgress mutations from 128 lanes, one
+ *                    mutation per transaction or group-committed: the ceiling of the shared,
+ *                    advisory-locked commit path itself
+ *
+ * The client runs in this process on the same machine as the replicas and PostgreSQL, so
+ * absolute figures are lower bounds; the ratios are the point.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { grpcClient, type GrpcTestClient } from "../test/support/grpc-client.js";
+import { createTask, holdConfirmation, REPLACE_SURFACE } from "../test/support/flows.js";
+import { createTestDatabase, type TestDatabase } from "../test/support/pg.js";
+import { type ServerProcess, startServerProcess } from "../test/support/server-process.js";
+import { createTaskManager } from "../src/domain/task-manager.js";
+import { createEventHub } from "../src/events/hub.js";
+import { openDatabase } from "../src/store/orm.js";
+import { createPgFeed } from "../src/store/pg-feed.js";
+import { createSqlTaskStore } from "../src/store/sql-task-store.js";
+import type { WatchTasksResponse } from "../gen/taskcontrol/v1/task_control_service_pb.js";
+import { nowMs, percentile, sleep } from "./lib.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "5" },
+    inflight: { type: "string", default: "64" },
+    tasks: { type: "string", default: "200" },
+    rate: { type: "string", default: "100" },
+    rounds: { type: "string", default: "40" },
+    out: { type: "string" },
+  },
+});
+const SECONDS = Number(flags.seconds);
+const INFLIGHT = Number(flags.inflight);
+const TASKS = Number(flags.tasks);
+const RATE = Number(flags.rate);
+const ROUNDS = Number(flags.rounds);
+const SERVER_ARGS = ["--log-level", "warn"];
+
+interface Node {
+  server: ServerProcess;
+  client: GrpcTestClient;
+}
+
+interface Setup {
+  name: string;
+  nodes: Node[];
+  database?: TestDatabase;
+  stop(): Promise<void>;
+}
+
+async function setup(name: string, kind: "sqlite" | "postgres", replicas: number): Promise<Setup> {
+  let database: TestDatabase | undefined;
+  let dir: string | undefined;
+  let db: string;
+  if (kind === "postgres") {
+    database = await createTestDatabase("taskcontrol_bench");
+    db = database.url;
+  } else {
+    dir = mkdtempSync(join(tmpdir(), "taskcontrol-bench-replicas-"));
+    db = join(dir, "bench.sqlite");
+  }
+  const servers = await Promise.all(Array.from({ length: replicas }, () => startServerProcess({ db, args: SERVER_ARGS })));
+  const nodes = servers.map((server) => ({ server, client: grpcClient(server.grpcAddress) }));
+  return {
+    name,
+    nodes,
+    ...(database ? { database } : {}),
+    async stop() {
+      for (const n of nodes) n.client.close();
+      await Promise.all(nodes.map((n) => n.server.stop()));
+      await database?.drop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+const isPersistedProgress = (e: WatchTasksResponse) => e.event.case === "progress" && e.event.value.persisted;
+
+/**
+ * Transactions so far: all committed ones of the database (writes and the feeds' read-only
+ * reads) and write ones (only those take a transaction id: the next id to be assigned, which
+ * is server-wide, so nothing else should write meanwhile).
+ */
+async function pgCounters(database: TestDatabase): Promise<{ all: number; writes: number }> {
+  const [row] = await database.query<{ all: string; writes: string }>(
+    "select xact_commit as all, pg_snapshot_xmax(pg_current_snapshot())::text as writes from pg_stat_database where datname = current_database()",
+  );
+  return { all: Number(row!.all), writes: Number(row!.writes) };
+}
+
+/** UpdateProgress from INFLIGHT lanes split over the replicas; a watcher on the last replica times each event. */
+async function throughput(s: Setup) {
+  const owner = "bench";
+  const tasks = await Promise.all(Array.from({ length: TASKS }, (_, i) => createTask(s.nodes[i % s.nodes.length]!.client, owner)));
+  const watcherNode = s.nodes[s.nodes.length - 1]!;
+  const sentAt = new Map<string, { t: number; remote: boolean }>();
+  const delivery: number[] = [];
+  const ui = watchStream(watcherNode.client, { owner }, (e, t) => {
+    if (!isPersistedProgress(e) || e.event.case !== "progress") return;
+    const sent = sentAt.get(e.event.value.label);
+    if (sent?.remote) delivery.push(t - sent.t);
+  });
+  await sleep(200);
+  const countersBefore = s.database ? await pgCounters(s.database) : { all: 0, writes: 0 };
+  const latencies: number[] = [];
+  let calls = 0;
+  const started = nowMs();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: INFLIGHT }, async (_, lane) => {
+      const node = s.nodes[lane % s.nodes.length]!;
+      for (let n = 0; nowMs() < deadline; n++) {
+        const label = `${lane}/${n}`;
+        const t0 = nowMs();
+        sentAt.set(label, { t: t0, remote: node !== watcherNode });
+        await node.client.unary("UpdateProgress", { taskId: tasks[(lane * 7 + n) % TASKS]!.id, progress: (n % 100) / 100, label });
+        latencies.push(nowMs() - t0);
+        calls++;
+      }
+    }),
+  );
+  const elapsed = (nowMs() - started) / 1000;
+  const countersAfter = s.database ? await pgCounters(s.database) : { all: 0, writes: 0 };
+  const writes = countersAfter.writes - countersBefore.writes;
+  // The counters' own query is one read-only transaction.
+  const reads = countersAfter.all - countersBefore.all - writes - 1;
+  await sleep(500);
+  ui.stop();
+  return {
+    callsPerSecond: round(calls / elapsed, 0),
+    callP50Ms: round(percentile(latencies, 50)),
+    callP99Ms: round(percentile(latencies, 99)),
+    ...(s.database
+      ? {
+          pgWritesPerSecond: round(writes / elapsed, 0),
+          eventsPerWrite: round(calls / Math.max(1, writes)),
+          pgReadsPerSecond: round(reads / elapsed, 0),
+        }
+      : {}),
+    ...(delivery.length > 0
+      ? {
+          otherReplicaDeliveryP50Ms: round(percentile(delivery, 50)),
+          otherReplicaDeliveryP99Ms: round(percentile(delivery, 99)),
+        }
+      : {}),
+  };
+}
+
+/** A watch whose events are timestamped on arrival. */
+function watchStream(client: GrpcTestClient, request: object, onEvent: (e: WatchTasksResponse, t: number) => void) {
+  const { responses, call } = client.serverStream<WatchTasksResponse>("WatchTasks", request);
+  const done = (async () => {
+    try {
+      for await (const e of responses) onEvent(e, nowMs());
+    } catch {
+      // cancelled
+    }
+  })();
+  return {
+    stop() {
+      call.cancel();
+      return done;
+    },
+  };
+}
+
+/** One paced writer on the first replica; watchers on every replica. */
+async function deliveryIdle(s: Setup) {
+  const owner = "paced";
+  const task = await createTask(s.nodes[0]!.client, owner);
+  const sentAt = new Map<string, number>();
+  const perNode = s.nodes.map(() => [] as number[]);
+  const watchers = s.nodes.map((n, i) =>
+    watchStream(n.client, { owner }, (e, t) => {
+      if (e.event.case !== "progress" || !e.event.value.persisted) return;
+      const t0 = sentAt.get(e.event.value.label);
+      if (t0 !== undefined) perNode[i]!.push(t - t0);
+    }),
+  );
+  await sleep(200);
+  const total = RATE * Math.min(SECONDS, 5);
+  for (let i = 0; i < total; i++) {
+    const label = `p${i}`;
+    sentAt.set(label, nowMs());
+    await s.nodes[0]!.client.unary("UpdateProgress", { taskId: task.id, progress: i / total, label });
+    await sleep(1000 / RATE);
+  }
+  await sleep(500);
+  await Promise.all(watchers.map((w) => w.stop()));
+  return perNode.map((l) => ({ received: l.length, p50Ms: round(percentile(l, 50), 2), p99Ms: round(percentile(l, 99), 2) }));
+}
+
+/** Held on the first replica, answered on `answerOn`: answer call start → `resolved` on the held call. */
+async function confirmations(s: Setup, answerOn: Node) {
+  const worker = s.nodes[0]!;
+  const times: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const task = await createTask(worker.client, "asker");
+    const held = holdConfirmation(worker.client, { taskId: task.id, title: "Go on?", components: REPLACE_SURFACE });
+    const [pending] = await held.waitFor(1);
+    const id = pending!.event.case === "pending" ? pending!.event.value.confirmation!.id : "";
+    // The answering replica must know of it (a UI answers what its watcher showed).
+    await sleep(20);
+    const t0 = nowMs();
+    await answerOn.client.unary("ResolveConfirmation", { confirmationId: id, action: "system.task.confirm_replace" });
+    await held.waitFor(2, 10_000);
+    times.push(nowMs() - t0);
+    await held.done;
+  }
+  return { rounds: times.length, p50Ms: round(percentile(times, 50), 2), p99Ms: round(percentile(times, 99), 2) };
+}
+
+/** EmitProgress at full speed on the first replica; lines a watcher on each replica receives. */
+async function liveLines(s: Setup) {
+  const owner = "emitter";
+  const tasks = await Promise.all(Array.from({ length: 16 }, () => createTask(s.nodes[0]!.client, owner)));
+  const counts = s.nodes.map(() => 0);
+  const watchers = s.nodes.map((n, i) =>
+    watchStream(n.client, { owner }, (e) => {
+      if (e.event.case === "progress" && !e.event.value.persisted) counts[i]!++;
+    }),
+  );
+  await sleep(200);
+  let emitted = 0;
+  const started = nowMs();
+  const deadline = started + Math.min(SECONDS, 3) * 1000;
+  await Promise.all(
+    tasks.map(async (task) => {
+      for (let n = 0; nowMs() < deadline; n++) {
+        await s.nodes[0]!.client.unary("EmitProgress", { taskId: task.id, label: `line ${n}` });
+        emitted++;
+      }
+    }),
+  );
+  const elapsed = (nowMs() - started) / 1000;
+  await sleep(300);
+  await Promise.all(watchers.map((w) => w.stop()));
+  return {
+    emittedPerSecond: round(emitted / elapsed, 0),
+    receivedPerSecond: counts.map((c) => round(c / elapsed, 0)),
+  };
+}
+
+/** The store's commit path without the RPC front: `stores` feed-mode stores on one database. */
+async function commitPath(stores: number, maxBatch: number) {
+  const database = await createTestDatabase("taskcontrol_bench");
+  const replicas = await Promise.all(
+    Array.from({ length: stores }, async (_, i) => {
+      const db = await openDatabase({ db: database.url, durability: "normal" });
+      const store = createSqlTaskStore(db, { publication: "feed", maxBatch, commitNotify: { channel: "bench", origin: `s${i}` } });
+      await store.open();
+      const feed = createPgFeed({ store });
+      const hub = createEventHub();
+      const manager = createTaskManager({ store, live: hub });
+      store.onCommit((events) => hub.publish(events));
+      manager.open();
+      return { db, store, feed, manager };
+    }),
+  );
+  try {
+    const tasks = await Promise.all(
+      Array.from({ length: TASKS }, (_, i) =>
+        replicas[i % stores]!.manager.createTask({ owner: "o", kind: "k", label: "", checkpoint: null, requestId: "" }),
+      ),
+    );
+    const before = await pgCounters(database);
+    let done = 0;
+    const started = nowMs();
+    const deadline = started + Math.min(SECONDS, 3) * 1000;
+    await Promise.all(
+      Array.from({ length: 128 }, async (_, lane) => {
+        const { manager } = replicas[lane % stores]!;
+        for (let n = 0; nowMs() < deadline; n++) {
+          await manager.updateProgress({ taskId: tasks[(lane * 7 + n) % TASKS]!.id, progress: (n % 100) / 100 });
+          done++;
+        }
+      }),
+    );
+    const elapsed = (nowMs() - started) / 1000;
+    const after = await pgCounters(database);
+    const writes = after.writes - before.writes;
+    return {
+      eventsPerSecond: round(done / elapsed, 0),
+      writeTxPerSecond: round(writes / elapsed, 0),
+      readTxPerSecond: round((after.all - before.all - writes - 1) / elapsed, 0),
+    };
+  } finally {
+    for (const r of replicas) {
+      r.manager.drain();
+      await r.store.flush();
+      await r.feed.close();
+      r.manager.close();
+      await r.db.close();
+    }
+    await database.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = {
+    machine: { date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg() },
+    settings: { seconds: SECONDS, inflight: INFLIGHT, tasks: TASKS, rate: RATE, rounds: ROUNDS },
+  };
+  const table: string[][] = [
+    ["row", "calls/s", "call p50/p99 ms", "PG write tx/s", "events/write tx", "PG read tx/s", "other-replica delivery p50/p99 ms"],
+  ];
+  const tp: Record<string, Awaited<ReturnType<typeof throughput>>> = {};
+  for (const [name, kind, n] of [
+    ["sqlite, 1 replica", "sqlite", 1],
+    ["postgres, 1 replica", "postgres", 1],
+    ["postgres, 2 replicas", "postgres", 2],
+  ] as const) {
+    const s = await setup(name, kind, n);
+    try {
+      const r = await throughput(s);
+      tp[name] = r;
+      table.push([
+        name,
+        String(r.callsPerSecond),
+        `${r.callP50Ms} / ${r.callP99Ms}`,
+        String(r.pgWritesPerSecond ?? "-"),
+        String(r.eventsPerWrite ?? "-"),
+        String(r.pgReadsPerSecond ?? "-"),
+        r.otherReplicaDeliveryP50Ms === undefined ? "-" : `${r.otherReplicaDeliveryP50Ms} / ${r.otherReplicaDeliveryP99Ms}`,
+      ]);
+      if (n === 2) {
+        results.deliveryIdle = await deliveryIdle(s);
+        results.confirmation = {
+          sameReplica: await confirmations(s, s.nodes[0]!),
+          otherReplica: await confirmations(s, s.nodes[1]!),
+        };
+        results.liveLines = await liveLines(s);
+      }
+    } finally {
+      await s.stop();
+    }
+  }
+  results.throughput = tp;
+  results.machine = { ...(results.machine as object), loadAverageAtEnd: loadavg() };
+
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  console.log(`\nUpdateProgress, ${INFLIGHT} in flight over ${TASKS} tasks, ${SECONDS}s per row`);
+  for (const r of table) console.log(r.map((v, c) => v.padEnd(widths[c]!)).join("  "));
+  const [sqlite, pg1, pg2] = [tp["sqlite, 1 replica"]!, tp["postgres, 1 replica"]!, tp["postgres, 2 replicas"]!];
+  console.log(
+    `ratios: postgres 1 replica / sqlite = ${round(pg1.callsPerSecond / sqlite.callsPerSecond, 2)}, ` +
+      `postgres 2 replicas / 1 replica = ${round(pg2.callsPerSecond / pg1.callsPerSecond, 2)}`,
+  );
+  const d = results.deliveryIdle as { received: number; p50Ms: number; p99Ms: number }[];
+  console.log(`\ndelivery at ${RATE} updates/s, writer on A: watcher on A p50/p99 ${d[0]!.p50Ms}/${d[0]!.p99Ms} ms, on B ${d[1]!.p50Ms}/${d[1]!.p99Ms} ms (${d[1]!.received} events)`);
+  const c = results.confirmation as Record<"sameReplica" | "otherReplica", { p50Ms: number; p99Ms: number }>;
+  console.log(`confirmation answer → held call, held on A: answered on A p50/p99 ${c.sameReplica.p50Ms}/${c.sameReplica.p99Ms} ms, on B ${c.otherReplica.p50Ms}/${c.otherReplica.p99Ms} ms`);
+  const l = results.liveLines as { emittedPerSecond: number; receivedPerSecond: number[] };
+  console.log(`live lines: ${l.emittedPerSecond}/s emitted on A (16 tasks); watcher on A got ${l.receivedPerSecond[0]}/s, on B ${l.receivedPerSecond[1]}/s (coalesced per task)`);
+  const paths: Record<string, Awaited<ReturnType<typeof commitPath>>> = {};
+  console.log(`\ncommit path without gRPC, 128 lanes of UpdateProgress mutations:`);
+  for (const [stores, maxBatch] of [
+    [1, 1],
+    [2, 1],
+    [1, 2000],
+    [2, 2000],
+  ] as const) {
+    const name = `${stores} store${stores > 1 ? "s" : ""}, ${maxBatch === 1 ? "one mutation per transaction" : "group commit"}`;
+    const r = await commitPath(stores, maxBatch);
+    paths[name] = r;
+    console.log(`  ${name.padEnd(42)} ${String(r.eventsPerSecond).padStart(6)} events/s  ${String(r.writeTxPerSecond).padStart(5)} write tx/s  ${String(r.readTxPerSecond).padStart(5)} feed read tx/s`);
+  }
+  results.commitPath = paths;
+  if (flags.out) writeFileSync(flags.out, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
