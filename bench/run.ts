@@ -1,7 +1,8 @@
 /**
  * The benchmark of issue 4, in one run:  node --import tsx bench/run.ts [options]
  *
- *   --only a,b,…     sections to run: unary, stream, fanout, bullmq, naive, memory (default all)
+ *   --only a,b,…     sections to run: unary, stream, fanout, bullmq, naive, memory, replicas
+ *                    (default all; replicas runs bench/replicas.ts: 1 vs 2 replicas on PostgreSQL)
  *   --rounds N       A/B rounds per method (default 4)
  *   --round-ms MS    length of one round per target (default 3000)
  *   --profile        CPU-profile the service child (V8 sampling profiler started by
@@ -14,7 +15,7 @@
  * See bench/README.md for what each row means.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -60,7 +61,7 @@ const { values: opts } = parseArgs({
     methods: { type: "string", default: "UpdateProgress,EmitProgress" },
   },
 });
-const ALL = ["unary", "stream", "fanout", "bullmq", "naive", "memory"] as const;
+const ALL = ["unary", "stream", "fanout", "bullmq", "naive", "memory", "replicas"] as const;
 const only = new Set(opts.only ? opts.only.split(",").map((s) => s.trim()) : ALL);
 const ROUNDS = Number(opts.rounds);
 const ROUND_MS = Number(opts["round-ms"]);
@@ -629,6 +630,36 @@ async function sectionBull(agents: Agent[]) {
   results.bullmq = bull;
 }
 
+/**
+ * The 2-replica PostgreSQL row: bench/replicas.ts in a child process (short rounds), whose
+ * JSON gives 1- and 2-replica throughput and cross-replica delivery and answer latency.
+ */
+async function sectionReplicas(dir: string): Promise<void> {
+  const out = join(dir, "replicas.json");
+  try {
+    execFileSync(process.execPath, ["--import", "tsx", "bench/replicas.ts", "--seconds", "3", "--rounds", "20", "--out", out], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+      timeout: 120_000,
+    });
+  } catch (err) {
+    notes.push(`replicas: bench/replicas.ts failed (${(err as Error).message.split("\n")[0]}); is PostgreSQL up on 127.0.0.1:5432?`);
+    results.replicas = { unreachable: true };
+    return;
+  }
+  const r = JSON.parse(readFileSync(out, "utf8")) as Record<string, any>;
+  const one = r.throughput["postgres, 1 replica"];
+  const two = r.throughput["postgres, 2 replicas"];
+  results.replicas = {
+    onePostgres: one,
+    twoPostgres: two,
+    ratio: two.callsPerSecond / one.callsPerSecond,
+    confirmation: r.confirmation,
+    deliveryIdle: r.deliveryIdle,
+  };
+  log(`replicas: postgres 1 replica ${one.callsPerSecond}/s, 2 replicas ${two.callsPerSecond}/s`);
+}
+
 async function sectionNaive(bare: BenchServer | undefined, bareClient: GrpcTestClient | undefined) {
   const naive = await startBenchServer("naive");
   track(naive.pid);
@@ -844,6 +875,18 @@ function table(): { text: string; targets: { name: string; value: number; target
       verdict("≤ 16 KiB per held RequestConfirmation", m.perConfirmationKiB, m.perConfirmationKiB <= 16, "16"),
     ]);
   }
+  if (R.replicas && !R.replicas.unreachable) {
+    const rp = R.replicas;
+    rows.push([
+      "UpdateProgress on PostgreSQL: 2 replicas vs 1 (calls/s)",
+      `2 replicas ${f0(rp.twoPostgres.callsPerSecond)}`,
+      `1 replica ${f0(rp.onePostgres.callsPerSecond)}`,
+      `${f2(rp.ratio)}×; other-replica delivery p50/p99 ${rp.twoPostgres.otherReplicaDeliveryP50Ms} / ${rp.twoPostgres.otherReplicaDeliveryP99Ms} ms; ` +
+        `answer on B → worker held on A p50 ${rp.confirmation.otherReplica.p50Ms} ms`,
+      "reference (docs/scaling.md)",
+      "",
+    ]);
+  }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
   const text = [line(rows[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
@@ -950,6 +993,7 @@ async function main(): Promise<void> {
         if (warn.length) notes.push(`service logged ${warn.length} warnings/errors, first: ${warn[0]!.slice(0, 300)}`);
       }
       if (only.has("memory")) await sectionMemory(dir, bare!, agents);
+      if (only.has("replicas")) await sectionReplicas(dir);
     } finally {
       svcClient?.close();
       bareClient?.close();

@@ -92,15 +92,29 @@ export function createTaskManager(options: TaskManagerOptions) {
     return { ...task, ...patch, updateTime: now, revision: task.revision + 1 };
   }
 
+  /** Moves a pending confirmation to its final state and tells the watchers (and held calls). */
+  function endConfirmation(w: Working, c: Confirmation, patch: Pick<Confirmation, "state"> & Partial<Confirmation>): Confirmation {
+    const ended: Confirmation = { ...c, ...patch, resolveTime: w.now };
+    w.putConfirmation(ended);
+    w.emit({ type: "confirmation_resolved", confirmation: ended });
+    return ended;
+  }
+
+  /** Puts a task that was waiting on `c` back to running (unless it has ended meanwhile). */
+  function resumeAfter(w: Working, c: Confirmation): void {
+    const task = w.task(c.taskId);
+    if (task && task.pendingConfirmationId === c.id && !isTerminal(task.status)) {
+      const next = changed(task, { status: "running", pendingConfirmationId: null }, w.now);
+      w.putTask(next);
+      w.emit({ type: "status_changed", task: next });
+    }
+  }
+
   /** Ends a pending confirmation of a task that is leaving waiting_confirmation for a terminal state. */
-  function endPending(w: Working, task: Task, state: "cancelled"): void {
+  function endPending(w: Working, task: Task): void {
     if (!task.pendingConfirmationId) return;
     const c = w.confirmation(task.pendingConfirmationId);
-    if (c && c.state === "pending") {
-      const ended: Confirmation = { ...c, state, resolveTime: w.now };
-      w.putConfirmation(ended);
-      w.emit({ type: "confirmation_resolved", confirmation: ended });
-    }
+    if (c && c.state === "pending") endConfirmation(w, c, { state: "cancelled" });
   }
 
   async function finish(
@@ -115,7 +129,7 @@ export function createTaskManager(options: TaskManagerOptions) {
       apply(w) {
         const task = mustTask(w, taskId);
         assertNotTerminal(task, what);
-        endPending(w, task, "cancelled");
+        endPending(w, task);
         const next = changed(task, { ...patch(task, w.now), pendingConfirmationId: null, endTime: w.now }, w.now);
         w.putTask(next);
         w.emit({ type: "status_changed", task: next });
@@ -166,15 +180,8 @@ export function createTaskManager(options: TaskManagerOptions) {
       apply(w) {
         const c = w.confirmation(confirmationId);
         if (!c || c.state !== "pending" || c.expireTime === null || c.expireTime > w.now) return;
-        const ended: Confirmation = { ...c, state: "expired", resolveTime: w.now };
-        w.putConfirmation(ended);
-        w.emit({ type: "confirmation_resolved", confirmation: ended });
-        const task = w.task(c.taskId);
-        if (task && task.pendingConfirmationId === c.id && !isTerminal(task.status)) {
-          const next = changed(task, { status: "running", pendingConfirmationId: null }, w.now);
-          w.putTask(next);
-          w.emit({ type: "status_changed", task: next });
-        }
+        endConfirmation(w, c, { state: "expired" });
+        resumeAfter(w, c);
       },
     });
   }
@@ -470,21 +477,8 @@ export function createTaskManager(options: TaskManagerOptions) {
             throw new FailedPreconditionError(`confirmation ${c.id} is already ${c.state}`);
           }
           validateAnswer(c, input.action, input.values);
-          const answered: Confirmation = {
-            ...c,
-            state: "answered",
-            action: input.action,
-            values: input.values,
-            resolveTime: w.now,
-          };
-          w.putConfirmation(answered);
-          w.emit({ type: "confirmation_resolved", confirmation: answered });
-          const task = w.task(c.taskId);
-          if (task && task.pendingConfirmationId === c.id && !isTerminal(task.status)) {
-            const next = changed(task, { status: "running", pendingConfirmationId: null }, w.now);
-            w.putTask(next);
-            w.emit({ type: "status_changed", task: next });
-          }
+          const answered = endConfirmation(w, c, { state: "answered", action: input.action, values: input.values });
+          resumeAfter(w, c);
           return answered;
         },
       });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
-import { createTask, retrying } from "../support/flows.js";
+import { createTask, isPersisted, retrying } from "../support/flows.js";
 import { freePort, type ServerProcess, startServerProcess } from "../support/server-process.js";
 import type { GetTaskResponse, WatchTasksResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
@@ -35,11 +35,6 @@ after(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const isPersisted = (e: WatchTasksResponse) =>
-  e.event.case !== "bookmark" &&
-  e.event.case !== "snapshot" &&
-  e.event.case !== "snapshotEnd" &&
-  !(e.event.case === "progress" && !e.event.value.persisted);
 
 /** A watcher that keeps dropping its stream and resuming from the last sequence it saw. */
 function flakyWatcher(owner: string, stop: { done: boolean }, seed: number) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
-import { createTask, holdConfirmation, REPLACE_SURFACE, watch } from "../support/flows.js";
+import { createTask, holdConfirmation, isPersisted, REPLACE_SURFACE, watch } from "../support/flows.js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { createTestDatabase, probePostgres, type TestDatabase } from "../support/pg.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
@@ -22,11 +22,6 @@ import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.
 const probe = await probePostgres();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const isPersisted = (e: WatchTasksResponse) =>
-  e.event.case !== "bookmark" &&
-  e.event.case !== "snapshot" &&
-  e.event.case !== "snapshotEnd" &&
-  !(e.event.case === "progress" && !e.event.value.persisted);
 
 interface Replica {
   server: ServerProcess;

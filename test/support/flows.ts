@@ -108,3 +108,13 @@ export async function retrying<T>(fn: () => Promise<T>, attempts = 200): Promise
     }
   }
 }
+
+/** True for events that are in the log (not live lines, snapshots or bookmarks). */
+export function isPersisted(e: WatchTasksResponse): boolean {
+  return (
+    e.event.case !== "bookmark" &&
+    e.event.case !== "snapshot" &&
+    e.event.case !== "snapshotEnd" &&
+    !(e.event.case === "progress" && !e.event.value.persisted)
+  );
+}
