@@ -21,8 +21,8 @@ import {
  * slow stream ends RESOURCE_EXHAUSTED naming the last sequence it was given.
  */
 
-/** Above one commit batch (2,000 mutations), far below the 10,000 persisted updates sent. */
-const QUEUE = 4000;
+/** Above one commit batch (2,000 mutations) with room for a busy reader, below the 10,000 sent. */
+const QUEUE = 6000;
 /** About 1 KiB per persisted event, so 10k of them outgrow any flow-control window. */
 const CHECKPOINT = { phase: "flood", note: "x".repeat(1000) };
 let dir: string;
