@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { InvalidArgumentError, UnavailableError } from "../domain/errors.js";
-import { checkId, LIMITS } from "../domain/limits.js";
+import { checkId, checkText, LIMITS } from "../domain/limits.js";
 import type { Confirmation, Task } from "../domain/model.js";
 import type { TaskStore } from "../domain/ports.js";
 import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
@@ -109,6 +109,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async listTasks(req, ctx) {
+      checkText("owner", req.owner, LIMITS.ownerLength);
       const owner = ownerScope(ctx.values.get(principalKey), req.owner);
       const statuses = statusesFromProto(req.statuses);
       if (req.pageSize < 0) throw new InvalidArgumentError("page_size", "must not be negative");
@@ -238,6 +239,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
     async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
       if (manager.state !== "open") throw new UnavailableError(`task manager is ${manager.state}; retry later`);
+      checkText("owner", req.owner, LIMITS.ownerLength);
       const owner = ownerScope(ctx.values.get(principalKey), req.owner);
       if (req.taskIds.length > LIMITS.watchTaskIds) {
         throw new InvalidArgumentError("task_ids", `more than ${LIMITS.watchTaskIds} ids`);

@@ -87,6 +87,9 @@ describe("CreateTask / GetTask / ListTasks", () => {
     const done = await t.grpc.unary<ListTasksResponse>("ListTasks", { owner: "pager", statuses: [TaskStatus.SUCCEEDED] });
     assert.deepEqual(done.tasks.map((x) => x.id), [ids[0]]);
     await rejects(t.grpc.unary("ListTasks", { owner: "pager", pageToken: "garbage!" }), status.INVALID_ARGUMENT, /page_token/);
+    // An owner filter no task can have (found by the fuzz run: a NUL reached the query text).
+    await rejects(t.grpc.unary("ListTasks", { owner: "\u0000" }), status.INVALID_ARGUMENT, /owner/);
+    await rejects(t.grpc.unary("ListTasks", { owner: "o".repeat(129) }), status.INVALID_ARGUMENT, /owner/);
     const first = await t.grpc.unary<ListTasksResponse>("ListTasks", { owner: "pager", pageSize: 2 });
     await rejects(
       t.grpc.unary("ListTasks", { owner: "someone-else", pageSize: 2, pageToken: first.nextPageToken }),
