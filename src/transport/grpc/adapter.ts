@@ -5,7 +5,6 @@ import {
   Code,
   ConnectError,
   type ContextValues,
-  createHandlerContext,
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
@@ -46,13 +45,15 @@ const OK = 0 as Code;
 const CLIENT_CANCELLED = new ConnectError("the client cancelled the call", Code.Canceled);
 /** Reason a finished unary call's signal (if anyone made one) carries. */
 const CALL_FINISHED = new ConnectError("the call finished", Code.Canceled);
-/** Reason a unary call's signal carries when its deadline passes. */
+/** Reason a held stream's signal carries when the server drains. */
+const SHUTTING_DOWN = new ConnectError("the server is shutting down", Code.Unavailable);
+/** Reason a call's signal carries when its deadline passes. */
 const DEADLINE_EXCEEDED = new ConnectError("the deadline passed", Code.DeadlineExceeded);
 
 /**
- * The abort side of a unary call, made only when someone asks for the signal: profiles
- * showed connect's createHandlerContext (five linked AbortControllers per call) as the
- * largest cost of a short call, and the unary handlers here never read the signal.
+ * The abort side of a call, its signal made only when someone asks for it: profiles showed
+ * connect's createHandlerContext (five linked AbortControllers per call) as the largest cost
+ * of a short call and of a held stream's memory; unary handlers here never read the signal.
  */
 class LazyAbort {
   private controller: AbortController | undefined;
@@ -90,8 +91,11 @@ class LazyAbort {
   }
 }
 
-/** A HandlerContext for a unary call, over a LazyAbort; what connect builds, minus the eager signals. */
-function unaryContext(init: {
+/**
+ * A HandlerContext over a LazyAbort: what connect's createHandlerContext builds, minus its
+ * chain of linked signals (held streams pay for them in memory, short calls in time).
+ */
+function callContext(init: {
   service: DescService;
   method: DescMethod;
   url: string;
@@ -220,11 +224,13 @@ export function grpcService<S extends DescService>(
       values?: ContextValues;
       ctx?: HandlerContext;
       headersSent: { done: boolean };
+      /** Removes the stream's listener on the server's shutdown signal. */
+      unlink?: () => void;
     }
 
     async function context(
       call: ServerSurfaceCall,
-      abort: AbortController | LazyAbort,
+      abort: LazyAbort,
       state: CallState,
       streamAbort?: AbortController,
       unary = false,
@@ -237,20 +243,17 @@ export function grpcService<S extends DescService>(
       if (streamAbort) values.set(streamAbortKey, streamAbort);
       const timeoutMs = Number.isFinite(ms) ? Math.max(ms, 0) : undefined;
       const url = `/${service.typeName}/${method.name}`;
-      const ctx = unary
-        ? unaryContext({ service, method, url, headers, values, timeoutMs, requestSignal: abort as LazyAbort })
-        : createHandlerContext({
-            service,
-            method,
-            protocolName: "grpc",
-            requestMethod: "POST",
-            url,
-            timeoutMs,
-            requestHeader: headers,
-            contextValues: values,
-            requestSignal: abort.signal,
-            shutdownSignal: hooks.shutdownSignal,
-          });
+      const ctx = callContext({ service, method, url, headers, values, timeoutMs, requestSignal: abort });
+      if (!unary && hooks.shutdownSignal) {
+        // Held streams end when the server drains; unary calls finish by themselves.
+        const shutdown = hooks.shutdownSignal;
+        const onShutdown = () => abort.abort(SHUTTING_DOWN);
+        if (shutdown.aborted) onShutdown();
+        else {
+          shutdown.addEventListener("abort", onShutdown, { once: true });
+          state.unlink = () => shutdown.removeEventListener("abort", onShutdown);
+        }
+      }
       state.ctx = ctx;
       hooks.onCallStart?.(ctx);
       return ctx;
@@ -304,13 +307,13 @@ export function grpcService<S extends DescService>(
     } else if (serverStreams && !clientStreams) {
       handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
         const elapsed = started();
-        const abort = new AbortController();
+        const abort = new LazyAbort();
         const state = newState();
         const ended = new AbortController();
         let cancelled = false;
         call.on("cancelled", () => {
           cancelled = true;
-          abort.abort();
+          abort.abort(CLIENT_CANCELLED);
         });
         hooks.onStream?.(method, 1);
         (async () => {
@@ -338,11 +341,13 @@ export function grpcService<S extends DescService>(
               sendHeaders(call, state.ctx, state.headersSent);
               call.end(state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
             }
-            abort.abort();
+            abort.release();
+            state.unlink?.();
           },
           (err) => {
             // Stop the generator (its signal) before answering, so its subscription is freed.
-            abort.abort();
+            abort.release();
+            state.unlink?.();
             hooks.onStream?.(method, -1);
             const status = toStatus(err, state.ctx);
             hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
@@ -356,21 +361,31 @@ export function grpcService<S extends DescService>(
     } else if (clientStreams && !serverStreams) {
       handlers[method.name] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const elapsed = started();
-        const abort = new AbortController();
+        const abort = new LazyAbort();
         const state = newState();
-        call.on("cancelled", () => abort.abort());
+        let finished = false;
+        call.on("cancelled", () => {
+          if (!finished) abort.abort(CLIENT_CANCELLED);
+        });
         hooks.onStream?.(method, 1);
         async function* requests(): AsyncGenerator<unknown> {
           for await (const m of call) yield decoded(m);
         }
+        const done = () => {
+          finished = true;
+          abort.release();
+          state.unlink?.();
+        };
         (async () => fn(requests(), await context(call, abort, state)))().then(
           (res) => {
+            done();
             hooks.onStream?.(method, -1);
             hooks.onCallEnd?.(method, OK, elapsed(), state.values);
             sendHeaders(call, state.ctx, state.headersSent);
             callback(null, res, state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
           },
           (err) => {
+            done();
             hooks.onStream?.(method, -1);
             const status = toStatus(err, state.ctx);
             hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
