@@ -294,36 +294,42 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     const readConfirmation = (id: string): Confirmation | null =>
       changes.confirmations.get(id) ?? loaded.confirmations.get(id) ?? cachedConfirmation(id) ?? null;
 
+    // One view for the whole batch over one op-local overlay, cleared between mutations: an
+    // op's writes join the batch only if it returns (a StreamProgress batch holds thousands).
+    const tasks = new Map<string, Task>();
+    const confirmations = new Map<string, Confirmation>();
+    let events: TaskEvent[] = [];
+    const working: Working = {
+      now,
+      task: (id) => tasks.get(id) ?? readTask(id),
+      taskByRequestId(requestId) {
+        for (const t of [...tasks.values(), ...changes.tasks.values()]) if (t.requestId === requestId) return t;
+        const fromDb = loaded.requestIds.get(requestId);
+        if (fromDb) return working.task(fromDb.id);
+        const id = byRequestId.get(requestId);
+        return id ? working.task(id) : null;
+      },
+      confirmation: (id) => confirmations.get(id) ?? readConfirmation(id),
+      confirmationByRequest(taskId, requestId) {
+        for (const c of [...confirmations.values(), ...changes.confirmations.values()]) {
+          if (c.taskId === taskId && c.requestId === requestId) return c;
+        }
+        const fromDb = loaded.confirmationRequests.get(`${taskId}\u0000${requestId}`);
+        if (fromDb) return working.confirmation(fromDb.id);
+        for (const c of [...pendingConfirmations.values(), ...recentConfirmations.values()]) {
+          if (c.taskId === taskId && c.requestId === requestId) return working.confirmation(c.id);
+        }
+        return null;
+      },
+      putTask: (t) => void tasks.set(t.id, t),
+      putConfirmation: (c) => void confirmations.set(c.id, c),
+      emit: (e) => void events.push(e),
+    };
+
     batch.forEach(({ mutation }, index) => {
-      const tasks = new Map<string, Task>();
-      const confirmations = new Map<string, Confirmation>();
-      const events: TaskEvent[] = [];
-      const working: Working = {
-        now,
-        task: (id) => tasks.get(id) ?? readTask(id),
-        taskByRequestId(requestId) {
-          for (const t of [...tasks.values(), ...changes.tasks.values()]) if (t.requestId === requestId) return t;
-          const fromDb = loaded.requestIds.get(requestId);
-          if (fromDb) return working.task(fromDb.id);
-          const id = byRequestId.get(requestId);
-          return id ? working.task(id) : null;
-        },
-        confirmation: (id) => confirmations.get(id) ?? readConfirmation(id),
-        confirmationByRequest(taskId, requestId) {
-          for (const c of [...confirmations.values(), ...changes.confirmations.values()]) {
-            if (c.taskId === taskId && c.requestId === requestId) return c;
-          }
-          const fromDb = loaded.confirmationRequests.get(`${taskId}\u0000${requestId}`);
-          if (fromDb) return working.confirmation(fromDb.id);
-          for (const c of [...pendingConfirmations.values(), ...recentConfirmations.values()]) {
-            if (c.taskId === taskId && c.requestId === requestId) return working.confirmation(c.id);
-          }
-          return null;
-        },
-        putTask: (t) => void tasks.set(t.id, t),
-        putConfirmation: (c) => void confirmations.set(c.id, c),
-        emit: (e) => void events.push(e),
-      };
+      tasks.clear();
+      confirmations.clear();
+      events = [];
       try {
         const value = mutation.apply(working);
         for (const t of tasks.values()) {
