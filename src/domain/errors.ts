@@ -11,10 +11,7 @@ export type ErrorCode =
   | "out_of_range"
   | "resource_exhausted"
   | "unavailable"
-  | "permission_denied"
-  | "unauthenticated"
-  | "aborted"
-  | "internal";
+  | "permission_denied";
 
 /** Base of every error the domain raises on purpose. */
 export class DomainError extends Error {
@@ -79,12 +76,5 @@ export class ResourceExhaustedError extends DomainError {
 export class PermissionDeniedError extends DomainError {
   constructor(message: string) {
     super("permission_denied", message);
-  }
-}
-
-/** The caller presented no valid credentials. */
-export class UnauthenticatedError extends DomainError {
-  constructor(message: string) {
-    super("unauthenticated", message);
   }
 }

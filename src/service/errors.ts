@@ -9,9 +9,6 @@ const CODES: Record<ErrorCode, Code> = {
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   permission_denied: Code.PermissionDenied,
-  unauthenticated: Code.Unauthenticated,
-  aborted: Code.Aborted,
-  internal: Code.Internal,
 };
 
 /** Trailer carrying the oldest retained sequence on OUT_OF_RANGE, for clients that re-list. */
