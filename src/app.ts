@@ -18,6 +18,7 @@ import { openDatabase } from "./store/orm.js";
 import { createSqlTaskStore } from "./store/sql-task-store.js";
 import { createCallHooks } from "./transport/calls.js";
 import { startGrpcServer } from "./transport/grpc/server.js";
+import { connectionCap, openFileLimit } from "./transport/http/connections.js";
 import { startHttpServer } from "./transport/http/server.js";
 import {
   file_taskcontrol_v1_task_control_service,
@@ -47,6 +48,14 @@ export interface App {
 const DEFAULT_WEB_DIR = fileURLToPath(
   new URL(import.meta.url.includes("/dist/src/") ? "../../web/dist" : "../web/dist", import.meta.url),
 );
+
+/** The configured connection limits, the cap lowered (and logged) to fit the descriptor limit. */
+function connectionLimits(config: Config, log: Logger): Config["connections"] {
+  const fdLimit = openFileLimit();
+  const { cap, lowered } = connectionCap(config.connections.maxConnections, fdLimit);
+  if (lowered) log.warn({ wanted: config.connections.maxConnections, cap, fdLimit }, "--max-connections lowered to fit the open file limit");
+  return { ...config.connections, maxConnections: cap };
+}
 
 /** The one composition root: builds store, hub, manager, service and both listeners. */
 export async function createApp(config: Config, options: { log?: Logger } = {}): Promise<App> {
@@ -93,6 +102,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     watchers: () => hub.subscriberCount(),
     onBatch: (listener) => store.onBatch(listener),
   });
+  const connections = connectionLimits(config, log);
   const guard = createCallGuard({ authenticator, maxStreamsPerPrincipal: config.maxStreamsPerPrincipal });
   const calls = createCallHooks({ guard, metrics, log });
   const grpc = await startGrpcServer({
@@ -101,6 +111,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     impl,
     hooks: { ...calls.grpc, shutdownSignal: shutdown.signal },
     credentials: tls?.grpc,
+    connections,
     extra: (server) => {
       health.addToServer(server);
       addReflection(server, [file_taskcontrol_v1_task_control_service]);
@@ -117,6 +128,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     shutdownSignal: shutdown.signal,
     staticDir: existsSync(webDir) ? webDir : undefined,
     routes: [health.route, metrics.route],
+    connections,
   });
   manager.open();
   health.setServing(true);
