@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createHealth } from "./ops/health.js";
 import { createMetrics } from "./ops/metrics.js";
 import { addReflection } from "./ops/reflection.js";
+import { createStreamCap } from "./ops/stream-cap.js";
 import { loadAuthFile } from "./security/auth-file.js";
 import { createAuthenticator } from "./security/authenticator.js";
 import { createCallGuard } from "./security/call-guard.js";
@@ -94,7 +95,16 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     bookmarkMs: config.bookmarkMs,
     logError: (err, method) => log.error({ err, method }, "unexpected error"),
   });
-  const health = createHealth({ services: [TaskControlService.typeName], ready: () => manager.state === "open" });
+  // Health.Watch and reflection need no token: one budget of open streams bounds them both.
+  const probeStreams = createStreamCap({
+    total: config.connections.maxProbeStreams,
+    perAddress: config.connections.maxProbeStreamsPerAddress,
+  });
+  const health = createHealth({
+    services: [TaskControlService.typeName],
+    ready: () => manager.state === "open",
+    watchCap: probeStreams,
+  });
   const metrics = createMetrics({
     pendingConfirmations: () => store.pendingConfirmations().length,
     heldConfirmations: () => manager.heldConfirmations(),
@@ -114,7 +124,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     connections,
     extra: (server) => {
       health.addToServer(server);
-      addReflection(server, [file_taskcontrol_v1_task_control_service]);
+      addReflection(server, [file_taskcontrol_v1_task_control_service], probeStreams);
     },
   });
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;

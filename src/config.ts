@@ -180,6 +180,9 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
       maxProbeStreamsPerAddress: int("max-probe-streams-per-address", 100, 1),
     }),
   };
+  if (config.connections.headersTimeoutMs > config.connections.requestTimeoutMs) {
+    throw new ConfigError("--http-headers-timeout-ms must not exceed --http-request-timeout-ms");
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together");
   }
