@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createHealth } from "./ops/health.js";
 import { createMetrics } from "./ops/metrics.js";
 import { addReflection } from "./ops/reflection.js";
+import { createStreamCap } from "./ops/stream-cap.js";
 import { loadAuthFile } from "./security/auth-file.js";
 import { createAuthenticator } from "./security/authenticator.js";
 import { createCallGuard } from "./security/call-guard.js";
@@ -18,6 +19,7 @@ import { openDatabase } from "./store/orm.js";
 import { createSqlTaskStore } from "./store/sql-task-store.js";
 import { createCallHooks } from "./transport/calls.js";
 import { startGrpcServer } from "./transport/grpc/server.js";
+import { connectionCap, openFileLimit } from "./transport/http/connections.js";
 import { startHttpServer } from "./transport/http/server.js";
 import {
   file_taskcontrol_v1_task_control_service,
@@ -47,6 +49,14 @@ export interface App {
 const DEFAULT_WEB_DIR = fileURLToPath(
   new URL(import.meta.url.includes("/dist/src/") ? "../../web/dist" : "../web/dist", import.meta.url),
 );
+
+/** The configured connection limits, the cap lowered (and logged) to fit the descriptor limit. */
+function connectionLimits(config: Config, log: Logger): Config["connections"] {
+  const fdLimit = openFileLimit();
+  const { cap, lowered } = connectionCap(config.connections.maxConnections, fdLimit);
+  if (lowered) log.warn({ wanted: config.connections.maxConnections, cap, fdLimit }, "--max-connections lowered to fit the open file limit");
+  return { ...config.connections, maxConnections: cap };
+}
 
 /** The one composition root: builds store, hub, manager, service and both listeners. */
 export async function createApp(config: Config, options: { log?: Logger } = {}): Promise<App> {
@@ -85,7 +95,16 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     bookmarkMs: config.bookmarkMs,
     logError: (err, method) => log.error({ err, method }, "unexpected error"),
   });
-  const health = createHealth({ services: [TaskControlService.typeName], ready: () => manager.state === "open" });
+  // Health.Watch and reflection need no token: one budget of open streams bounds them both.
+  const probeStreams = createStreamCap({
+    total: config.connections.maxProbeStreams,
+    perAddress: config.connections.maxProbeStreamsPerAddress,
+  });
+  const health = createHealth({
+    services: [TaskControlService.typeName],
+    ready: () => manager.state === "open",
+    watchCap: probeStreams,
+  });
   const metrics = createMetrics({
     pendingConfirmations: () => store.pendingConfirmations().length,
     heldConfirmations: () => manager.heldConfirmations(),
@@ -93,6 +112,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     watchers: () => hub.subscriberCount(),
     onBatch: (listener) => store.onBatch(listener),
   });
+  const connections = connectionLimits(config, log);
   const guard = createCallGuard({ authenticator, maxStreamsPerPrincipal: config.maxStreamsPerPrincipal });
   const calls = createCallHooks({ guard, metrics, log });
   const grpc = await startGrpcServer({
@@ -101,9 +121,10 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     impl,
     hooks: { ...calls.grpc, shutdownSignal: shutdown.signal },
     credentials: tls?.grpc,
+    connections,
     extra: (server) => {
       health.addToServer(server);
-      addReflection(server, [file_taskcontrol_v1_task_control_service]);
+      addReflection(server, [file_taskcontrol_v1_task_control_service], probeStreams);
     },
   });
   const webDir = config.webDir ?? DEFAULT_WEB_DIR;
@@ -117,6 +138,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     shutdownSignal: shutdown.signal,
     staticDir: existsSync(webDir) ? webDir : undefined,
     routes: [health.route, metrics.route],
+    connections,
   });
   manager.open();
   health.setServing(true);

@@ -48,6 +48,32 @@ export interface Config {
    * ms (notifications normally deliver within milliseconds). @default 1000
    */
   readonly pgCatchUpMs: number;
+  /** Connection limits and timeouts of both listeners (see transport/http/connections.ts). */
+  readonly connections: ConnectionConfig;
+}
+
+/** How long a connection may stay in each phase, and how many each listener holds. */
+export interface ConnectionConfig {
+  /** A new HTTP connection must send its first bytes within this, in ms. @default 10000 */
+  readonly initialTimeoutMs: number;
+  /** An HTTP/1.1 request's headers must arrive within this, in ms (408 past it). @default 30000 */
+  readonly headersTimeoutMs: number;
+  /** An HTTP/1.1 request (headers and body) must arrive within this, in ms (408). @default 300000 */
+  readonly requestTimeoutMs: number;
+  /** An HTTP/1.1 keep-alive connection idle between requests is closed after this, in ms. @default 5000 */
+  readonly keepAliveTimeoutMs: number;
+  /** An HTTP/2 session (h2c, h2, gRPC) with no open stream is closed after this, in ms. @default 300000 */
+  readonly http2IdleTimeoutMs: number;
+  /** HTTP/2 keepalive: a PING after this much silence, in ms. @default 30000 */
+  readonly keepaliveIntervalMs: number;
+  /** HTTP/2 keepalive: a session whose PING is unanswered this long is dropped, in ms. @default 10000 */
+  readonly keepaliveTimeoutMs: number;
+  /** Connections each listener holds at once; past it the newest is closed. @default 8000 */
+  readonly maxConnections: number;
+  /** Open grpc.health.v1 Watch plus reflection streams, all callers together. @default 1000 */
+  readonly maxProbeStreams: number;
+  /** The same, per remote address. @default 100 */
+  readonly maxProbeStreamsPerAddress: number;
 }
 
 const OPTIONS = {
@@ -70,6 +96,16 @@ const OPTIONS = {
   "web-dir": { type: "string", env: "TASKCONTROL_WEB_DIR" },
   "max-streams-per-principal": { type: "string", env: "TASKCONTROL_MAX_STREAMS_PER_PRINCIPAL" },
   "pg-catch-up-ms": { type: "string", env: "TASKCONTROL_PG_CATCH_UP_MS" },
+  "http-initial-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_INITIAL_TIMEOUT_MS" },
+  "http-headers-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_HEADERS_TIMEOUT_MS" },
+  "http-request-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_REQUEST_TIMEOUT_MS" },
+  "http-keep-alive-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_KEEP_ALIVE_TIMEOUT_MS" },
+  "http2-idle-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP2_IDLE_TIMEOUT_MS" },
+  "keepalive-interval-ms": { type: "string", env: "TASKCONTROL_KEEPALIVE_INTERVAL_MS" },
+  "keepalive-timeout-ms": { type: "string", env: "TASKCONTROL_KEEPALIVE_TIMEOUT_MS" },
+  "max-connections": { type: "string", env: "TASKCONTROL_MAX_CONNECTIONS" },
+  "max-probe-streams": { type: "string", env: "TASKCONTROL_MAX_PROBE_STREAMS" },
+  "max-probe-streams-per-address": { type: "string", env: "TASKCONTROL_MAX_PROBE_STREAMS_PER_ADDRESS" },
 } as const;
 
 /** The usage text printed by --help. */
@@ -131,7 +167,22 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
     webDir: get("web-dir"),
     maxStreamsPerPrincipal: int("max-streams-per-principal", 1000, 1),
     pgCatchUpMs: int("pg-catch-up-ms", 1000, 10),
+    connections: Object.freeze({
+      initialTimeoutMs: int("http-initial-timeout-ms", 10_000, 10),
+      headersTimeoutMs: int("http-headers-timeout-ms", 30_000, 10),
+      requestTimeoutMs: int("http-request-timeout-ms", 300_000, 10),
+      keepAliveTimeoutMs: int("http-keep-alive-timeout-ms", 5_000, 10),
+      http2IdleTimeoutMs: int("http2-idle-timeout-ms", 300_000, 10),
+      keepaliveIntervalMs: int("keepalive-interval-ms", 30_000, 10),
+      keepaliveTimeoutMs: int("keepalive-timeout-ms", 10_000, 10),
+      maxConnections: int("max-connections", 8_000, 1),
+      maxProbeStreams: int("max-probe-streams", 1_000, 1),
+      maxProbeStreamsPerAddress: int("max-probe-streams-per-address", 100, 1),
+    }),
   };
+  if (config.connections.headersTimeoutMs > config.connections.requestTimeoutMs) {
+    throw new ConfigError("--http-headers-timeout-ms must not exceed --http-request-timeout-ms");
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together");
   }

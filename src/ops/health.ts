@@ -1,6 +1,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { HttpRoute } from "../transport/http/server.js";
+import { cappedServer, type StreamCap } from "./stream-cap.js";
 
 /** Serving state shared by grpc.health.v1 and the HTTP probes. */
 export interface Health {
@@ -20,9 +21,10 @@ export interface Health {
 
 /**
  * Builds the health state for the overall server ("") and each named service. `ready` adds
- * a readiness condition of the core (the task manager open) to the serving flag.
+ * a readiness condition of the core (the task manager open) to the serving flag; `watchCap`
+ * bounds the open Watch streams (no token needed, so anyone could open thousands).
  */
-export function createHealth(options: { services: readonly string[]; ready: () => boolean }): Health {
+export function createHealth(options: { services: readonly string[]; ready: () => boolean; watchCap?: StreamCap }): Health {
   const names = ["", ...options.services];
   const impl = new HealthImplementation(Object.fromEntries(names.map((n) => [n, "NOT_SERVING" as const])));
   const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
@@ -45,7 +47,7 @@ export function createHealth(options: { services: readonly string[]; ready: () =
       impl.addToServer({
         addService(definition, handlers) {
           const watch = handlers.watch as (call: grpc.ServerWritableStream<unknown, unknown>) => void;
-          server.addService(definition as unknown as grpc.ServiceDefinition, {
+          cappedServer(server, options.watchCap).addService(definition as unknown as grpc.ServiceDefinition, {
             ...(handlers as grpc.UntypedServiceImplementation),
             watch(call: grpc.ServerWritableStream<unknown, unknown>) {
               watches.add(call);

@@ -7,6 +7,7 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
+import { cappedServer, type StreamCap } from "./stream-cap.js";
 
 /**
  * grpc.health.v1's health.proto as a descriptor: grpc-health-check ships only the .proto
@@ -95,10 +96,10 @@ function withDependencies(roots: readonly DescFile[]): FileDescriptorProto[] {
  * Adds grpc.reflection.v1 and v1alpha to the gRPC listener, so grpcurl, grpcui and Postman
  * work without the .proto files. @grpc/reflection reads only `fileDescriptorProtos` of a
  * proto-loader package definition, so the generated descriptors are handed over that way
- * instead of re-parsing .proto sources at startup.
+ * instead of re-parsing .proto sources at startup. Its streams need no token: `cap` bounds them.
  */
-export function addReflection(server: grpc.Server, roots: readonly DescFile[]): void {
+export function addReflection(server: grpc.Server, roots: readonly DescFile[], cap?: StreamCap): void {
   const files = [...withDependencies(roots), HEALTH_FILE].map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f)));
   const definition = { "taskcontrol.descriptors": { fileDescriptorProtos: files } };
-  new ReflectionService(definition as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+  new ReflectionService(definition as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(cappedServer(server, cap) as grpc.Server);
 }

@@ -1,7 +1,10 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { LIMITS } from "../../domain/limits.js";
+import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from "../http/connections.js";
+import { splitHostPort } from "../http/server.js";
 import { type GrpcAdapterHooks, grpcService } from "./adapter.js";
 
 /** Options of startGrpcServer. */
@@ -15,6 +18,8 @@ export interface GrpcServerOptions<S extends DescService> {
   credentials?: grpc.ServerCredentials;
   /** Extra services (health, reflection) added as they are. */
   extra?: (server: grpc.Server) => void;
+  /** Idle timeout, keepalive and the connection cap. @default DEFAULT_CONNECTION_OPTIONS */
+  connections?: ConnectionOptions;
 }
 
 /** A listening gRPC server. */
@@ -28,29 +33,43 @@ export interface GrpcServer {
 
 /** Starts the native gRPC listener (the workers' hot path). */
 export async function startGrpcServer<S extends DescService>(options: GrpcServerOptions<S>): Promise<GrpcServer> {
+  const limits = options.connections ?? DEFAULT_CONNECTION_OPTIONS;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": LIMITS.messageBytes,
     "grpc.max_send_message_length": LIMITS.messageBytes,
-    // Idle held calls (confirmations, watches) stay open; keepalive finds dead peers.
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 10_000,
+    // Held calls (confirmations, watches) are open streams: the idle timeout never cuts them,
+    // it closes connections without any call (a silent socket, a client gone quiet).
+    "grpc.max_connection_idle_ms": limits.http2IdleTimeoutMs,
+    // Keepalive PINGs find dead peers under silent held calls.
+    "grpc.keepalive_time_ms": limits.keepaliveIntervalMs,
+    "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
   });
   const { definition, handlers } = grpcService(options.service, options.impl, options.hooks);
   server.addService(definition, handlers);
   options.extra?.(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.listen, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
+  // grpc-js has no connection cap: accept the sockets here, where net.Server's
+  // maxConnections sheds the newest past the cap, and inject the rest into grpc-js.
+  const injector = server.createConnectionInjector(options.credentials ?? grpc.ServerCredentials.createInsecure());
+  const listener = net.createServer((socket) => injector.injectConnection(socket));
+  listener.maxConnections = limits.maxConnections;
+  const [host, port] = splitHostPort(options.listen);
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, host, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = (listener.address() as net.AddressInfo).port;
+  const stopAccepting = () => listener.close();
   return {
-    address: `${host}:${port}`,
+    address: `${options.listen.slice(0, options.listen.lastIndexOf(":"))}:${bound}`,
     server,
     close: (graceMs) =>
       new Promise<void>((resolve) => {
+        stopAccepting();
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();

@@ -7,6 +7,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { LIMITS } from "../../domain/limits.js";
+import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS, endUnreadRequests, guardSession } from "./connections.js";
 import { strictBinaryRequests } from "./strict-decode.js";
 
 type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
@@ -33,6 +34,8 @@ export interface HttpServerOptions<S extends DescService> {
   /** TLS key and certificate (PEM); plaintext HTTP/1.1 + h2c when omitted. */
   tls?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert?: boolean } | undefined;
   shutdownSignal?: AbortSignal;
+  /** Timeouts and the connection cap. @default DEFAULT_CONNECTION_OPTIONS */
+  connections?: ConnectionOptions;
 }
 
 /** A listening HTTP server. */
@@ -101,7 +104,6 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
 
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
-  let h1: http.Server | undefined;
   // HTTP/1.1 sockets between two requests. The h1 server never listens itself (connections
   // are handed to it), so its closeIdleConnections() tracks nothing, and the TLS listener has
   // none: close() would wait for the keep-alive timeout. This tracks them instead.
@@ -129,47 +131,76 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
       else if (!socket.destroyed) idle.add(socket);
     });
   };
+  const limits = options.connections ?? DEFAULT_CONNECTION_OPTIONS;
+  const h1Timeouts = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+  };
+  const onSession = (session: http2.Http2Session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+    guardSession(session, limits);
+  };
   let listener: net.Server;
   if (options.tls) {
-    listener = http2.createSecureServer(
+    const secure = http2.createSecureServer(
       {
         key: options.tls.key,
         cert: options.tls.cert,
         ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
         allowHTTP1: true,
+        handshakeTimeout: limits.initialTimeoutMs,
       },
       rpc,
     );
-    listener.on("secureConnection", (socket: net.Socket & { alpnProtocol?: string | false }) => {
+    // HTTP/1.1 over TLS is served by Node's HTTP/1 code with these fields of the h2 server.
+    Object.assign(secure, h1Timeouts);
+    secure.on("secureConnection", (socket: net.Socket & { alpnProtocol?: string | false }) => {
       if (socket.alpnProtocol !== "h2") h1Connection(socket);
     });
-    listener.on("request", h1Request);
+    secure.on("request", h1Request);
+    secure.on("session", onSession);
+    secure.on("stream", endUnreadRequests);
+    listener = secure;
   } else {
-    h1 = http.createServer(rpc);
-    h1.on("connection", h1Connection);
-    h1.on("request", h1Request);
+    const server1 = http.createServer({ ...h1Timeouts, connectionsCheckingInterval: checkingInterval(limits) }, rpc);
+    // A client that half-closes after its request still gets the response (then the close).
+    (server1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // Node checks headersTimeout and requestTimeout from a timer it starts on "listening";
+    // this server never listens (the sniffing listener hands it sockets), so start it here.
+    server1.emit("listening");
+    server1.on("connection", h1Connection);
+    server1.on("request", h1Request);
     const h2 = http2.createServer(rpc);
-    h2.on("session", (session) => {
-      sessions.add(session);
-      session.on("close", () => sessions.delete(session));
-    });
-    listener = net.createServer((socket) => {
+    h2.on("session", onSession);
+    h2.on("stream", endUnreadRequests);
+    listener = net.createServer({ allowHalfOpen: true }, (socket) => {
+      // Until its first bytes, a connection belongs to no server: time it here.
+      socket.setTimeout(limits.initialTimeoutMs, () => socket.destroy());
+      const early = () => socket.destroy();
+      socket.once("end", early);
       // h2c with prior knowledge starts with the HTTP/2 preface; anything else is HTTP/1.1.
       socket.once("data", (first: Buffer) => {
+        socket.setTimeout(0);
+        socket.off("end", early);
         socket.pause();
         socket.unshift(first);
-        (first.subarray(0, 3).toString("latin1") === "PRI" ? h2 : h1!).emit("connection", socket);
+        const isH2 = first.subarray(0, 3).toString("latin1") === "PRI";
+        // Half-open is for HTTP/1.1 requests; an HTTP/2 peer's FIN ends its session.
+        if (isH2) socket.allowHalfOpen = false;
+        (isH2 ? h2 : server1).emit("connection", socket);
         process.nextTick(() => socket.resume());
       });
     });
+    listener.on("close", () => server1.close());
   }
+  // Past the cap Node closes each new connection at once (the newest is shed; the
+  // connections already served keep going).
+  listener.maxConnections = limits.maxConnections;
   listener.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
-  });
-  listener.on("session", (session: http2.Http2Session) => {
-    sessions.add(session);
-    session.on("close", () => sessions.delete(session));
   });
   const [host, port] = splitHostPort(options.listen);
   await new Promise<void>((resolve, reject) => {
@@ -196,6 +227,11 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
         for (const session of sessions) session.close();
       }),
   };
+}
+
+/** How often Node checks HTTP/1.1 requests against their timeouts: a fraction of the shortest. */
+function checkingInterval(limits: ConnectionOptions): number {
+  return Math.max(50, Math.min(30_000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)));
 }
 
 function send(res: Res, status: number, type: string, body: string | Buffer): void {
