@@ -45,7 +45,8 @@ export function failureText(err: unknown, server: string): string {
     const fields = err
       .findDetails(BadRequestSchema)
       .flatMap((b) => b.fieldViolations.map((v) => `${v.field} ${v.description}`));
-    const name = reason ?? Code[err.code] ?? "Error";
+    const code = Code[err.code] ?? "Error";
+    const name = reason ? `${code} (${reason})` : code;
     if (fields.length > 0) return `${name}: ${fields.join("; ")}`;
     switch (err.code) {
       case Code.Unavailable:
