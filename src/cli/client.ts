@@ -1,7 +1,8 @@
 // taskctl's connection: native gRPC (HTTP/2) to the service's gRPC listener through
 // connect-node, so the CLI exercises the same listener workers use.
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** The typed client every command uses. */
@@ -30,4 +31,31 @@ export function createCliClient(options: { server: string; token?: string | unde
   const interceptors = options.token ? [bearer(options.token)] : [];
   const transport = createGrpcTransport({ baseUrl: normalizeServer(options.server), interceptors });
   return createClient(TaskControlService, transport);
+}
+
+/** The taskcontrol ErrorInfo reason of a failed call (e.g. ALREADY_RESOLVED), if it has one. */
+export function errorReason(err: ConnectError): string | undefined {
+  return err.findDetails(ErrorInfoSchema).find((i) => i.domain === "taskcontrol")?.reason;
+}
+
+/** A one-line reason for a failed call (its ErrorInfo reason, bad fields), with a hint for the usual causes. */
+export function failureText(err: unknown, server: string): string {
+  if (err instanceof ConnectError) {
+    const reason = errorReason(err);
+    const fields = err
+      .findDetails(BadRequestSchema)
+      .flatMap((b) => b.fieldViolations.map((v) => `${v.field} ${v.description}`));
+    const code = Code[err.code] ?? "Error";
+    const name = reason ? `${code} (${reason})` : code;
+    if (fields.length > 0) return `${name}: ${fields.join("; ")}`;
+    switch (err.code) {
+      case Code.Unavailable:
+        return `${name}: ${err.rawMessage} (is the server running at ${server}? set --server or TASKCONTROL_ADDRESS)`;
+      case Code.Unauthenticated:
+        return `${name}: ${err.rawMessage} (pass --token or set TASKCONTROL_TOKEN)`;
+      default:
+        return `${name}: ${err.rawMessage}`;
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
 }

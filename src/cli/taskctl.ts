@@ -2,10 +2,9 @@
 // runs one command against the gRPC listener; bin/taskctl.mjs calls it.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { userInfo } from "node:os";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ConfirmationSchema, TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
-import { createCliClient, DEFAULT_SERVER, type TaskControlClient } from "./client.js";
+import { createCliClient, DEFAULT_SERVER, failureText, type TaskControlClient } from "./client.js";
 import { runDemo } from "./demo.js";
 import { EXIT, println, processIo, UsageError, type CliIo } from "./io.js";
 import { actionsOf, describeTask, jsonLine, LIST_HEADER, listRow, taskJson } from "./render.js";
@@ -339,22 +338,6 @@ function defaultOwner(io: CliIo): string {
   } catch {
     return "demo";
   }
-}
-
-/** A one-line reason for a failed call, with a hint for the usual causes. */
-export function failureText(err: unknown, server: string): string {
-  if (err instanceof ConnectError) {
-    const name = Code[err.code] ?? "Error";
-    switch (err.code) {
-      case Code.Unavailable:
-        return `${name}: ${err.rawMessage} (is the server running at ${server}? set --server or TASKCONTROL_ADDRESS)`;
-      case Code.Unauthenticated:
-        return `${name}: ${err.rawMessage} (pass --token or set TASKCONTROL_TOKEN)`;
-      default:
-        return `${name}: ${err.rawMessage}`;
-    }
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 function str(v: unknown): string | undefined {

@@ -6,7 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { WatchTasksResponseSchema } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
-import type { TaskControlClient } from "./client.js";
+import { errorReason, failureText, type TaskControlClient } from "./client.js";
 import { EXIT, println, type CliIo } from "./io.js";
 import { actionsOf, confirmHint, jsonLine, taskLine } from "./render.js";
 import { isTerminal, percent, statusText, TaskState, type TaskChange } from "./task-state.js";
@@ -187,8 +187,9 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
         println(io.stdout, `  answered: ${chosen}`);
       } catch (err) {
         const ce = ConnectError.from(err);
-        println(io.stdout, ce.code === Code.FailedPrecondition ? "  already answered elsewhere" : `  could not answer: ${ce.rawMessage}`);
-        if (ce.code !== Code.FailedPrecondition) dismissed.add(c.id);
+        const elsewhere = errorReason(ce) === "ALREADY_RESOLVED";
+        println(io.stdout, elsewhere ? "  already answered elsewhere" : `  could not answer: ${failureText(ce, "")}`);
+        if (!elsewhere) dismissed.add(c.id);
       }
     } catch (err) {
       if (signal.aborted) {

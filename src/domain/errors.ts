@@ -1,6 +1,9 @@
 /**
- * The one error vocabulary of the domain. Each transport maps `code` to its status in one
- * place; messages are written for the caller and never carry driver text.
+ * The one error vocabulary of the domain. Each error is a typed value carrying what a client
+ * needs: the status it maps to (`code`), a stable machine-readable `reason` (sent as
+ * google.rpc.ErrorInfo), `metadata` for acting on it, and for INVALID_ARGUMENT the bad
+ * fields. One function per transport turns it into a status with details; messages are
+ * written for people and never carry driver text. Clients read the details, not the message.
  */
 
 /** The domain's failure kinds; their names follow the gRPC codes they map to. */
@@ -11,70 +14,149 @@ export type ErrorCode =
   | "out_of_range"
   | "resource_exhausted"
   | "unavailable"
-  | "permission_denied";
+  | "permission_denied"
+  | "unauthenticated";
+
+/**
+ * Every ErrorInfo reason the service sends (domain "taskcontrol"). Stable: clients branch on
+ * them, and the README lists them. Add, never rename.
+ */
+export const REASONS = {
+  INVALID_ARGUMENT: "a request field is malformed or past a limit; see BadRequest",
+  TASK_NOT_FOUND: "no such task (or it belongs to another owner)",
+  CONFIRMATION_NOT_FOUND: "no such confirmation (or its task belongs to another owner)",
+  ILLEGAL_TRANSITION: "the task's status does not allow the change; metadata task_status",
+  ALREADY_RESOLVED: "the confirmation was already answered, expired or cancelled; metadata confirmation_state",
+  CONFIRMATION_PENDING: "the task already waits on another confirmation; metadata confirmation_id",
+  REQUEST_ID_CONFLICT: "the request_id was already used for a different request",
+  WATCHER_TOO_SLOW: "the watcher fell too far behind; metadata resume_after_sequence",
+  SEQUENCE_COMPACTED: "after_sequence left the retained event log; metadata oldest_sequence",
+  SEQUENCE_AHEAD: "after_sequence is ahead of the event log; metadata latest_sequence",
+  STREAM_LIMIT: "the principal holds too many open streams; metadata limit",
+  MESSAGE_TOO_LARGE: "a message is past the size limit",
+  UNAUTHENTICATED: "no valid bearer token",
+  PERMISSION_DENIED: "the principal's role or owner does not allow the call",
+  NOT_READY: "the service is starting; retry after RetryInfo's delay",
+  SHUTTING_DOWN: "the service is draining; retry (on another replica) after RetryInfo's delay",
+  STORE_UNAVAILABLE: "the database cannot commit now; nothing was acknowledged",
+  CANCELLED: "the call was cancelled",
+  DEADLINE_EXCEEDED: "the call's deadline passed",
+  UNIMPLEMENTED: "no such method (or a protocol the listener does not serve)",
+  INTERNAL: "an unexpected server error (logged with the request id)",
+} as const;
+
+/** A stable ErrorInfo reason. */
+export type ErrorReason = keyof typeof REASONS;
+
+/** One bad request field: its request path (e.g. `components[2].id`) and what is wrong. */
+export interface FieldViolation {
+  readonly field: string;
+  readonly description: string;
+}
 
 /** Base of every error the domain raises on purpose. */
 export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly reason: ErrorReason,
+    readonly metadata: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = new.target.name;
   }
 }
 
-/** A request field is malformed or past a limit; names the field. */
+/** Request fields are malformed or past a limit; names each field by its request path. */
 export class InvalidArgumentError extends DomainError {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super("invalid_argument", `${field}: ${message}`);
+  /** The first (often the only) bad field. */
+  readonly field: string;
+  readonly violations: readonly FieldViolation[];
+
+  constructor(field: string, description: string);
+  constructor(violations: readonly FieldViolation[]);
+  constructor(fieldOrViolations: string | readonly FieldViolation[], description = "") {
+    const violations =
+      typeof fieldOrViolations === "string" ? [{ field: fieldOrViolations, description }] : fieldOrViolations;
+    super("invalid_argument", violations.map((v) => `${v.field}: ${v.description}`).join("; "), "INVALID_ARGUMENT");
+    this.violations = violations;
+    this.field = violations[0]?.field ?? "";
+  }
+
+  /** The same violations with each field under `prefix` (e.g. `messages[3].`). */
+  under(prefix: string): InvalidArgumentError {
+    return new InvalidArgumentError(this.violations.map((v) => ({ field: prefix + v.field, description: v.description })));
   }
 }
 
 /** The named task or confirmation does not exist (or belongs to someone else). */
 export class NotFoundError extends DomainError {
-  constructor(message: string) {
-    super("not_found", message);
+  constructor(message: string, reason: "TASK_NOT_FOUND" | "CONFIRMATION_NOT_FOUND" = "TASK_NOT_FOUND") {
+    super("not_found", message, reason);
   }
 }
 
 /** The change is illegal in the current state (AIP-216). */
 export class FailedPreconditionError extends DomainError {
-  constructor(message: string) {
-    super("failed_precondition", message);
+  constructor(
+    message: string,
+    reason: "ILLEGAL_TRANSITION" | "ALREADY_RESOLVED" | "CONFIRMATION_PENDING" | "REQUEST_ID_CONFLICT",
+    metadata: Record<string, string> = {},
+  ) {
+    super("failed_precondition", message, reason, metadata);
   }
 }
 
-/** The service cannot take the call now (not open yet, or draining); retry later. */
+/** The service cannot take the call now; the caller may retry after `retryAfterMs`. */
 export class UnavailableError extends DomainError {
-  constructor(message: string) {
-    super("unavailable", message);
+  constructor(
+    message: string,
+    reason: "NOT_READY" | "SHUTTING_DOWN" | "STORE_UNAVAILABLE" = "NOT_READY",
+    readonly retryAfterMs = 1000,
+  ) {
+    super("unavailable", message, reason);
   }
 }
 
-/** A resume point older than the retained event log. */
+/** A resume point outside the retained event log (compacted away, or never reached). */
 export class OutOfRangeError extends DomainError {
   constructor(
     message: string,
     readonly oldestSequence: number,
+    reason: "SEQUENCE_COMPACTED" | "SEQUENCE_AHEAD" = "SEQUENCE_COMPACTED",
+    metadata: Record<string, string> = {},
   ) {
-    super("out_of_range", message);
+    super("out_of_range", message, reason, { oldest_sequence: String(oldestSequence), ...metadata });
   }
 }
 
-/** A bound was hit: message size, a slow watcher's queue, a stream cap. */
+/** A slow watcher's queue overflowed: it resumes with after_sequence = `resumeAfterSequence`. */
+export class WatcherTooSlowError extends DomainError {
+  constructor(
+    message: string,
+    readonly resumeAfterSequence: number,
+  ) {
+    super("resource_exhausted", message, "WATCHER_TOO_SLOW", { resume_after_sequence: String(resumeAfterSequence) });
+  }
+}
+
+/** A bound was hit: a stream cap or a message size. */
 export class ResourceExhaustedError extends DomainError {
-  constructor(message: string) {
-    super("resource_exhausted", message);
+  constructor(message: string, reason: "STREAM_LIMIT" | "MESSAGE_TOO_LARGE", metadata: Record<string, string> = {}) {
+    super("resource_exhausted", message, reason, metadata);
   }
 }
 
 /** The caller is known but may not do this. */
 export class PermissionDeniedError extends DomainError {
   constructor(message: string) {
-    super("permission_denied", message);
+    super("permission_denied", message, "PERMISSION_DENIED");
+  }
+}
+
+/** The caller could not be identified (no token, a malformed one, or one not in the auth file). */
+export class UnauthenticatedError extends DomainError {
+  constructor(message: string) {
+    super("unauthenticated", message, "UNAUTHENTICATED");
   }
 }

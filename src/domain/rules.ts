@@ -15,7 +15,9 @@ export function clampProgress(field: string, value: number): number {
 /** Throws FAILED_PRECONDITION when a terminal task is asked to change. */
 export function assertNotTerminal(task: Task, what: string): void {
   if (isTerminal(task.status)) {
-    throw new FailedPreconditionError(`task ${task.id} is ${task.status}; cannot ${what}`);
+    throw new FailedPreconditionError(`task ${task.id} is ${task.status}; cannot ${what}`, "ILLEGAL_TRANSITION", {
+      task_status: `TASK_STATUS_${task.status.toUpperCase()}`,
+    });
   }
 }
 

@@ -78,7 +78,7 @@ export function createTaskManager(options: TaskManagerOptions) {
   const expiryTimers = new Map<string, NodeJS.Timeout>();
 
   function assertOpen(): void {
-    if (state !== "open") throw new UnavailableError(`task manager is ${state}; retry later`);
+    if (state !== "open") throw new UnavailableError(`task manager is ${state}; retry later`, state === "opening" ? "NOT_READY" : "SHUTTING_DOWN");
   }
 
   /** Loads a task for a mutation or throws NOT_FOUND. */
@@ -248,7 +248,7 @@ export function createTaskManager(options: TaskManagerOptions) {
             const existing = w.taskByRequestId(input.requestId);
             if (existing) {
               if (existing.owner !== input.owner) {
-                throw new FailedPreconditionError("request_id was already used for another owner's task");
+                throw new FailedPreconditionError("request_id was already used for another owner's task", "REQUEST_ID_CONFLICT");
               }
               return existing;
             }
@@ -390,6 +390,8 @@ export function createTaskManager(options: TaskManagerOptions) {
           if (task.pendingConfirmationId) {
             throw new FailedPreconditionError(
               `task ${task.id} already has pending confirmation ${task.pendingConfirmationId}`,
+              "CONFIRMATION_PENDING",
+              { confirmation_id: task.pendingConfirmationId },
             );
           }
           const id = `c-${randomUUID()}`;
@@ -467,14 +469,16 @@ export function createTaskManager(options: TaskManagerOptions) {
       checkId("confirmation_id", input.confirmationId);
       checkStruct("values", input.values);
       const existing = await store.getConfirmation(input.confirmationId);
-      if (!existing) throw new NotFoundError(`confirmation ${input.confirmationId} not found`);
+      if (!existing) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
       const { value } = await store.mutate({
         keys: { confirmations: [input.confirmationId], tasks: [existing.taskId] },
         apply(w): Confirmation {
           const c = w.confirmation(input.confirmationId);
-          if (!c) throw new NotFoundError(`confirmation ${input.confirmationId} not found`);
+          if (!c) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
           if (c.state !== "pending") {
-            throw new FailedPreconditionError(`confirmation ${c.id} is already ${c.state}`);
+            throw new FailedPreconditionError(`confirmation ${c.id} is already ${c.state}`, "ALREADY_RESOLVED", {
+              confirmation_state: `CONFIRMATION_STATE_${c.state.toUpperCase()}`,
+            });
           }
           validateAnswer(c, input.action, input.values);
           const answered = endConfirmation(w, c, { state: "answered", action: input.action, values: input.values });
@@ -490,7 +494,7 @@ export function createTaskManager(options: TaskManagerOptions) {
       assertOpen();
       checkId("confirmation_id", confirmationId);
       const c = await store.getConfirmation(confirmationId);
-      if (!c) throw new NotFoundError(`confirmation ${confirmationId} not found`);
+      if (!c) throw new NotFoundError(`confirmation ${confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
       return c;
     },
 

@@ -1,4 +1,4 @@
-import { ResourceExhaustedError } from "../domain/errors.js";
+import { WatcherTooSlowError } from "../domain/errors.js";
 import type { SequencedEvent } from "../domain/model.js";
 import type { EventSink } from "../domain/ports.js";
 
@@ -135,8 +135,9 @@ export function createEventHub(options: EventHubOptions = {}) {
         return;
       }
       if (!live && this.persistedQueued >= maxQueue) {
-        this.failure = new ResourceExhaustedError(
+        this.failure = new WatcherTooSlowError(
           `watcher fell more than ${maxQueue} events behind; resume with after_sequence=${this.lastDelivered}`,
+          this.lastDelivered,
         );
         this.queue = [];
         this.queuedLive = null;

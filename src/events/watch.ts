@@ -78,6 +78,8 @@ export async function* watchTasks(
         throw new OutOfRangeError(
           `after_sequence ${cursor} is ahead of the event log (latest sequence ${latest}); re-list and watch again`,
           await deps.store.oldestRetainedSequence(),
+          "SEQUENCE_AHEAD",
+          { latest_sequence: String(latest) },
         );
       }
       const oldest = await deps.store.oldestRetainedSequence();

@@ -1,5 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { errorInfo } from "../service/errors.js";
 import type { Principal } from "../service/principal.js";
 import type { Authenticator } from "./authenticator.js";
 import { authorize } from "./authorization.js";
@@ -46,6 +47,8 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
         throw new ConnectError(
           `principal ${principal.name} already holds ${held} open streams (limit ${options.maxStreamsPerPrincipal})`,
           Code.ResourceExhausted,
+          undefined,
+          [errorInfo("STREAM_LIMIT", { limit: String(options.maxStreamsPerPrincipal) })],
         );
       }
       open.set(principal.name, held + 1);

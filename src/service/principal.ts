@@ -34,6 +34,11 @@ export function ownerScope(p: Principal, requested: string): string | undefined 
 }
 
 /** Throws NOT_FOUND for a task of another owner, so that its existence does not leak. */
-export function assertOwnerVisible(p: Principal, owner: string, what: string): void {
-  if (p.role === "user" && owner !== p.owner) throw new NotFoundError(`${what} not found`);
+export function assertOwnerVisible(
+  p: Principal,
+  owner: string,
+  what: string,
+  reason: "TASK_NOT_FOUND" | "CONFIRMATION_NOT_FOUND" = "TASK_NOT_FOUND",
+): void {
+  if (p.role === "user" && owner !== p.owner) throw new NotFoundError(`${what} not found`, reason);
 }

@@ -161,7 +161,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
             }
           } catch (err) {
             if (err instanceof InvalidArgumentError) {
-              throw new InvalidArgumentError(`messages[${index}].${err.field}`, err.message.slice(err.field.length + 2));
+              throw err.under(`messages[${index}].`);
             }
             throw err;
           }
@@ -199,7 +199,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       const final = await manager.waitFor(confirmation, signal);
       if (!final) {
         if (deps.shutdown.aborted) {
-          throw new UnavailableError("server is shutting down; call again with the same request_id to re-attach");
+          throw new UnavailableError("server is shutting down; call again with the same request_id to re-attach", "SHUTTING_DOWN");
         }
         return;
       }
@@ -208,7 +208,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
     async resolveConfirmation(req, ctx) {
       const existing = await manager.getConfirmation(req.confirmationId);
-      assertOwnerVisible(ctx.values.get(principalKey), existing.owner, `confirmation ${req.confirmationId}`);
+      assertOwnerVisible(ctx.values.get(principalKey), existing.owner, `confirmation ${req.confirmationId}`, "CONFIRMATION_NOT_FOUND");
       const c = await manager.resolveConfirmation({
         confirmationId: req.confirmationId,
         action: req.action,
@@ -238,7 +238,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
-      if (manager.state !== "open") throw new UnavailableError(`task manager is ${manager.state}; retry later`);
+      if (manager.state !== "open") throw new UnavailableError(`task manager is ${manager.state}; retry later`, manager.state === "opening" ? "NOT_READY" : "SHUTTING_DOWN");
       checkText("owner", req.owner, LIMITS.ownerLength);
       const owner = ownerScope(ctx.values.get(principalKey), req.owner);
       if (req.taskIds.length > LIMITS.watchTaskIds) {
@@ -271,7 +271,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         },
       );
       for await (const item of items) yield watchItemToProto(item);
-      if (deps.shutdown.aborted) throw new UnavailableError("server is shutting down; resume with after_sequence");
+      if (deps.shutdown.aborted) throw new UnavailableError("server is shutting down; resume with after_sequence", "SHUTTING_DOWN");
     },
   };
   return withErrorMapping(impl, deps.logError);

@@ -76,7 +76,7 @@ export function createPgFeed(options: PgFeedOptions): PgFeed {
     const last = changes.events[changes.events.length - 1]!.sequence;
     // A read may have published it already (a notification raced the handover).
     if (last <= store.lastSequence()) return Promise.resolve();
-    if (closed) return Promise.reject(new UnavailableError("the feed is closed"));
+    if (closed) return Promise.reject(new UnavailableError("the feed is closed", "SHUTTING_DOWN"));
     return new Promise<void>((resolve, reject) => {
       local.set(first, { changes, last, resolve, reject });
       known = Math.max(known, last);
@@ -169,7 +169,7 @@ export function createPgFeed(options: PgFeedOptions): PgFeed {
   }
 
   function settleAllOnClose(): void {
-    for (const c of local.values()) c.reject(new UnavailableError("the feed is closed"));
+    for (const c of local.values()) c.reject(new UnavailableError("the feed is closed", "SHUTTING_DOWN"));
     local.clear();
     for (const w of waiting.splice(0)) w();
   }

@@ -467,7 +467,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
         if (isConflict(err) && attempt < MAX_ATTEMPTS) continue;
         // The cache only ever follows commits, so a failed batch leaves it true.
         options.onError?.(err);
-        const failure = new UnavailableError("the store could not commit; retry");
+        const failure = new UnavailableError("the store could not commit; retry", "STORE_UNAVAILABLE");
         for (const p of batch) p.reject(failure);
         return;
       }
@@ -495,7 +495,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
       // A listener failed, or the feed closed first: the rows are durable, but the callers
       // cannot be told it went well; a retry with the same request id finds them.
       options.onError?.(err);
-      const failure = new UnavailableError("the store could not commit; retry");
+      const failure = new UnavailableError("the store could not commit; retry", "STORE_UNAVAILABLE");
       for (const p of batch) p.reject(failure);
       return;
     }
@@ -542,7 +542,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     },
 
     mutate<R>(mutation: Mutation<R>): Promise<Committed<R>> {
-      if (closed) return Promise.reject(new UnavailableError("the store is closed"));
+      if (closed) return Promise.reject(new UnavailableError("the store is closed", "SHUTTING_DOWN"));
       return new Promise<Committed<R>>((resolve, reject) => {
         queue.push({ mutation, resolve, reject } as Pending<unknown>);
         schedule();

@@ -186,6 +186,17 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
     await dialogA.locator("#confirm-error", { hasText: "required" }).waitFor();
     assert.equal(answered, false);
 
+    // Blanks pass the page's own check; the server's field violation comes back on
+    // values.name, is shown beside that field, and the dialog stays open for a correction.
+    await dialogA.getByLabel("New name").fill("   ");
+    await dialogA.getByRole("button", { name: "Replace" }).click();
+    const fieldError = dialogA.locator('.field-error[data-error-for="name"]');
+    await fieldError.waitFor();
+    assert.equal(await fieldError.textContent(), "is required");
+    assert.equal(await dialogA.getByLabel("New name").getAttribute("aria-invalid"), "true");
+    assert.ok(await pageA.evaluate(() => (document.getElementById("confirm-dialog") as HTMLDialogElement).open), "the dialog stays open");
+    assert.equal(answered, false);
+
     // Answer in tab A; the worker's held call returns exactly that answer.
     await dialogA.getByLabel("New name").fill("llama-3-8b");
     await dialogA.getByLabel("Mode").selectOption("fast");

@@ -2,6 +2,7 @@
 // with the bearer token (if any) added by an interceptor so every call carries it.
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** The typed client every module of the page shares (one transport, one token). */
@@ -64,6 +65,12 @@ export function createTaskControlClient(baseUrl: string, tokens: TokenStore): Ta
 /** True when the call failed for want of a (valid) token: the page then asks for one. */
 export function isUnauthenticated(err: unknown): boolean {
   return err instanceof ConnectError && err.code === Code.Unauthenticated;
+}
+
+/** The bad fields a failed call names (google.rpc.BadRequest), by request path. */
+export function fieldViolations(err: unknown): { field: string; description: string }[] {
+  if (!(err instanceof ConnectError)) return [];
+  return err.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
 }
 
 /** A short message for the user: the server's text without the "[code]" prefix noise. */

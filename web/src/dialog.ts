@@ -2,6 +2,7 @@
 // A button click answers with the inputs' values; Escape only closes it (no answer is sent).
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Component_Style, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
+import { fieldViolations } from "./api.js";
 import { byId, h, setText } from "./dom.js";
 
 /** Sends the answer; rejects with a message to show in the dialog. */
@@ -197,8 +198,32 @@ export class ConfirmationDialog {
       this.close("answered", c.id);
     } catch (err) {
       if (this.current?.id !== c.id) return;
-      setText(this.error, err instanceof Error ? err.message : String(err));
+      // The server names each bad input as `values.<component id>`: show it beside its field
+      // and keep the dialog open so the person can correct it.
+      const marked = this.markViolations(fieldViolations(err));
+      setText(this.error, marked > 0 ? "Please correct the highlighted fields." : err instanceof Error ? err.message : String(err));
       for (const b of buttons) b.disabled = false;
     }
+  }
+
+  /** Marks the inputs the violations name; returns how many it marked. */
+  private markViolations(violations: { field: string; description: string }[]): number {
+    let marked = 0;
+    for (const input of this.inputs) {
+      const v = violations.find((x) => x.field === `values.${input.id}`);
+      const note = input.el.parentElement?.querySelector<HTMLElement>(`.field-error[data-error-for="${CSS.escape(input.id)}"]`);
+      if (!v) {
+        note?.remove();
+        continue;
+      }
+      const el = note ?? h("span", { class: "field-error", "data-error-for": input.id, role: "alert" });
+      el.id = `${input.el.id}-error`;
+      setText(el, v.description);
+      if (!note) input.el.after(el);
+      input.el.setAttribute("aria-invalid", "true");
+      input.el.setAttribute("aria-describedby", el.id);
+      if (marked++ === 0) input.el.focus();
+    }
+    return marked;
   }
 }

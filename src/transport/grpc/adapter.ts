@@ -11,7 +11,11 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { streamAbortKey } from "../../service/stream-control.js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
+import { statusDetailsBin } from "../../service/errors.js";
 import { boundedError } from "../status.js";
+
+/** The trailer that carries google.rpc.Status (with ErrorInfo and other details) on gRPC. */
+const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
 export interface GrpcAdapterHooks {
@@ -180,6 +184,7 @@ function toStatus(err: unknown, ctx: HandlerContext | undefined): Partial<grpc.S
   const ce = boundedError(err);
   const metadata = ctx ? toMetadata(ctx.responseTrailer) : new grpc.Metadata();
   toMetadata(ce.metadata, metadata);
+  metadata.set(STATUS_DETAILS_KEY, Buffer.from(statusDetailsBin(ce)));
   return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
 }
 

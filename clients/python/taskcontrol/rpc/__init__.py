@@ -1,0 +1,1 @@
+"""Generated google.rpc Status and error details (by generate.sh)."""
