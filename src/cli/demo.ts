@@ -16,7 +16,7 @@ import type { RequestConfirmationResponse_Resolved } from "../../gen/taskcontrol
 import type { TaskControlClient } from "./client.js";
 import { EXIT, println, type CliIo } from "./io.js";
 import { confirmHint, progressBar, taskJson } from "./render.js";
-import { percent } from "./task-state.js";
+import { percent } from "../client/task-state.js";
 
 /** What `taskctl demo` needs. */
 export interface DemoCommand {

@@ -2,7 +2,7 @@
 import { toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { TaskSchema, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
-import { percent, statusText, type TaskEntry } from "./task-state.js";
+import { percent, statusText, type TaskEntry } from "../client/task-state.js";
 
 /** A fixed-width bar like "██████░░░░" for a fraction in [0, 1]. */
 export function progressBar(progress: number, width = 20): string {

@@ -9,8 +9,8 @@ import { TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.
 import { errorReason, failureText, type TaskControlClient } from "./client.js";
 import { EXIT, println, type CliIo } from "./io.js";
 import { actionsOf, confirmHint, jsonLine, taskLine } from "./render.js";
-import { isTerminal, percent, statusText, TaskState, type TaskChange } from "./task-state.js";
-import { startWatchLoop, type WatchState } from "./watch-loop.js";
+import { isTerminal, percent, statusText, TaskState, type TaskChange } from "../client/task-state.js";
+import { startWatchLoop, type WatchState } from "../client/watch-loop.js";
 
 /** What `taskctl watch` needs. */
 export interface WatchCommand {

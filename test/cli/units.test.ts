@@ -19,8 +19,8 @@ import {
   TaskStatus,
   type Task,
 } from "../../gen/taskcontrol/v1/task_pb.js";
-import { TaskState, percent } from "../../src/cli/task-state.js";
-import { startWatchLoop, type WatchState } from "../../src/cli/watch-loop.js";
+import { TaskState, percent } from "../../src/client/task-state.js";
+import { startWatchLoop, type WatchState } from "../../src/client/watch-loop.js";
 import { parseStatuses, parseValues, parseInvocation } from "../../src/cli/taskctl.js";
 import { progressBar, taskLine, truncate } from "../../src/cli/render.js";
 import { UsageError } from "../../src/cli/io.js";

@@ -6,7 +6,7 @@ import {
   percent,
   statusText,
   type TaskEntry,
-} from "../../src/cli/task-state.js";
+} from "../../src/client/task-state.js";
 import { h, setText } from "./dom.js";
 
 /** The filter choices of the "Show" select, by option value. */

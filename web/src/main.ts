@@ -3,8 +3,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { TaskStatus, type Confirmation, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
-import { TaskState, type TaskChange } from "../../src/cli/task-state.js";
-import { startWatchLoop, type WatchLoop, type WatchState } from "../../src/cli/watch-loop.js";
+import { TaskState, type TaskChange } from "../../src/client/task-state.js";
+import { startWatchLoop, type WatchLoop, type WatchState } from "../../src/client/watch-loop.js";
 import { createTaskControlClient, createTokenStore, errorText, isUnauthenticated } from "./api.js";
 import { STATUS_FILTERS, TaskCard } from "./cards.js";
 import { ConfirmationDialog, type CloseReason } from "./dialog.js";
