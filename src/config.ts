@@ -48,6 +48,13 @@ export interface Config {
    * ms (notifications normally deliver within milliseconds). @default 1000
    */
   readonly pgCatchUpMs: number;
+  /**
+   * How often the SQLite files at --db are compared with the open ones (deleted or replaced
+   * under the server: it stops) and a database that failed to commit is probed, in ms. @default 500
+   */
+  readonly dbCheckMs: number;
+  /** A write not committed after this long marks the database unwritable (not ready), in ms. @default 10000 */
+  readonly dbStallMs: number;
 }
 
 const OPTIONS = {
@@ -70,6 +77,8 @@ const OPTIONS = {
   "web-dir": { type: "string", env: "TASKCONTROL_WEB_DIR" },
   "max-streams-per-principal": { type: "string", env: "TASKCONTROL_MAX_STREAMS_PER_PRINCIPAL" },
   "pg-catch-up-ms": { type: "string", env: "TASKCONTROL_PG_CATCH_UP_MS" },
+  "db-check-ms": { type: "string", env: "TASKCONTROL_DB_CHECK_MS" },
+  "db-stall-ms": { type: "string", env: "TASKCONTROL_DB_STALL_MS" },
 } as const;
 
 /** The usage text printed by --help. */
@@ -131,6 +140,8 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
     webDir: get("web-dir"),
     maxStreamsPerPrincipal: int("max-streams-per-principal", 1000, 1),
     pgCatchUpMs: int("pg-catch-up-ms", 1000, 10),
+    dbCheckMs: int("db-check-ms", 500, 10),
+    dbStallMs: int("db-stall-ms", 10_000, 100),
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together");
