@@ -68,13 +68,18 @@ export async function acquireSqliteLock(db: string): Promise<SqliteLock> {
  */
 function lockHolder(path: string): number | null {
   try {
-    const ino = statSync(path).ino;
+    const { ino, dev } = statSync(path);
+    // Linux's dev_t encoding, as /proc/locks prints it (hex major:minor).
+    const major = ((dev >> 8) & 0xfff) | (Math.floor(dev / 2 ** 32) & ~0xfff);
+    const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
     for (const line of readFileSync("/proc/locks", "utf8").split("\n")) {
       const f = line.trim().split(/\s+/);
       // "->" marks a waiter, not a holder.
       if (f[1] !== "POSIX" || f.includes("->")) continue;
       const id = f[5]?.split(":");
-      if (id && Number(id[2]) === ino && Number(f[4]) !== process.pid) return Number(f[4]);
+      if (id && Number(id[2]) === ino && parseInt(id[0]!, 16) === major && parseInt(id[1]!, 16) === minor) {
+        return Number(f[4]);
+      }
     }
   } catch {
     // Not Linux, or the holder is gone meanwhile: the message says "another process".

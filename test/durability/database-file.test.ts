@@ -19,7 +19,10 @@ import type { UpdateProgressResponse } from "../../gen/taskcontrol/v1/task_contr
 const dirs: string[] = [];
 const mounts: string[] = [];
 after(() => {
-  for (const m of mounts.splice(0)) tryRun("umount", ["-l", m]);
+  for (const m of mounts.splice(0)) {
+    tryRun("fsfreeze", ["-u", m]); // a frozen mount would hold its writers forever
+    tryRun("umount", ["-l", m]);
+  }
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
@@ -46,6 +49,18 @@ const needsRoot = { skip: !isRoot && process.env.CI !== "true" ? "needs root (mo
 function mountTmpfs(size: string, options = ""): string {
   const dir = tempDir();
   execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}${options ? `,${options}` : ""}`, "tmpfs", dir]);
+  mounts.push(dir);
+  return dir;
+}
+
+/** A small ext4 on a loop device (tmpfs cannot be frozen), unfrozen and unmounted at the end. */
+function mountExt4(): string {
+  const dir = tempDir();
+  const image = `${dir}.img`;
+  dirs.push(image);
+  execFileSync("truncate", ["-s", "16M", image]);
+  execFileSync("mkfs.ext4", ["-q", "-F", image]);
+  execFileSync("mount", ["-o", "loop", image, dir]);
   mounts.push(dir);
   return dir;
 }
@@ -130,6 +145,7 @@ describe("the database file under a running server", () => {
         assert.match(outcomes[0] ?? "", /^UNAVAILABLE: .*(deleted|replaced)/, outcomes[0]);
 
         const code = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r("still running"), 10_000))]);
+        const exitedAt = Date.now();
         assert.equal(code, 74, `exit code; output:\n${server.output()}`);
         assert.ok(seen.includes("NOT_SERVING"), `Health.Watch saw ${seen.join(",")}`);
         const line = server
@@ -139,6 +155,7 @@ describe("the database file under a running server", () => {
           .find((l) => l !== null && l.level >= 50 && /database/.test(l.msg));
         assert.ok(line, `no error line about the database:\n${server.output()}`);
         assert.ok(line.time - removed < 2000, `detected ${line.time - removed} ms after the file was ${how}`);
+        console.log(`# file ${how}: detected after ${line.time - removed} ms, exit 74 after ${exitedAt - removed} ms, ${outcomes.length} writes refused, 0 acknowledged`);
         watch.cancel();
       } finally {
         client.close();
@@ -180,10 +197,44 @@ describe("the database file under a running server", () => {
       assert.equal(server.child.exitCode, null, "a full disk is not fatal");
 
       for (let i = 0; i < n; i++) unlinkSync(join(dir, `fill-${i}`));
+      const freed = Date.now();
       await until("/readyz is 200 again", async () => (await readyz(server.httpAddress)) === 200);
+      console.log(`# full disk: not ready from the first failed commit; ready again ${Date.now() - freed} ms after space was freed`);
       assert.equal(await healthStatus(health), "SERVING");
       await client.unary("UpdateProgress", { taskId: task.id, progress: 0.9, checkpoint });
     } finally {
+      client.close();
+      health.close();
+      await server.stop();
+    }
+  });
+});
+
+describe("a database whose file system blocks", () => {
+  it("fsfreeze: a write stuck past --db-stall-ms turns NOT_SERVING; the thaw lets it commit and SERVING returns", needsRoot, async () => {
+    const dir = mountExt4();
+    const server = await startServerProcess({ db: join(dir, "t.sqlite"), args: ["--db-stall-ms", "1000"] });
+    const client = grpcClient(server.grpcAddress);
+    const health = healthClient(server.grpcAddress);
+    let frozen = false;
+    try {
+      const task = await createTask(client, "frozen");
+      execFileSync("fsfreeze", ["-f", dir]);
+      frozen = true;
+      const started = Date.now();
+      const stuck = client.unary<UpdateProgressResponse>("UpdateProgress", { taskId: task.id, progress: 0.5 });
+      await until("/readyz is 503", async () => (await readyz(server.httpAddress)) === 503);
+      const notReadyAfter = Date.now() - started;
+      assert.equal(await healthStatus(health), "NOT_SERVING");
+      execFileSync("fsfreeze", ["-u", dir]);
+      frozen = false;
+      const res = await stuck;
+      assert.equal(res.applied, true, "the stuck write commits after the thaw");
+      await until("/readyz is 200 again", async () => (await readyz(server.httpAddress)) === 200);
+      assert.equal(await healthStatus(health), "SERVING");
+      console.log(`# fsfreeze: not ready ${notReadyAfter} ms after the write stuck (--db-stall-ms 1000)`);
+    } finally {
+      if (frozen) execFileSync("fsfreeze", ["-u", dir]);
       client.close();
       health.close();
       await server.stop();
