@@ -15,6 +15,7 @@ import { createCallGuard } from "./security/call-guard.js";
 import { loadTls } from "./security/tls.js";
 import { startReplication } from "./replication/replication.js";
 import { createTaskControlService } from "./service/task-control-service.js";
+import { createDbGuard } from "./store/db-guard.js";
 import { openDatabase } from "./store/orm.js";
 import { createSqlTaskStore } from "./store/sql-task-store.js";
 import { createCallHooks } from "./transport/calls.js";
@@ -43,6 +44,11 @@ export interface App {
    * principals in force stay; resolves true when the new file took effect.
    */
   reload(): Promise<boolean>;
+  /**
+   * Told once when the service cannot go on (the database file was deleted or replaced under
+   * it): writes are already refused and health says NOT_SERVING; main closes and exits.
+   */
+  onFatal(listener: (reason: string) => void): void;
 }
 
 /** web/dist of the package, whether this runs from src/ (tsx) or dist/src/ (compiled). */
@@ -73,10 +79,18 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
           throw err;
         })
       : null;
-  const store = createSqlTaskStore(db, {
-    onError: (err) => log.error({ err }, "batch commit failed"),
-    ...replication?.storeOptions,
-  });
+  const dbGuard = createDbGuard({ db: config.db, dialect: db.dialect, knex: db.knex, checkMs: config.dbCheckMs, stallMs: config.dbStallMs });
+  const store = dbGuard.guard(
+    createSqlTaskStore(db, {
+      onError: (err) => {
+        log.error({ err }, "batch commit failed");
+        dbGuard.commitFailed(err);
+      },
+      verifyCommit: dbGuard.verifyCommit,
+      ...replication?.storeOptions,
+    }),
+  );
+  store.onBatch(() => dbGuard.commitSucceeded());
   await store.open();
   const hub = createEventHub({ maxQueue: config.watchQueue });
   const manager = createTaskManager({ store, live: replication?.live(hub) ?? hub });
@@ -142,6 +156,17 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
   });
   manager.open();
   health.setServing(true);
+  dbGuard.onProblem((problem) => {
+    health.setProblem(problem);
+    if (problem) log.error({ db: config.db, problem }, "database cannot commit: not ready");
+    else log.info({ db: config.db }, "database commits again: ready");
+  });
+  health.setProblem(dbGuard.problem);
+  const fatal: ((reason: string) => void)[] = [];
+  dbGuard.onLost((reason) => {
+    log.error({ db: config.db, reason }, "database file lost under the running server");
+    for (const l of fatal) l(reason);
+  });
 
   const retention = setInterval(() => {
     store
@@ -159,6 +184,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     close() {
       closing ??= (async () => {
         clearInterval(retention);
+        dbGuard.close();
         health.drain();
         shutdown.abort();
         await Promise.all([grpc.close(config.shutdownGraceMs), http.close(config.shutdownGraceMs)]);
@@ -169,6 +195,9 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
         await db.close();
       })();
       return closing;
+    },
+    onFatal(listener) {
+      fatal.push(listener);
     },
     async reload() {
       if (!config.authFile) {

@@ -50,6 +50,13 @@ export interface Config {
   readonly pgCatchUpMs: number;
   /** Connection limits and timeouts of both listeners (see transport/http/connections.ts). */
   readonly connections: ConnectionConfig;
+  /**
+   * How often the SQLite files at --db are compared with the open ones (deleted or replaced
+   * under the server: it stops) and a database that failed to commit is probed, in ms. @default 500
+   */
+  readonly dbCheckMs: number;
+  /** A write not committed after this long marks the database unwritable (not ready), in ms. @default 10000 */
+  readonly dbStallMs: number;
 }
 
 /** How long a connection may stay in each phase, and how many each listener holds. */
@@ -106,6 +113,8 @@ const OPTIONS = {
   "max-connections": { type: "string", env: "TASKCONTROL_MAX_CONNECTIONS" },
   "max-probe-streams": { type: "string", env: "TASKCONTROL_MAX_PROBE_STREAMS" },
   "max-probe-streams-per-address": { type: "string", env: "TASKCONTROL_MAX_PROBE_STREAMS_PER_ADDRESS" },
+  "db-check-ms": { type: "string", env: "TASKCONTROL_DB_CHECK_MS" },
+  "db-stall-ms": { type: "string", env: "TASKCONTROL_DB_STALL_MS" },
 } as const;
 
 /** The usage text printed by --help. */
@@ -179,6 +188,8 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
       maxProbeStreams: int("max-probe-streams", 1_000, 1),
       maxProbeStreamsPerAddress: int("max-probe-streams-per-address", 100, 1),
     }),
+    dbCheckMs: int("db-check-ms", 500, 10),
+    dbStallMs: int("db-stall-ms", 10_000, 100),
   };
   if (config.connections.headersTimeoutMs > config.connections.requestTimeoutMs) {
     throw new ConfigError("--http-headers-timeout-ms must not exceed --http-request-timeout-ms");

@@ -9,6 +9,11 @@ export interface Health {
   setServing(serving: boolean): void;
   readonly serving: boolean;
   /**
+   * A reason the server cannot do its job although it runs (the database cannot commit), or
+   * null once it can again: NOT_SERVING and /readyz 503 (with the reason) while one is set.
+   */
+  setProblem(problem: string | null): void;
+  /**
    * Marks NOT_SERVING and ends the open Health.Watch streams after telling them, so that
    * load balancers learn at once and a drain does not wait on their endless streams.
    */
@@ -29,14 +34,22 @@ export function createHealth(options: { services: readonly string[]; ready: () =
   const impl = new HealthImplementation(Object.fromEntries(names.map((n) => [n, "NOT_SERVING" as const])));
   const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   let serving = false;
+  let problem: string | null = null;
+  const publish = () => {
+    for (const n of names) impl.setStatus(n, serving && problem === null ? "SERVING" : "NOT_SERVING");
+  };
   const set = (on: boolean) => {
     serving = on;
-    for (const n of names) impl.setStatus(n, on ? "SERVING" : "NOT_SERVING");
+    publish();
   };
   return {
     setServing: set,
     get serving() {
-      return serving;
+      return serving && problem === null;
+    },
+    setProblem(p) {
+      problem = p;
+      publish();
     },
     drain() {
       set(false);
@@ -63,11 +76,11 @@ export function createHealth(options: { services: readonly string[]; ready: () =
     route(req, res) {
       const path = (req.url ?? "").split("?")[0];
       if (path !== "/healthz" && path !== "/readyz") return false;
-      const ok = path === "/healthz" || (serving && options.ready());
+      const ok = path === "/healthz" || (serving && problem === null && options.ready());
       res.statusCode = ok ? 200 : 503;
       res.setHeader("content-type", "text/plain; charset=utf-8");
       res.setHeader("cache-control", "no-store");
-      (res as { end(b: string): void }).end(ok ? "ok\n" : "not serving\n");
+      (res as { end(b: string): void }).end(ok ? "ok\n" : problem && serving ? `not serving: ${problem}\n` : "not serving\n");
       return true;
     },
   };

@@ -3,6 +3,7 @@ import { Migrator } from "@mikro-orm/migrations";
 import type { Knex } from "@mikro-orm/knex";
 import { ENTITIES } from "./schema.js";
 import { MIGRATIONS } from "./migrations/index.js";
+import { acquireSqliteLock, openFailure, type SqliteLock } from "./sqlite-lock.js";
 
 /** Which database engine a connection string selects. */
 export type Dialect = "sqlite" | "postgresql";
@@ -26,7 +27,8 @@ export function dialectOf(db: string): Dialect {
 
 /**
  * Opens the database through MikroORM and applies the committed migrations (never a schema
- * diff at boot). SQLite runs in WAL mode with synchronous NORMAL (or FULL).
+ * diff at boot). SQLite runs in WAL mode with synchronous NORMAL (or FULL), and only in the
+ * one process holding its lock file (`<db>.lock`, see sqlite-lock.ts) from open to close.
  */
 export async function openDatabase(options: { db: string; durability: Durability }): Promise<OpenDatabase> {
   const dialect = dialectOf(options.db);
@@ -39,9 +41,12 @@ export async function openDatabase(options: { db: string; durability: Durability
     allowGlobalContext: false,
   };
   let orm: MikroORM;
+  let lock: SqliteLock | null = null;
   if (dialect === "sqlite") {
     const { MikroORM: SqliteORM } = await import("@mikro-orm/sqlite");
     const synchronous = options.durability === "full" ? "FULL" : "NORMAL";
+    // Before anything touches the database: a second server must not even run migrations.
+    if (options.db !== ":memory:" && !options.db.startsWith("file:")) lock = await acquireSqliteLock(options.db);
     orm = await SqliteORM.init({
       ...common,
       dbName: options.db,
@@ -56,6 +61,9 @@ export async function openDatabase(options: { db: string; durability: Durability
           );
         },
       },
+    }).catch(async (err: unknown) => {
+      await lock?.release();
+      throw openFailure(options.db, err);
     });
   } else {
     const { MikroORM: PostgresORM } = await import("@mikro-orm/postgresql");
@@ -73,10 +81,24 @@ export async function openDatabase(options: { db: string; durability: Durability
       },
     });
   }
-  if (dialect === "postgresql") await migrateLocked(orm, options.db);
-  else await orm.getMigrator().up();
+  try {
+    if (dialect === "postgresql") await migrateLocked(orm, options.db);
+    else await orm.getMigrator().up();
+  } catch (err) {
+    await orm.close(true);
+    await lock?.release();
+    throw dialect === "sqlite" ? openFailure(options.db, err) : err;
+  }
   const knex = (orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
-  return { orm, dialect, knex, close: () => orm.close(true) };
+  return {
+    orm,
+    dialect,
+    knex,
+    async close() {
+      await orm.close(true);
+      await lock?.release();
+    },
+  };
 }
 
 /**

@@ -37,6 +37,11 @@ export interface SqlTaskStoreOptions {
    * once and this one can skip its own echo. Unset: no NOTIFY.
    */
   commitNotify?: { readonly channel: string; readonly origin: string };
+  /**
+   * Runs after each COMMIT, before the cache, the listeners and the callers follow; if it
+   * throws, the batch's callers get that error (an UnavailableError as is) instead of OK.
+   */
+  verifyCommit?: () => void;
 }
 
 /** Committed events with the rows they left behind: what one publication hands the cache and listeners. */
@@ -475,6 +480,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     // Committed: the cache follows, then listeners, then callers.
     const { changes } = outcome;
     try {
+      options.verifyCommit?.();
       if (publication === "direct" || events.length === 0) {
         for (const t of changes.tasks.values()) remember(t);
         for (const c of changes.confirmations.values()) rememberConfirmation(c);
@@ -495,7 +501,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
       // A listener failed, or the feed closed first: the rows are durable, but the callers
       // cannot be told it went well; a retry with the same request id finds them.
       options.onError?.(err);
-      const failure = new UnavailableError("the store could not commit; retry", "STORE_UNAVAILABLE");
+      const failure = err instanceof UnavailableError ? err : new UnavailableError("the store could not commit; retry", "STORE_UNAVAILABLE");
       for (const p of batch) p.reject(failure);
       return;
     }

@@ -87,4 +87,22 @@ describe("health", () => {
     assert.equal(await probe("/readyz"), 503);
     assert.equal(await h.route({ url: "/other" } as never, {} as never), false);
   });
+
+  it("a problem (the database cannot commit) makes it NOT_SERVING with the reason until cleared", async () => {
+    const h = createHealth({ services: ["x.v1.S"], ready: () => true });
+    const probe = async () => {
+      let body = "";
+      const res = { statusCode: 0, setHeader() {}, end: (b: string) => (body = b) } as unknown as { statusCode: number };
+      await h.route({ url: "/readyz" } as never, res as never);
+      return `${res.statusCode} ${body}`;
+    };
+    h.setServing(true);
+    assert.equal(await probe(), "200 ok\n");
+    h.setProblem("the database cannot commit (SQLITE_FULL)");
+    assert.equal(h.serving, false);
+    assert.equal(await probe(), "503 not serving: the database cannot commit (SQLITE_FULL)\n");
+    h.setProblem(null);
+    assert.equal(h.serving, true);
+    assert.equal(await probe(), "200 ok\n");
+  });
 });
