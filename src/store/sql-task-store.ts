@@ -19,6 +19,7 @@ import {
 import { sqliteDialect } from "./sqlite-dialect.js";
 import { createTaskCache } from "./task-cache.js";
 
+/** What one publication carries (defined in publication.ts; pg-feed.ts and tests import it from here). */
 export type { CommittedChanges } from "./publication.js";
 
 /** Tuning of the batch writer. */
