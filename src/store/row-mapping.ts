@@ -1,0 +1,153 @@
+import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "../domain/model.js";
+import type { ConfirmationRow, EventRow, TaskRow } from "./schema.js";
+
+// Domain values ⇄ table rows. JSON payloads are text on both dialects; numbers that a driver
+// may hand back as strings (bigint columns on PostgreSQL) are converted here, once.
+
+/** Every column of `tasks`, in schema order. */
+export const TASK_COLUMNS = [
+  "id",
+  "owner",
+  "kind",
+  "label",
+  "status",
+  "progress",
+  "checkpoint",
+  "result",
+  "error_message",
+  "error_details",
+  "cancel_requested",
+  "cancel_reason",
+  "request_id",
+  "pending_confirmation_id",
+  "create_time",
+  "update_time",
+  "end_time",
+  "revision",
+] as const;
+
+/** A column of `tasks`. */
+export type TaskColumn = (typeof TASK_COLUMNS)[number];
+
+/** Columns an UPDATE may change (never the key, the owner, the creation time or the request id). */
+export const UPDATABLE_COLUMNS: readonly TaskColumn[] = TASK_COLUMNS.filter(
+  (c) => c !== "id" && c !== "owner" && c !== "create_time" && c !== "request_id",
+);
+
+/** A JSON object as stored (text), or null. */
+export function json(value: JsonObject | null): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+function parse(value: string | null): JsonObject | null {
+  return value === null ? null : (JSON.parse(value) as JsonObject);
+}
+
+/** The `tasks` row of a task. */
+export function taskToRow(t: Task): TaskRow {
+  return {
+    id: t.id,
+    owner: t.owner,
+    kind: t.kind,
+    label: t.label,
+    status: t.status,
+    progress: t.progress,
+    checkpoint: json(t.checkpoint),
+    result: json(t.result),
+    error_message: t.errorMessage,
+    error_details: json(t.errorDetails),
+    cancel_requested: t.cancelRequested,
+    cancel_reason: t.cancelReason,
+    request_id: t.requestId,
+    pending_confirmation_id: t.pendingConfirmationId,
+    create_time: t.createTime,
+    update_time: t.updateTime,
+    end_time: t.endTime,
+    revision: t.revision,
+  };
+}
+
+/** The task a `tasks` row holds (SQLite answers 0/1 for booleans, pg strings for bigints). */
+export function rowToTask(r: TaskRow): Task {
+  return {
+    id: r.id,
+    owner: r.owner,
+    kind: r.kind,
+    label: r.label,
+    status: r.status as TaskStatus,
+    progress: Number(r.progress),
+    checkpoint: parse(r.checkpoint),
+    result: parse(r.result),
+    errorMessage: r.error_message,
+    errorDetails: parse(r.error_details),
+    cancelRequested: Boolean(r.cancel_requested),
+    cancelReason: r.cancel_reason,
+    requestId: r.request_id,
+    pendingConfirmationId: r.pending_confirmation_id,
+    createTime: Number(r.create_time),
+    updateTime: Number(r.update_time),
+    endTime: r.end_time === null ? null : Number(r.end_time),
+    revision: Number(r.revision),
+  };
+}
+
+/** The `events` row of a sequenced event; the payload is the whole event as JSON. */
+export function eventToRow(e: SequencedEvent): EventRow {
+  return {
+    sequence: e.sequence,
+    time: e.time,
+    task_id: e.taskId,
+    owner: e.owner,
+    type: e.event.type,
+    payload: JSON.stringify(e.event),
+  };
+}
+
+/** The sequenced event an `events` row holds. */
+export function rowToEvent(r: EventRow): SequencedEvent {
+  return {
+    sequence: Number(r.sequence),
+    time: Number(r.time),
+    taskId: r.task_id,
+    owner: r.owner,
+    event: JSON.parse(r.payload) as TaskEvent,
+  };
+}
+
+/** The `confirmations` row of a confirmation; components are stored serialised. */
+export function confirmationToRow(c: Confirmation): ConfirmationRow {
+  return {
+    id: c.id,
+    task_id: c.taskId,
+    owner: c.owner,
+    surface_id: c.surfaceId,
+    title: c.title,
+    components: JSON.stringify(c.components),
+    state: c.state,
+    action: c.action,
+    answer_values: json(c.values),
+    request_id: c.requestId,
+    create_time: c.createTime,
+    expire_time: c.expireTime,
+    resolve_time: c.resolveTime,
+  };
+}
+
+/** The confirmation a `confirmations` row holds. */
+export function rowToConfirmation(r: ConfirmationRow): Confirmation {
+  return {
+    id: r.id,
+    taskId: r.task_id,
+    owner: r.owner,
+    surfaceId: r.surface_id,
+    title: r.title,
+    components: JSON.parse(r.components) as Confirmation["components"],
+    state: r.state as Confirmation["state"],
+    action: r.action,
+    values: parse(r.answer_values),
+    requestId: r.request_id,
+    createTime: Number(r.create_time),
+    expireTime: r.expire_time === null ? null : Number(r.expire_time),
+    resolveTime: r.resolve_time === null ? null : Number(r.resolve_time),
+  };
+}

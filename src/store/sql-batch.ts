@@ -1,0 +1,156 @@
+import type { Knex } from "@mikro-orm/knex";
+import type { Confirmation, SequencedEvent, Task } from "../domain/model.js";
+import { eventOwner, eventTaskId } from "../domain/model.js";
+import type { Mutation } from "../domain/ports.js";
+import { applyBatch, type Changes, type Loaded, requestKey } from "./batch-apply.js";
+import type { BatchOutcome } from "./batch-writer.js";
+import { confirmationToRow, eventToRow, json, taskToRow, UPDATABLE_COLUMNS } from "./row-mapping.js";
+import { chunks, type SqlDialect, updateTasksStatement } from "./sql-dialect.js";
+import { maxSequence, selectConfirmations, selectConfirmationsByRequest, selectTasks } from "./sql-reads.js";
+import type { TaskCache } from "./task-cache.js";
+
+/** A committed attempt: the writer's outcome plus the rows it wrote, for publication. */
+export interface SqlBatchOutcome extends BatchOutcome {
+  readonly changes: Changes;
+}
+
+/** What one attempt at a batch needs. */
+export interface SqlBatchOptions {
+  readonly knex: Knex;
+  readonly dialect: SqlDialect;
+  readonly cache: TaskCache;
+  readonly clock: () => number;
+  /**
+   * The last published sequence, when it is known to be the log's maximum (a sole writer
+   * publishing its own commits); null makes each commit read the maximum under the lock.
+   */
+  readonly knownLastSequence: (() => number) | null;
+  /** NOTIFY this channel on commit with "<last sequence> <origin>" (PostgreSQL). */
+  readonly commitNotify?: { readonly channel: string; readonly origin: string };
+}
+
+/** Thrown inside a transaction when another writer changed a row first: the batch is re-applied. */
+export class ConflictError extends Error {}
+
+/** A lost race: our guard matched fewer rows, a unique key was taken, or PostgreSQL aborted a serialisation. */
+export function isConflict(err: unknown): boolean {
+  if (err instanceof ConflictError) return true;
+  const text = String((err as { code?: unknown })?.code ?? "") + String((err as Error)?.message ?? "");
+  return /23505|SQLITE_CONSTRAINT|UNIQUE constraint|40001|40P01/.test(text);
+}
+
+/** Changed tasks per UPDATE … FROM VALUES statement. */
+const UPDATES_PER_STATEMENT = 400;
+
+/**
+ * One attempt at a batch: load the rows the cache lacks (all of them on a retry), apply the
+ * mutations against that committed state, then write one transaction: each touched task once,
+ * each touched confirmation once, and one multi-row insert into the event log with sequence
+ * numbers taken inside the transaction (so they follow commit order).
+ */
+export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonly Mutation<unknown>[], retry: boolean) => Promise<SqlBatchOutcome> {
+  const { knex, dialect, cache } = options;
+
+  async function load(batch: readonly Mutation<unknown>[], fresh: boolean): Promise<Loaded> {
+    const taskIds = new Set<string>();
+    const requestIds = new Set<string>();
+    const confirmationIds = new Set<string>();
+    const confirmationRequests: { taskId: string; requestId: string }[] = [];
+    for (const { keys: k } of batch) {
+      for (const id of k.tasks ?? []) if (fresh || !cache.task(id)) taskIds.add(id);
+      for (const r of k.taskRequestIds ?? []) {
+        const id = cache.taskIdByRequest(r);
+        if (fresh || !id || !cache.task(id)) requestIds.add(r);
+      }
+      for (const id of k.confirmations ?? []) if (fresh || !cache.confirmation(id)) confirmationIds.add(id);
+      for (const p of k.confirmationRequests ?? []) confirmationRequests.push(p);
+    }
+    const loaded: Loaded = { tasks: new Map(), requestIds: new Map(), confirmations: new Map(), confirmationRequests: new Map() };
+    // Rows read here are committed truth: the cache takes them at once.
+    for (const t of await selectTasks(knex, "id", [...taskIds])) {
+      cache.remember(t);
+      loaded.tasks.set(t.id, t);
+    }
+    for (const t of await selectTasks(knex, "request_id", [...requestIds])) {
+      cache.remember(t);
+      loaded.tasks.set(t.id, t);
+      if (t.requestId) loaded.requestIds.set(t.requestId, t);
+    }
+    const pendingIds = fresh ? [...loaded.tasks.values()].flatMap((t) => (t.pendingConfirmationId ? [t.pendingConfirmationId] : [])) : [];
+    for (const c of await selectConfirmations(knex, [...new Set([...confirmationIds, ...pendingIds])])) {
+      cache.rememberConfirmation(c);
+      loaded.confirmations.set(c.id, c);
+    }
+    for (const c of await selectConfirmationsByRequest(knex, confirmationRequests)) {
+      cache.rememberConfirmation(c);
+      loaded.confirmationRequests.set(requestKey(c.taskId, c.requestId ?? ""), c);
+      loaded.confirmations.set(c.id, c);
+    }
+    return loaded;
+  }
+
+  /** Writes a chunk of changed tasks, each guarded by its base revision; a miss is a conflict. */
+  async function updateTasks(trx: Knex.Transaction, tasks: Task[], base: Map<string, number>): Promise<void> {
+    // Only the columns some task of the chunk changed (a progress batch: progress, label,
+    // checkpoint, update_time, revision) instead of all fourteen: fewer values to bind and write.
+    const changed = new Set<string>(["update_time", "revision"]);
+    for (const t of tasks) {
+      const before = cache.task(t.id);
+      if (!before || before.revision !== base.get(t.id)) {
+        for (const c of UPDATABLE_COLUMNS) changed.add(c);
+        break;
+      }
+      const a = taskToRow(before) as unknown as Record<string, unknown>;
+      const b = taskToRow(t) as unknown as Record<string, unknown>;
+      for (const c of UPDATABLE_COLUMNS) if (a[c] !== b[c]) changed.add(c);
+    }
+    const columns = UPDATABLE_COLUMNS.filter((c) => changed.has(c));
+    const { sql, params } = updateTasksStatement(dialect, tasks, columns, (id) => base.get(id) ?? 0);
+    const updated = (await dialect.execute(trx, sql, params)).length;
+    if (updated !== tasks.length) throw new ConflictError("a task changed under the batch");
+  }
+
+  async function write(trx: Knex.Transaction, changes: Changes, now: number): Promise<SequencedEvent[]> {
+    await dialect.lockForCommit(trx);
+    const inserts: Task[] = [];
+    const updates: Task[] = [];
+    for (const t of changes.tasks.values()) (changes.baseRevisions.get(t.id) ? updates : inserts).push(t);
+    await dialect.insertRows(trx, "tasks", inserts.map(taskToRow));
+    for (const part of chunks(updates, UPDATES_PER_STATEMENT)) await updateTasks(trx, part, changes.baseRevisions);
+    const created: Confirmation[] = [];
+    const changed: Confirmation[] = [];
+    for (const c of changes.confirmations.values()) (changes.newConfirmations.has(c.id) ? created : changed).push(c);
+    await dialect.insertRows(trx, "confirmations", created.map(confirmationToRow));
+    for (const c of changed) {
+      // Only PENDING rows ever change: the first answer (or expiry, or cancel) wins.
+      const n = await trx("confirmations")
+        .where({ id: c.id, state: "pending" })
+        .update({ state: c.state, action: c.action, answer_values: json(c.values), resolve_time: c.resolveTime });
+      if (n !== 1) throw new ConflictError("a confirmation changed under the batch");
+    }
+    if (changes.events.length === 0) return [];
+    let sequence = options.knownLastSequence ? options.knownLastSequence() : await maxSequence(trx);
+    const sequenced = changes.events.map(({ event }) => ({
+      sequence: ++sequence,
+      time: now,
+      taskId: eventTaskId(event),
+      owner: eventOwner(event),
+      event,
+    }));
+    const notify = options.commitNotify;
+    // Delivered only if this transaction commits.
+    await dialect.insertRows(trx, "events", sequenced.map(eventToRow), notify && { channel: notify.channel, payload: `${sequence} ${notify.origin}` });
+    return sequenced;
+  }
+
+  return async (batch, retry) => {
+    const now = options.clock();
+    const loaded = await load(batch, retry);
+    const { changes, results } = applyBatch(batch, loaded, cache, now);
+    const events =
+      changes.tasks.size + changes.confirmations.size + changes.events.length === 0
+        ? []
+        : await knex.transaction((trx) => write(trx, changes, now));
+    return { results, events, eventOwners: changes.events.map((e) => e.owner), changes };
+  };
+}

@@ -1,0 +1,91 @@
+import type { Knex } from "@mikro-orm/knex";
+import type { Task } from "../domain/model.js";
+import type { Dialect } from "./orm.js";
+import type { CommittedChanges } from "./publication.js";
+import { type TaskColumn, taskToRow } from "./row-mapping.js";
+
+// What differs between SQLite and PostgreSQL for the batch writer and the feed, behind one
+// interface (sqlite-dialect.ts, postgresql-dialect.ts), plus the statement text both share.
+
+/** A NOTIFY that rides on a writing transaction and is delivered only if it commits. */
+export interface CommitNotice {
+  readonly channel: string;
+  readonly payload: string;
+}
+
+/** The engine-specific part of the store's SQL. */
+export interface SqlDialect {
+  /** Which engine this is (for logs and the choice of dialect; never branch on it elsewhere). */
+  readonly name: Dialect;
+  /**
+   * True when no other process writes the database (SQLite): a process that publishes its own
+   * commits then knows the log's last sequence without reading it.
+   */
+  readonly soleWriter: boolean;
+  /** Taken first in every writing transaction; serialises committers so sequence order is commit order. */
+  lockForCommit(trx: Knex.Transaction): Promise<void>;
+  /** Runs one statement of a batch in its transaction and answers its rows. */
+  execute(trx: Knex.Transaction, sql: string, params: unknown[]): Promise<unknown[]>;
+  /**
+   * Multi-row INSERT … VALUES in chunks under the engine's parameter limit; with `notice`
+   * (PostgreSQL; SQLite has no NOTIFY and ignores it) the last chunk also sends it.
+   */
+  insertRows(trx: Knex.Transaction, table: string, rows: object[], notice?: CommitNotice): Promise<void>;
+  /** The parameter placeholder of a VALUES list column (PostgreSQL needs a type on each). */
+  valuesParam(column: TaskColumn | "base_revision"): string;
+  /**
+   * Events after `after` (at most `limit`) and the current rows of the tasks and
+   * confirmations they name, read in one snapshot.
+   */
+  readCommitted(knex: Knex, after: number, limit: number): Promise<CommittedChanges>;
+}
+
+/** Splits a list into runs of at most `size` items (statements have parameter limits). */
+export function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** knex.raw answers rows on SQLite and a pg Result on PostgreSQL. */
+export function rowsOf(res: unknown): unknown[] {
+  return Array.isArray(res) ? res : ((res as { rows?: unknown[] }).rows ?? []);
+}
+
+/** Bindings per multi-row INSERT: under SQLite's 32,766 and PostgreSQL's 65,535. */
+const MAX_BINDINGS = 30_000;
+
+/** The multi-row INSERT statements for `rows` (all of one shape), chunked under the parameter limit. */
+export function insertStatements(table: string, rows: object[]): { sql: string; params: unknown[] }[] {
+  if (rows.length === 0) return [];
+  const columns = Object.keys(rows[0]!);
+  const perChunk = Math.max(1, Math.floor(MAX_BINDINGS / columns.length));
+  const rowSql = `(${columns.map(() => "?").join(", ")})`;
+  return [...chunks(rows, perChunk)].map((part) => ({
+    sql: `insert into ${table} (${columns.join(", ")}) values ${part.map(() => rowSql).join(", ")}`,
+    params: part.flatMap((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? null)),
+  }));
+}
+
+/**
+ * One UPDATE … FROM (VALUES …) writing `columns` of each task, guarded by its base revision:
+ * RETURNING answers the ids that matched (fewer than the tasks means another writer got
+ * there first).
+ */
+export function updateTasksStatement(
+  dialect: SqlDialect,
+  tasks: readonly Task[],
+  columns: readonly TaskColumn[],
+  baseRevision: (id: string) => number,
+): { sql: string; params: unknown[] } {
+  const rowSql = `(${[dialect.valuesParam("id"), dialect.valuesParam("base_revision"), ...columns.map((c) => dialect.valuesParam(c))].join(", ")})`;
+  const params: unknown[] = [];
+  for (const t of tasks) {
+    const row = taskToRow(t) as unknown as Record<string, unknown>;
+    params.push(t.id, baseRevision(t.id));
+    for (const c of columns) params.push(row[c]);
+  }
+  const sql =
+    `with v(id, base_revision, ${columns.join(", ")}) as (values ${tasks.map(() => rowSql).join(", ")}) ` +
+    `update tasks set ${columns.map((c) => `${c} = v.${c}`).join(", ")} from v ` +
+    `where tasks.id = v.id and tasks.revision = v.base_revision returning tasks.id`;
+  return { sql, params };
+}
