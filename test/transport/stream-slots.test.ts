@@ -21,15 +21,16 @@ import {
  */
 
 const CAP = 16;
+const SNAPSHOT_TASKS = Number(process.env.SNAPSHOT_TASKS ?? 64);
 let t: TestApp;
 let taskId: string;
 
 /** A fresh server per case, so that one protocol's leak does not fail the next. */
 async function start(): Promise<void> {
   t = await startTestApp({ args: ["--max-streams-per-principal", String(CAP)] });
-  // A snapshot of about 1 MB, so that a watch that is not read parks the server on a write.
+  // A snapshot of about 4 MB, so that a watch that is not read parks the server on a write.
   const checkpoint = { blob: "x".repeat(60_000) };
-  for (let i = 0; i < 16; i++) await t.grpc.unary("CreateTask", { owner: "slots", kind: "k", checkpoint });
+  for (let i = 0; i < SNAPSHOT_TASKS; i++) await t.grpc.unary("CreateTask", { owner: "slots", kind: "k", checkpoint });
   const task: any = await t.grpc.unary("CreateTask", { owner: "slots", kind: "k" });
   taskId = task.task.id;
 }
@@ -164,7 +165,7 @@ async function admittedOfCap(): Promise<number> {
 
 const PROTOCOLS: Protocol[] = ["grpc-js listener", "connect h2c", "grpc h2c", "grpc-web http/1.1", "connect http/1.1"];
 const RPCS: Rpc[] = ["WatchTasks", "RequestConfirmation", "StreamProgress"];
-const RESETS = Number(process.env.STREAM_SLOT_RESETS ?? 320);
+const RESETS = Number(process.env.STREAM_SLOT_RESETS ?? 200);
 
 describe("stream slots after resets", () => {
   for (const p of PROTOCOLS) {
