@@ -27,7 +27,7 @@ import {
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
-import { streamAbortKey } from "./stream-control.js";
+import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
 
 /** What the service needs; only app.ts builds it. */
 export interface TaskControlDeps {
@@ -147,6 +147,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         else counts.emitted++;
         if (o.found && o.cancelRequested) cancelled.add(taskId);
       };
+      let invalid: { index: number; err: InvalidArgumentError } | undefined;
       try {
         for await (const msg of requests) {
           const index = received++;
@@ -160,10 +161,10 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
               throw new InvalidArgumentError("message", "one of update or emit is required");
             }
           } catch (err) {
-            if (err instanceof InvalidArgumentError) {
-              throw new InvalidArgumentError(`messages[${index}].${err.field}`, err.message.slice(err.field.length + 2));
-            }
-            throw err;
+            if (!(err instanceof InvalidArgumentError)) throw err;
+            // The counts are known once the updates before it have committed (below).
+            invalid = { index, err };
+            break;
           }
           if (inFlight.length >= STREAM_WINDOW) await Promise.all(inFlight.splice(0, STREAM_WINDOW / 2));
         }
@@ -172,6 +173,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         await Promise.allSettled(inFlight);
       }
       await Promise.all(inFlight);
+      if (invalid) throw new StreamProgressInvalidError(invalid.index, { ...counts }, invalid.err);
       return {
         received: BigInt(received),
         updated: BigInt(counts.updated),
