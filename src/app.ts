@@ -84,6 +84,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     shutdown: shutdown.signal,
     bookmarkMs: config.bookmarkMs,
     logError: (err, method) => log.error({ err, method }, "unexpected error"),
+    logDisconnect: (err, method) => log.debug({ reason: (err as Error).message, method }, "client went away"),
   });
   const health = createHealth({ services: [TaskControlService.typeName], ready: () => manager.state === "open" });
   const metrics = createMetrics({
