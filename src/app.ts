@@ -108,6 +108,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     shutdown: shutdown.signal,
     bookmarkMs: config.bookmarkMs,
     logError: (err, method) => log.error({ err, method }, "unexpected error"),
+    logDisconnect: (err, method) => log.debug({ reason: (err as Error).message, method }, "client went away"),
   });
   // Health.Watch and reflection need no token: one budget of open streams bounds them both.
   const probeStreams = createStreamCap({

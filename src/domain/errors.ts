@@ -74,11 +74,14 @@ export class InvalidArgumentError extends DomainError {
   readonly violations: readonly FieldViolation[];
 
   constructor(field: string, description: string);
-  constructor(violations: readonly FieldViolation[]);
-  constructor(fieldOrViolations: string | readonly FieldViolation[], description = "") {
+  constructor(violations: readonly FieldViolation[], metadata?: Record<string, string>);
+  constructor(fieldOrViolations: string | readonly FieldViolation[], descriptionOrMetadata: string | Record<string, string> = "") {
     const violations =
-      typeof fieldOrViolations === "string" ? [{ field: fieldOrViolations, description }] : fieldOrViolations;
-    super("invalid_argument", violations.map((v) => `${v.field}: ${v.description}`).join("; "), "INVALID_ARGUMENT");
+      typeof fieldOrViolations === "string"
+        ? [{ field: fieldOrViolations, description: String(descriptionOrMetadata) }]
+        : fieldOrViolations;
+    const metadata = typeof descriptionOrMetadata === "string" ? {} : descriptionOrMetadata;
+    super("invalid_argument", violations.map((v) => `${v.field}: ${v.description}`).join("; "), "INVALID_ARGUMENT", metadata);
     this.violations = violations;
     this.field = violations[0]?.field ?? "";
   }

@@ -8,6 +8,17 @@ const MAX_TOKEN_LENGTH = 4096;
 /** RFC 6750 b64token characters, plus the rest of visible ASCII that generators emit. */
 const TOKEN = /^[\x21-\x7e]+$/;
 
+/** "Bearer", then spaces or tabs (RFC 6750 wants one or more SP; tabs are harmless). */
+const SCHEME = /^bearer[ \t]+(.*)$/i;
+/**
+ * HTTP/2 (RFC 9113 §8.2.1) forbids whitespace at either end of a field value, and Node's
+ * HTTP/2 layer drops such a field before any handler sees it: a token sent with a trailing
+ * space arrives as no header at all. The message says so, since it cannot be told apart.
+ */
+const MISSING =
+  "missing bearer token (authorization: Bearer <token>); over HTTP/2 and gRPC an authorization " +
+  "value with leading or trailing whitespace is dropped before it reaches the server";
+
 /** Turns a call's headers into its principal; the one authentication both listeners use. */
 export interface Authenticator {
   /** False when no auth file was given: every caller is ANONYMOUS (admin), loopback only. */
@@ -39,10 +50,12 @@ export function createAuthenticator(entries: readonly AuthEntry[] | undefined): 
     replace: set,
     authenticate(headers) {
       if (!entries) return ANONYMOUS;
-      const header = headers.get("authorization");
-      if (header === null || header === "") throw refuse("missing bearer token (authorization: Bearer <token>)");
-      const m = /^bearer +(.*)$/i.exec(header);
-      const token = m?.[1]?.trim() ?? "";
+      // Fetch's Headers and Node's HTTP/1.1 parser already strip the value's surrounding
+      // whitespace (OWS); trimmed again for any other source of headers.
+      const header = headers.get("authorization")?.trim();
+      if (header === undefined || header === "") throw refuse(MISSING);
+      const m = SCHEME.exec(header);
+      const token = m?.[1] ?? "";
       if (!m || token.length === 0 || token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) {
         throw refuse("malformed authorization header; expected: Bearer <token>");
       }

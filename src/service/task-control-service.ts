@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { InvalidArgumentError, UnavailableError } from "../domain/errors.js";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { DomainError, InvalidArgumentError, UnavailableError } from "../domain/errors.js";
 import { checkId, checkText, LIMITS } from "../domain/limits.js";
 import type { Confirmation, Task } from "../domain/model.js";
 import type { TaskStore } from "../domain/ports.js";
@@ -27,7 +27,7 @@ import {
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
-import { streamAbortKey } from "./stream-control.js";
+import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
 
 /** What the service needs; only app.ts builds it. */
 export interface TaskControlDeps {
@@ -40,6 +40,8 @@ export interface TaskControlDeps {
   bookmarkMs: number;
   /** Receives unexpected errors (they reach the caller as INTERNAL without detail). */
   logError: (err: unknown, method: string) => void;
+  /** Receives the errors a call ends with because its client went away (normal: debug). */
+  logDisconnect?: (err: unknown, method: string) => void;
 }
 
 const DEFAULT_PAGE = 50;
@@ -147,6 +149,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         else counts.emitted++;
         if (o.found && o.cancelRequested) cancelled.add(taskId);
       };
+      let invalid: { index: number; err: InvalidArgumentError } | undefined;
       try {
         for await (const msg of requests) {
           const index = received++;
@@ -160,10 +163,10 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
               throw new InvalidArgumentError("message", "one of update or emit is required");
             }
           } catch (err) {
-            if (err instanceof InvalidArgumentError) {
-              throw err.under(`messages[${index}].`);
-            }
-            throw err;
+            if (!(err instanceof InvalidArgumentError)) throw err;
+            // The counts are known once the updates before it have committed (below).
+            invalid = { index, err };
+            break;
           }
           if (inFlight.length >= STREAM_WINDOW) await Promise.all(inFlight.splice(0, STREAM_WINDOW / 2));
         }
@@ -172,6 +175,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         await Promise.allSettled(inFlight);
       }
       await Promise.all(inFlight);
+      if (invalid) throw new StreamProgressInvalidError(invalid.index, { ...counts }, invalid.err);
       return {
         received: BigInt(received),
         updated: BigInt(counts.updated),
@@ -274,24 +278,58 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       if (deps.shutdown.aborted) throw new UnavailableError("server is shutting down; resume with after_sequence", "SHUTTING_DOWN");
     },
   };
-  return withErrorMapping(impl, deps.logError);
+  return withErrorMapping(impl, deps.logError, deps.logDisconnect ?? (() => {}));
 }
+
+/**
+ * Error codes with which Node's sockets and HTTP streams say that the peer went away (reset,
+ * closed, socket destroyed): a connect-node handler sees them thrown into its generator or
+ * out of its request body.
+ */
+const PEER_GONE = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNABORTED",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_STREAM_WRITE_AFTER_END",
+  "ERR_HTTP2_STREAM_ERROR",
+  "ERR_HTTP2_STREAM_CANCEL",
+  "ERR_HTTP2_INVALID_STREAM",
+]);
+
+/** True when `err` only says that the call's client is gone: normal, not a server fault. */
+function clientGone(err: unknown, ctx: HandlerContext | undefined): boolean {
+  if (ctx?.signal.aborted && err === ctx.signal.reason) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && PEER_GONE.has(code);
+}
+
+/** Status of a call whose client went away (nobody reads it; metrics and logs do). */
+const CLIENT_GONE = () => new ConnectError("the client went away", Code.Canceled);
 
 /** Wraps every method so that domain errors leave as ConnectErrors with the right code. */
 function withErrorMapping(
   impl: ServiceImpl<typeof TaskControlService>,
   logError: (err: unknown, method: string) => void,
+  logDisconnect: (err: unknown, method: string) => void,
 ): ServiceImpl<typeof TaskControlService> {
   const wrapped: Record<string, unknown> = {};
   for (const method of TaskControlService.methods) {
     const fn = (impl as unknown as Record<string, (...a: unknown[]) => unknown>)[method.localName]!;
-    const map = (err: unknown) => toConnectError(err, (e) => logError(e, method.name));
+    const mapped = (err: unknown, ctx: unknown): ConnectError => {
+      if (!(err instanceof ConnectError) && !(err instanceof DomainError) && clientGone(err, ctx as HandlerContext | undefined)) {
+        logDisconnect(err, method.name);
+        return CLIENT_GONE();
+      }
+      return toConnectError(err, (e) => logError(e, method.name));
+    };
     if (method.methodKind === "server_streaming") {
       wrapped[method.localName] = async function* (...args: unknown[]) {
         try {
           yield* fn(...args) as AsyncIterable<unknown>;
         } catch (err) {
-          throw map(err);
+          throw mapped(err, args[1]);
         }
       };
     } else {
@@ -299,7 +337,7 @@ function withErrorMapping(
         try {
           return await fn(...args);
         } catch (err) {
-          throw map(err);
+          throw mapped(err, args[1]);
         }
       };
     }

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import {
   Code,
@@ -22,6 +24,30 @@ export const requestIdKey = createContextKey<string>("", { description: "taskcon
 
 const admissionKey = createContextKey<Admission | undefined>(undefined, { description: "taskcontrol admission" });
 
+/** Registers a listener for the end of the HTTP request's own stream; returns its removal. */
+type OnRequestEnd = (listener: () => void) => () => void;
+
+const requestEndKey = createContextKey<OnRequestEnd | undefined>(undefined, { description: "taskcontrol request end" });
+
+/**
+ * The end of a request as the HTTP server sees it, whatever connect-node is doing: an HTTP/2
+ * stream closes (finished, reset, or its session gone); an HTTP/1.1 request ends with its
+ * socket at the latest (a response cannot be cut short otherwise). connect-node writes a
+ * stream's messages with a promise that waits for "drain" and never settles when the stream
+ * is reset meanwhile, so an async iterator's finally is no place to release a stream slot.
+ */
+function requestEnd(req: IncomingMessage | Http2ServerRequest): OnRequestEnd {
+  return (listener) => {
+    const target = "stream" in req ? req.stream : req.socket;
+    if (target.destroyed) {
+      queueMicrotask(listener);
+      return () => {};
+    }
+    target.once("close", listener);
+    return () => target.off("close", listener);
+  };
+}
+
 /** Header carrying the request id both ways. */
 export const REQUEST_ID_HEADER = "x-request-id";
 
@@ -42,8 +68,8 @@ export interface CallHooksOptions {
 export interface CallHooks {
   /** For startGrpcServer's hooks (without shutdownSignal, which the app adds). */
   readonly grpc: Omit<GrpcAdapterHooks, "shutdownSignal">;
-  /** For startHttpServer: fresh values per request; the interceptor fills them. */
-  readonly httpContextValues: () => ContextValues;
+  /** For startHttpServer: fresh values per request, tied to its end; the interceptor fills them. */
+  readonly httpContextValues: (req: IncomingMessage | Http2ServerRequest) => ContextValues;
   /** For startHttpServer's interceptors. */
   readonly httpInterceptor: Interceptor;
 }
@@ -109,11 +135,16 @@ export function createCallHooks(options: CallHooksOptions): CallHooks {
     }
     const requestId = req.contextValues.get(requestIdKey);
     let ended = false;
+    let unlisten: (() => void) | undefined;
     const finish = (code: Code | 0) => {
       if (ended) return;
       ended = true;
+      unlisten?.();
       end("http", req.method, code, elapsed(), req.contextValues);
     };
+    // Streams hold a slot: whichever comes first, the call's own end or its HTTP stream's,
+    // gives it back (a stream that closes before the call ended was cut short by the peer).
+    if (streams(req.method)) unlisten = req.contextValues.get(requestEndKey)?.(() => finish(Code.Canceled));
     const fail = (err: unknown): ConnectError => {
       const ce = boundedError(err);
       ce.metadata.set(REQUEST_ID_HEADER, requestId);
@@ -154,7 +185,11 @@ export function createCallHooks(options: CallHooksOptions): CallHooks {
       },
       onCallEnd: (method, code, ms, values) => end("grpc", method, code, ms, values),
     },
-    httpContextValues: () => createContextValues(),
+    httpContextValues: (req) => {
+      const values = createContextValues();
+      values.set(requestEndKey, requestEnd(req));
+      return values;
+    },
     httpInterceptor,
   };
 }

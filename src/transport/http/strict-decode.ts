@@ -13,10 +13,12 @@ export interface StrictDecodeOptions {
 /**
  * connect-node reports a protobuf body it cannot decode (bad wire format, invalid UTF-8 in a
  * string) as INTERNAL, as if the server were at fault; the gRPC listener says
- * INVALID_ARGUMENT. This wraps every handler of the router so the request body is checked
- * as it streams in (each message decoded once more, the price of the clean status), and a
- * malformed message ends the call with INVALID_ARGUMENT naming the message type. JSON bodies
- * need nothing: connect already reports their parse errors as INVALID_ARGUMENT.
+ * INVALID_ARGUMENT. And it decodes JSON bodies with a lenient TextDecoder, so bytes that are
+ * not UTF-8 become U+FFFD and distinct strings collide. This wraps every handler of the
+ * router so the request body is checked as it streams in (each message decoded once more,
+ * the price of the clean status), and a malformed message ends the call with
+ * INVALID_ARGUMENT naming the message type: protobuf must decode (protobuf-es verifies the
+ * UTF-8 of proto3 strings), JSON must be UTF-8 with no lone surrogate escaped in a string.
  */
 export function strictBinaryRequests(router: ConnectRouter, options: StrictDecodeOptions): void {
   router.handlers.forEach((handler, i) => {
@@ -26,13 +28,58 @@ export function strictBinaryRequests(router: ConnectRouter, options: StrictDecod
   });
 }
 
-/** How the body of a request is framed, by its content type. */
-function framing(req: UniversalServerRequest): { kind: "whole" | "enveloped"; encodingHeader: string } | undefined {
+/** How the body of a request is framed and encoded, by its content type. */
+interface Framing {
+  kind: "whole" | "enveloped";
+  encodingHeader: string;
+  codec: "proto" | "json";
+}
+
+function framing(req: UniversalServerRequest): Framing | undefined {
   const type = (req.header.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type === "application/proto") return { kind: "whole", encodingHeader: "content-encoding" };
-  if (type === "application/connect+proto") return { kind: "enveloped", encodingHeader: "connect-content-encoding" };
-  if (/^application\/grpc(-web)?(\+proto)?$/.test(type)) return { kind: "enveloped", encodingHeader: "grpc-encoding" };
-  return undefined;
+  const m = /^application\/(?:(connect|grpc|grpc-web)\+)?(proto|json)$/.exec(type) ?? /^application\/(grpc|grpc-web)$/.exec(type);
+  if (!m) return undefined;
+  const codec = m[2] === "json" ? "json" : "proto";
+  if (!m[1]) return { kind: "whole", encodingHeader: "content-encoding", codec };
+  return { kind: "enveloped", encodingHeader: m[1] === "connect" ? "connect-content-encoding" : "grpc-encoding", codec };
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** A JSON escape of a UTF-16 surrogate: only then can a string hold a lone one. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * Throws unless `bytes` are UTF-8 and no string of the JSON (key or value) holds a lone
+ * surrogate (`"\ud800"` is valid JSON but no Unicode text: it would be stored as U+FFFD).
+ * Syntax errors are left to connect, which reports them as INVALID_ARGUMENT itself.
+ */
+function checkJsonText(bytes: Uint8Array): void {
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new Error("the body is not valid UTF-8");
+  }
+  if (!SURROGATE_ESCAPE.test(text)) return;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return;
+  }
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") {
+      if (!v.isWellFormed()) throw new Error("a string holds a lone UTF-16 surrogate");
+    } else if (Array.isArray(v)) stack.push(...v);
+    else if (v !== null && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) {
+        if (!k.isWellFormed()) throw new Error("a key holds a lone UTF-16 surrogate");
+        stack.push(child);
+      }
+    }
+  }
 }
 
 function checkedBody(
@@ -59,7 +106,8 @@ function checkedBody(
       }
     }
     try {
-      fromBinary(schema, plain);
+      if (frame.codec === "json") checkJsonText(plain);
+      else fromBinary(schema, plain);
     } catch (err) {
       throw new ConnectError(`malformed ${schema.typeName}: ${(err as Error).message}`, Code.InvalidArgument);
     }
