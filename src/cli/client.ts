@@ -2,7 +2,7 @@
 // connect-node, so the CLI exercises the same listener workers use.
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { errorReason, fieldViolations } from "../client/error-details.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** The typed client every command uses. */
@@ -33,18 +33,11 @@ export function createCliClient(options: { server: string; token?: string | unde
   return createClient(TaskControlService, transport);
 }
 
-/** The taskcontrol ErrorInfo reason of a failed call (e.g. ALREADY_RESOLVED), if it has one. */
-export function errorReason(err: ConnectError): string | undefined {
-  return err.findDetails(ErrorInfoSchema).find((i) => i.domain === "taskcontrol")?.reason;
-}
-
 /** A one-line reason for a failed call (its ErrorInfo reason, bad fields), with a hint for the usual causes. */
 export function failureText(err: unknown, server: string): string {
   if (err instanceof ConnectError) {
     const reason = errorReason(err);
-    const fields = err
-      .findDetails(BadRequestSchema)
-      .flatMap((b) => b.fieldViolations.map((v) => `${v.field} ${v.description}`));
+    const fields = fieldViolations(err).map((v) => `${v.field} ${v.description}`);
     const code = Code[err.code] ?? "Error";
     const name = reason ? `${code} (${reason})` : code;
     if (fields.length > 0) return `${name}: ${fields.join("; ")}`;
@@ -59,3 +52,4 @@ export function failureText(err: unknown, server: string): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
+

@@ -2,7 +2,7 @@
 // with the bearer token (if any) added by an interceptor so every call carries it.
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { BadRequestSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { fieldViolations as violationsOf } from "../../src/client/error-details.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** The typed client every module of the page shares (one transport, one token). */
@@ -69,8 +69,7 @@ export function isUnauthenticated(err: unknown): boolean {
 
 /** The bad fields a failed call names (google.rpc.BadRequest), by request path. */
 export function fieldViolations(err: unknown): { field: string; description: string }[] {
-  if (!(err instanceof ConnectError)) return [];
-  return err.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+  return err instanceof ConnectError ? violationsOf(err) : [];
 }
 
 /** A short message for the user: the server's text without the "[code]" prefix noise. */

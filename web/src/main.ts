@@ -1,11 +1,12 @@
 // The task monitor page: watches the owner's tasks and draws a card per task, opens the
 // confirmation dialog for pending decisions, and survives server restarts by resuming.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { TaskStatus, type Confirmation, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
 import { TaskState, type TaskChange } from "../../src/client/task-state.js";
 import { startWatchLoop, type WatchLoop, type WatchState } from "../../src/client/watch-loop.js";
-import { createTaskControlClient, createTokenStore, errorText, isUnauthenticated } from "./api.js";
+import { errorReason } from "../../src/client/error-details.js";
+import { createTaskControlClient, createTokenStore, errorText, fieldViolations, isUnauthenticated } from "./api.js";
 import { STATUS_FILTERS, TaskCard } from "./cards.js";
 import { ConfirmationDialog, type CloseReason } from "./dialog.js";
 import { byId, setText } from "./dom.js";
@@ -136,12 +137,14 @@ const dialog = new ConfirmationDialog(
       await client.resolveConfirmation({ confirmationId: c.id, action, values });
       announce("Answer sent.");
     } catch (err) {
-      if (err instanceof ConnectError && err.code === Code.FailedPrecondition) {
+      if (err instanceof ConnectError && errorReason(err) === "ALREADY_RESOLVED") {
         announce("This confirmation was already answered elsewhere.");
         dialog.close("resolved-elsewhere", c.id);
         return;
       }
       if (isUnauthenticated(err)) askForToken("Your token was refused; enter it again.");
+      // Field violations go back with the error: the dialog marks the fields and stays open.
+      if (fieldViolations(err).length > 0) throw err;
       throw new Error(`Could not send the answer: ${errorText(err)}`);
     }
   },

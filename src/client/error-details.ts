@@ -1,0 +1,14 @@
+// Reading the google.rpc details of a failed call, shared by taskctl and the web monitor (no
+// Node or DOM APIs): programs branch on these, never on the message text.
+import type { ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+
+/** The taskcontrol ErrorInfo reason of a failed call (e.g. ALREADY_RESOLVED), if it has one. */
+export function errorReason(err: ConnectError): string | undefined {
+  return err.findDetails(ErrorInfoSchema).find((i) => i.domain === "taskcontrol")?.reason;
+}
+
+/** The bad fields a failed call names (google.rpc.BadRequest), by request path. */
+export function fieldViolations(err: ConnectError): { field: string; description: string }[] {
+  return err.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+}
