@@ -1,5 +1,6 @@
-import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { levels } from "pino";
+import { AddressError, isLoopbackHost, parseHostPort } from "./shared/address.js";
 import type { Durability } from "./store/orm.js";
 
 /** The server's configuration, validated once and frozen. Flags win over the environment. */
@@ -83,121 +84,270 @@ export interface ConnectionConfig {
   readonly maxProbeStreamsPerAddress: number;
 }
 
-const OPTIONS = {
-  "grpc-listen": { type: "string", env: "TASKCONTROL_GRPC_LISTEN" },
-  "http-listen": { type: "string", env: "TASKCONTROL_HTTP_LISTEN" },
-  db: { type: "string", env: "TASKCONTROL_DB" },
-  durability: { type: "string", env: "TASKCONTROL_DURABILITY" },
-  "auth-file": { type: "string", env: "TASKCONTROL_AUTH_FILE" },
-  "tls-cert": { type: "string", env: "TASKCONTROL_TLS_CERT" },
-  "tls-key": { type: "string", env: "TASKCONTROL_TLS_KEY" },
-  "tls-client-ca": { type: "string", env: "TASKCONTROL_TLS_CLIENT_CA" },
-  insecure: { type: "boolean", env: "TASKCONTROL_INSECURE" },
-  "log-level": { type: "string", env: "TASKCONTROL_LOG_LEVEL" },
-  "bookmark-interval-ms": { type: "string", env: "TASKCONTROL_BOOKMARK_INTERVAL_MS" },
-  "event-retention-count": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_COUNT" },
-  "event-retention-age-ms": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_AGE_MS" },
-  "event-retention-interval-ms": { type: "string", env: "TASKCONTROL_EVENT_RETENTION_INTERVAL_MS" },
-  "watch-queue": { type: "string", env: "TASKCONTROL_WATCH_QUEUE" },
-  "shutdown-grace-ms": { type: "string", env: "TASKCONTROL_SHUTDOWN_GRACE_MS" },
-  "web-dir": { type: "string", env: "TASKCONTROL_WEB_DIR" },
-  "max-streams-per-principal": { type: "string", env: "TASKCONTROL_MAX_STREAMS_PER_PRINCIPAL" },
-  "pg-catch-up-ms": { type: "string", env: "TASKCONTROL_PG_CATCH_UP_MS" },
-  "http-initial-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_INITIAL_TIMEOUT_MS" },
-  "http-headers-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_HEADERS_TIMEOUT_MS" },
-  "http-request-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_REQUEST_TIMEOUT_MS" },
-  "http-keep-alive-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP_KEEP_ALIVE_TIMEOUT_MS" },
-  "http2-idle-timeout-ms": { type: "string", env: "TASKCONTROL_HTTP2_IDLE_TIMEOUT_MS" },
-  "keepalive-interval-ms": { type: "string", env: "TASKCONTROL_KEEPALIVE_INTERVAL_MS" },
-  "keepalive-timeout-ms": { type: "string", env: "TASKCONTROL_KEEPALIVE_TIMEOUT_MS" },
-  "max-connections": { type: "string", env: "TASKCONTROL_MAX_CONNECTIONS" },
-  "max-probe-streams": { type: "string", env: "TASKCONTROL_MAX_PROBE_STREAMS" },
-  "max-probe-streams-per-address": { type: "string", env: "TASKCONTROL_MAX_PROBE_STREAMS_PER_ADDRESS" },
-  "db-check-ms": { type: "string", env: "TASKCONTROL_DB_CHECK_MS" },
-  "db-stall-ms": { type: "string", env: "TASKCONTROL_DB_STALL_MS" },
-} as const;
+/** One setting of the table: a flag, its environment variable, its default and its check. */
+export interface Setting<T> {
+  /** The environment variable read when the flag is absent. */
+  readonly env: string;
+  /** One line a newcomer needs, with units; --help and the README show it. */
+  readonly description: string;
+  /** What the value looks like in --help (HOST:PORT, MS, PATH, …); absent for a switch. */
+  readonly value?: string;
+  /** The default as --help and the README show it; absent when there is none. */
+  readonly shown?: string;
+  /** The value when neither the flag nor the environment gives one. */
+  readonly fallback: T;
+  /** Checks a raw value and converts it; throws a message saying what is wanted. */
+  parse(raw: string): T;
+}
 
-/** The usage text printed by --help. */
-export const USAGE = `usage: taskcontrol [options]
-${Object.entries(OPTIONS)
-  .map(([flag, o]) => `  --${flag}${o.type === "string" ? " VALUE" : ""}  (env ${o.env})`)
-  .join("\n")}`;
+/** Node's timers fire at once past this (a 32-bit signed count of ms). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
 
-/** Raised for bad configuration; main prints it and exits non-zero. */
+function text<F extends string | undefined>(env: string, value: string, fallback: F, description: string, shown?: string): Setting<string | F> {
+  return {
+    env,
+    value,
+    description,
+    fallback,
+    ...(shown !== undefined || fallback !== undefined ? { shown: shown ?? fallback } : {}),
+    parse: (raw) => raw,
+  };
+}
+
+function listen(env: string, fallback: string, description: string): Setting<string> {
+  return {
+    env,
+    value: "HOST:PORT",
+    description,
+    fallback,
+    shown: fallback,
+    parse(raw) {
+      try {
+        parseHostPort(raw);
+      } catch (err) {
+        throw new Error(err instanceof AddressError ? err.reason : String(err));
+      }
+      return raw;
+    },
+  };
+}
+
+function integer(env: string, fallback: number, min: number, description: string, options: { max?: number; shown?: string } = {}): Setting<number> {
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const unit = env.endsWith("_MS") ? "MS" : "N";
+  return {
+    env,
+    value: unit,
+    description,
+    fallback,
+    shown: options.shown ?? String(fallback),
+    parse(raw) {
+      const n = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        throw new Error(`must be an integer ≥ ${min}${options.max !== undefined ? ` and ≤ ${max}` : ""}${unit === "MS" ? " (milliseconds)" : ""}`);
+      }
+      return n;
+    },
+  };
+}
+
+/** A timer's period or timeout in ms: bounded to what setTimeout can wait. */
+function ms(env: string, fallback: number, min: number, description: string, shown?: string): Setting<number> {
+  return integer(env, fallback, min, description, { max: TIMER_MAX_MS, ...(shown ? { shown } : {}) });
+}
+
+function oneOf<const V extends string>(env: string, values: readonly V[], fallback: V, description: string): Setting<V> {
+  return {
+    env,
+    value: values.join("|"),
+    description,
+    fallback,
+    shown: fallback,
+    parse(raw) {
+      if (!(values as readonly string[]).includes(raw)) throw new Error(`must be one of ${values.join(", ")}`);
+      return raw as V;
+    },
+  };
+}
+
+function toggle(env: string, description: string): Setting<boolean> {
+  return {
+    env,
+    description,
+    fallback: false,
+    shown: "off",
+    parse(raw) {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new Error("must be true or false (or 1/0, yes/no, on/off)");
+    },
+  };
+}
+
+/** pino's levels, plus silent. */
+const LOG_LEVELS = [...(Object.keys(levels.values) as ("trace" | "debug" | "info" | "warn" | "error" | "fatal")[]), "silent" as const];
+
+/**
+ * Every setting, one entry per flag, in the order --help and the README list them. Add a
+ * flag here (and its field to Config); run `npm run docs` to
+ * rewrite the README's table.
+ */
+export const SETTINGS = {
+  "grpc-listen": listen("TASKCONTROL_GRPC_LISTEN", "127.0.0.1:50051", "Native gRPC listener (workers' hot path); port 0 picks a free port and the bound address is printed"),
+  "http-listen": listen("TASKCONTROL_HTTP_LISTEN", "127.0.0.1:8080", "HTTP listener: Connect, gRPC-Web and gRPC, the web monitor, /healthz and /metrics; port 0 as above"),
+  db: text("TASKCONTROL_DB", "PATH|URL", "./data/taskcontrol.sqlite", "SQLite file (created with its schema), or a postgres:// URL to share one PostgreSQL between replicas"),
+  durability: oneOf("TASKCONTROL_DURABILITY", ["normal", "full"], "normal", "SQLite sync mode: normal survives a process crash, full also a power loss (slower commits)"),
+  "auth-file": text("TASKCONTROL_AUTH_FILE", "PATH", undefined, "JSON file of principals and token hashes (see Security); without it auth is off and only loopback listeners are allowed", "none (auth off)"),
+  "tls-cert": text("TASKCONTROL_TLS_CERT", "PATH", undefined, "PEM certificate chain both listeners serve (with --tls-key); plaintext h2c and HTTP/1.1 without it", "none (plaintext)"),
+  "tls-key": text("TASKCONTROL_TLS_KEY", "PATH", undefined, "PEM private key of --tls-cert", "none"),
+  "tls-client-ca": text("TASKCONTROL_TLS_CLIENT_CA", "PATH", undefined, "PEM CA bundle: clients must present a certificate it signed (needs --tls-cert)", "none"),
+  insecure: toggle("TASKCONTROL_INSECURE", "Serve without auth on non-loopback addresses (only behind something that authenticates)"),
+  "log-level": oneOf("TASKCONTROL_LOG_LEVEL", LOG_LEVELS, "info", "JSON log lines on stdout at this level and above; debug adds a line per call"),
+  "bookmark-interval-ms": ms("TASKCONTROL_BOOKMARK_INTERVAL_MS", 15_000, 10, "An idle watch stream gets a bookmark (the latest sequence) after this many ms"),
+  "event-retention-count": integer("TASKCONTROL_EVENT_RETENTION_COUNT", 1_000_000, 1, "Events kept in the log for resuming watchers (after_sequence), at most"),
+  "event-retention-age-ms": integer("TASKCONTROL_EVENT_RETENTION_AGE_MS", 7 * 24 * 3600 * 1000, 1000, "Events older than this many ms leave the log", { shown: "604800000 (7 days)" }),
+  "event-retention-interval-ms": ms("TASKCONTROL_EVENT_RETENTION_INTERVAL_MS", 60_000, 10, "How often the event log is trimmed to those two bounds, in ms"),
+  "watch-queue": integer("TASKCONTROL_WATCH_QUEUE", 10_000, 1, "Persisted events a watcher may lag behind before its stream ends RESOURCE_EXHAUSTED (it resumes)"),
+  "shutdown-grace-ms": ms("TASKCONTROL_SHUTDOWN_GRACE_MS", 10_000, 0, "On SIGTERM/SIGINT, how long in-flight calls may finish, in ms"),
+  "web-dir": text("TASKCONTROL_WEB_DIR", "PATH", undefined, "Directory of the web monitor's built files", "web/dist of the package"),
+  "max-streams-per-principal": integer("TASKCONTROL_MAX_STREAMS_PER_PRINCIPAL", 1000, 1, "Open streams (watches, held confirmations, progress streams) per principal on both listeners; past it RESOURCE_EXHAUSTED"),
+  "pg-catch-up-ms": ms("TASKCONTROL_PG_CATCH_UP_MS", 1000, 10, "PostgreSQL: how often each replica reads the event log in case a NOTIFY was missed, in ms"),
+  "http-initial-timeout-ms": ms("TASKCONTROL_HTTP_INITIAL_TIMEOUT_MS", 10_000, 10, "A new connection must send its first bytes within this many ms"),
+  "http-headers-timeout-ms": ms("TASKCONTROL_HTTP_HEADERS_TIMEOUT_MS", 30_000, 10, "An HTTP/1.1 request's headers must arrive within this many ms (408 past it)"),
+  "http-request-timeout-ms": ms("TASKCONTROL_HTTP_REQUEST_TIMEOUT_MS", 300_000, 10, "An HTTP/1.1 request (headers and body) must arrive within this many ms (408)"),
+  "http-keep-alive-timeout-ms": ms("TASKCONTROL_HTTP_KEEP_ALIVE_TIMEOUT_MS", 5_000, 10, "An idle HTTP/1.1 keep-alive connection is closed after this many ms"),
+  "http2-idle-timeout-ms": ms("TASKCONTROL_HTTP2_IDLE_TIMEOUT_MS", 300_000, 10, "An HTTP/2 session (gRPC, h2c, h2) with no open stream is closed after this many ms"),
+  "keepalive-interval-ms": ms("TASKCONTROL_KEEPALIVE_INTERVAL_MS", 30_000, 10, "HTTP/2 keepalive: a PING after this many ms of silence"),
+  "keepalive-timeout-ms": ms("TASKCONTROL_KEEPALIVE_TIMEOUT_MS", 10_000, 10, "HTTP/2 keepalive: a session whose PING is unanswered this many ms is dropped"),
+  "max-connections": integer("TASKCONTROL_MAX_CONNECTIONS", 8_000, 1, "Connections each listener holds at once (lowered to fit the open file limit); past it the newest is closed"),
+  "max-probe-streams": integer("TASKCONTROL_MAX_PROBE_STREAMS", 1_000, 1, "Open grpc.health.v1 Watch and reflection streams, all callers together"),
+  "max-probe-streams-per-address": integer("TASKCONTROL_MAX_PROBE_STREAMS_PER_ADDRESS", 100, 1, "The same, per remote address"),
+  "db-check-ms": ms("TASKCONTROL_DB_CHECK_MS", 500, 10, "How often the SQLite files at --db are checked (deleted or replaced: the server stops, exit 74) and a failing database is probed, in ms"),
+  "db-stall-ms": ms("TASKCONTROL_DB_STALL_MS", 10_000, 100, "A write not committed after this many ms marks the database unwritable (not ready)"),
+} satisfies Record<string, Setting<unknown>>;
+
+/** A flag of the table. */
+export type SettingName = keyof typeof SETTINGS;
+
+/** The usage text printed by --help: every flag with its environment variable, default and description. */
+export const USAGE = [
+  "usage: taskcontrol [options]",
+  "",
+  "Every flag can also be set by its environment variable; a flag wins. A value starting",
+  "with '-' is written --flag=-1.",
+  "",
+  ...Object.entries(SETTINGS).flatMap(([flag, s]: [string, Setting<unknown>]) => [
+    `  --${flag}${s.value ? ` ${s.value}` : ""}`,
+    `      ${s.description}.`,
+    `      env ${s.env}${s.shown !== undefined ? `; default ${s.shown}` : ""}`,
+  ]),
+  "  --help, -h",
+  "      Print this and exit.",
+].join("\n");
+
+/** Raised for bad configuration; main prints its message on one line and exits 2. */
 export class ConfigError extends Error {}
 
-/** Parses flags and environment (the only reader of process.env is main, through this). */
-export function loadConfig(input: { argv: string[]; env: Record<string, string | undefined> }): Config {
+/** Where a value came from, as an operator would write it. */
+function source(flag: string, s: Setting<unknown>, fromFlag: boolean, raw: string): string {
+  return fromFlag ? `--${flag} ${JSON.stringify(raw)}` : `${s.env}=${JSON.stringify(raw)} (--${flag})`;
+}
+
+/** Reads every setting of the table from flags, then the environment, then its default. */
+function readSettings(input: { argv: string[]; env: Record<string, string | undefined> }): {
+  [K in SettingName]: ReturnType<(typeof SETTINGS)[K]["parse"]> | (typeof SETTINGS)[K]["fallback"];
+} {
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
       args: input.argv,
-      options: Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, { type: o.type }])),
+      options: Object.fromEntries(
+        Object.entries(SETTINGS).map(([k, s]: [string, Setting<unknown>]) => [k, { type: s.value ? "string" : "boolean" }]),
+      ),
       strict: true,
       allowPositionals: false,
-    }).values;
+    }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message}\n${USAGE}`);
+    const message = (err as Error).message;
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    const first = ambiguous
+      ? `${ambiguous[1]}: a value starting with "-" is written ${ambiguous[1]}=VALUE`
+      : message.split("\n")[0]!.replace(/\. This command does not take positional arguments/, "");
+    throw new ConfigError(`${first} (taskcontrol --help lists the flags)`);
   }
-  const get = (flag: keyof typeof OPTIONS): string | undefined => {
+  const out: Record<string, unknown> = {};
+  for (const [flag, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
     const v = values[flag];
-    if (typeof v === "string") return v;
-    const e = input.env[OPTIONS[flag].env];
-    return e === undefined || e === "" ? undefined : e;
-  };
-  const flagOn = (flag: keyof typeof OPTIONS): boolean =>
-    values[flag] === true || /^(1|true|yes)$/i.test(input.env[OPTIONS[flag].env] ?? "");
-  const int = (flag: keyof typeof OPTIONS, dflt: number, min: number): number => {
-    const raw = get(flag);
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${flag} must be an integer ≥ ${min}, got "${raw}"`);
-    return n;
-  };
-  const durability = get("durability") ?? "normal";
-  if (durability !== "normal" && durability !== "full") throw new ConfigError(`--durability must be normal or full`);
+    if (v === true) {
+      out[flag] = true;
+      continue;
+    }
+    const fromFlag = typeof v === "string";
+    const e = input.env[s.env];
+    const raw = fromFlag ? v : e === undefined || e === "" ? undefined : e;
+    if (raw === undefined) {
+      out[flag] = s.fallback;
+      continue;
+    }
+    try {
+      out[flag] = s.parse(raw);
+    } catch (err) {
+      throw new ConfigError(`${source(flag, s, fromFlag, raw)}: ${(err as Error).message} (see --help)`);
+    }
+  }
+  return out as ReturnType<typeof readSettings>;
+}
+
+/** Parses flags and environment (the only reader of process.env is main, through this). */
+export function loadConfig(input: { argv: string[]; env: Record<string, string | undefined> }): Config {
+  const v = readSettings(input);
   const config: Config = {
-    grpcListen: get("grpc-listen") ?? "127.0.0.1:50051",
-    httpListen: get("http-listen") ?? "127.0.0.1:8080",
-    db: get("db") ?? "./data/taskcontrol.sqlite",
-    durability,
-    authFile: get("auth-file"),
-    tlsCert: get("tls-cert"),
-    tlsKey: get("tls-key"),
-    tlsClientCa: get("tls-client-ca"),
-    insecure: flagOn("insecure"),
-    logLevel: get("log-level") ?? "info",
-    bookmarkMs: int("bookmark-interval-ms", 15_000, 10),
-    retainEvents: int("event-retention-count", 1_000_000, 1),
-    retainAgeMs: int("event-retention-age-ms", 7 * 24 * 3600 * 1000, 1000),
-    retentionIntervalMs: int("event-retention-interval-ms", 60_000, 10),
-    watchQueue: int("watch-queue", 10_000, 1),
-    shutdownGraceMs: int("shutdown-grace-ms", 10_000, 0),
-    webDir: get("web-dir"),
-    maxStreamsPerPrincipal: int("max-streams-per-principal", 1000, 1),
-    pgCatchUpMs: int("pg-catch-up-ms", 1000, 10),
+    grpcListen: v["grpc-listen"],
+    httpListen: v["http-listen"],
+    db: v.db,
+    durability: v.durability,
+    authFile: v["auth-file"],
+    tlsCert: v["tls-cert"],
+    tlsKey: v["tls-key"],
+    tlsClientCa: v["tls-client-ca"],
+    insecure: v.insecure,
+    logLevel: v["log-level"],
+    bookmarkMs: v["bookmark-interval-ms"],
+    retainEvents: v["event-retention-count"],
+    retainAgeMs: v["event-retention-age-ms"],
+    retentionIntervalMs: v["event-retention-interval-ms"],
+    watchQueue: v["watch-queue"],
+    shutdownGraceMs: v["shutdown-grace-ms"],
+    webDir: v["web-dir"],
+    maxStreamsPerPrincipal: v["max-streams-per-principal"],
+    pgCatchUpMs: v["pg-catch-up-ms"],
     connections: Object.freeze({
-      initialTimeoutMs: int("http-initial-timeout-ms", 10_000, 10),
-      headersTimeoutMs: int("http-headers-timeout-ms", 30_000, 10),
-      requestTimeoutMs: int("http-request-timeout-ms", 300_000, 10),
-      keepAliveTimeoutMs: int("http-keep-alive-timeout-ms", 5_000, 10),
-      http2IdleTimeoutMs: int("http2-idle-timeout-ms", 300_000, 10),
-      keepaliveIntervalMs: int("keepalive-interval-ms", 30_000, 10),
-      keepaliveTimeoutMs: int("keepalive-timeout-ms", 10_000, 10),
-      maxConnections: int("max-connections", 8_000, 1),
-      maxProbeStreams: int("max-probe-streams", 1_000, 1),
-      maxProbeStreamsPerAddress: int("max-probe-streams-per-address", 100, 1),
+      initialTimeoutMs: v["http-initial-timeout-ms"],
+      headersTimeoutMs: v["http-headers-timeout-ms"],
+      requestTimeoutMs: v["http-request-timeout-ms"],
+      keepAliveTimeoutMs: v["http-keep-alive-timeout-ms"],
+      http2IdleTimeoutMs: v["http2-idle-timeout-ms"],
+      keepaliveIntervalMs: v["keepalive-interval-ms"],
+      keepaliveTimeoutMs: v["keepalive-timeout-ms"],
+      maxConnections: v["max-connections"],
+      maxProbeStreams: v["max-probe-streams"],
+      maxProbeStreamsPerAddress: v["max-probe-streams-per-address"],
     }),
-    dbCheckMs: int("db-check-ms", 500, 10),
-    dbStallMs: int("db-stall-ms", 10_000, 100),
+    dbCheckMs: v["db-check-ms"],
+    dbStallMs: v["db-stall-ms"],
   };
   if (config.connections.headersTimeoutMs > config.connections.requestTimeoutMs) {
     throw new ConfigError("--http-headers-timeout-ms must not exceed --http-request-timeout-ms");
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
-    throw new ConfigError("--tls-cert and --tls-key go together");
+    throw new ConfigError("--tls-cert and --tls-key go together: give both, or neither for plaintext");
   }
   if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca needs --tls-cert and --tls-key");
+  const grpcAt = parseHostPort(config.grpcListen);
+  const httpAt = parseHostPort(config.httpListen);
+  if (grpcAt.port !== 0 && grpcAt.port === httpAt.port && (grpcAt.host === httpAt.host || isWildcard(grpcAt.host) || isWildcard(httpAt.host))) {
+    throw new ConfigError(`--grpc-listen ${config.grpcListen} and --http-listen ${config.httpListen} overlap: give each listener its own port`);
+  }
   if (!config.authFile && !config.insecure) {
     for (const [flag, listen] of [
       ["--grpc-listen", config.grpcListen],
@@ -214,10 +364,11 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
   return Object.freeze(config);
 }
 
-/** True for 127.0.0.0/8, ::1 and localhost. */
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::";
+}
+
+/** True when a listen address ("host:port") is on 127.0.0.0/8, ::1 or localhost. */
 export function isLoopback(listen: string): boolean {
-  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1");
-  if (host === "localhost") return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  return host === "::1";
+  return isLoopbackHost(parseHostPort(listen).host);
 }

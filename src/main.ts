@@ -1,7 +1,8 @@
 import { pathToFileURL } from "node:url";
 import { createApp } from "./app.js";
-import { ConfigError, loadConfig, USAGE } from "./config.js";
+import { type Config, ConfigError, loadConfig, USAGE } from "./config.js";
 import { DatabaseStartupError } from "./store/sqlite-lock.js";
+import { ListenError } from "./transport/listen.js";
 
 /** Exit code when the database file was deleted or replaced under the running server (EX_IOERR). */
 export const EXIT_DATABASE_LOST = 74;
@@ -13,7 +14,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return;
   }
   const config = loadConfig({ argv, env });
-  const app = await createApp(config);
+  const app = await createApp(config).catch((err: unknown) => {
+    throw new StartupError(config, err);
+  });
   let stopping = false;
   let exitCode = 0;
   const stop = (signal: NodeJS.Signals | "database-lost") => {
@@ -64,14 +67,58 @@ function redactUrl(db: string): string {
   return db.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }
 
+/** A failure while the app starts (after the configuration parsed), with the config to name flags. */
+class StartupError extends Error {
+  constructor(
+    readonly config: Config,
+    override readonly cause: unknown,
+  ) {
+    super("start-up failed", { cause });
+  }
+}
+
+/**
+ * One line for a start-up failure, naming the flag or resource and what to do, and the exit
+ * code: 2 for bad configuration (the operator must change a flag), 1 for a failure at run time.
+ */
+export function describeStartupFailure(err: unknown): { line: string; code: 1 | 2 } {
+  const config = err instanceof StartupError ? err.config : undefined;
+  const cause = err instanceof StartupError ? err.cause : err;
+  const oneLine = (text: string) => `taskcontrol: ${text.replace(/\s*\n\s*/g, " ")}`;
+  if (cause instanceof ConfigError) return { line: oneLine(cause.message), code: 2 };
+  // Already one line an operator reads: what, where, what to do (no driver stack).
+  if (cause instanceof DatabaseStartupError) return { line: oneLine(cause.message), code: 1 };
+  if (cause instanceof ListenError) {
+    const flag = config && cause.address === config.httpListen ? "--http-listen" : "--grpc-listen";
+    return { line: oneLine(`${flag}: ${cause.message}`), code: 1 };
+  }
+  const message = cause instanceof Error ? cause.message || cause.name : String(cause);
+  if (config && isDatabaseError(cause)) {
+    const db = redactUrl(config.db);
+    const hint = /^postgres(ql)?:\/\//.test(config.db)
+      ? "is PostgreSQL running there, and are the user, password and database right?"
+      : "is the path writable and the file a taskcontrol SQLite database?";
+    return { line: oneLine(`cannot open the database --db ${db}: ${message.split(config.db).join(db)} (${hint})`), code: 1 };
+  }
+  return { line: oneLine(`start-up failed: ${message}`), code: 1 };
+}
+
+/** Errors of the drivers (pg, sqlite3) and of MikroORM's connection layer. */
+function isDatabaseError(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  return (
+    /^(SQLITE_|ECONNREFUSED$|ECONNRESET$|ENOTFOUND$|EAI_AGAIN$|ETIMEDOUT$|EHOSTUNREACH$|28|3D000$|57P0|53)/.test(code) ||
+    /^(DatabaseError|ConnectionException|DriverException)$/.test(String(e?.name ?? ""))
+  );
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main(process.argv.slice(2), process.env).catch((err) => {
-    if (err instanceof DatabaseStartupError) {
-      // One line an operator reads: what, where, what to do (no driver stack).
-      console.error(`taskcontrol: ${err.message}`);
-      process.exit(1);
-    }
-    console.error(err instanceof ConfigError ? `taskcontrol: ${err.message}` : err);
-    process.exit(2);
+    const { line, code } = describeStartupFailure(err);
+    console.error(line);
+    // The stack is for whoever debugs the server, not for an operator reading the line above.
+    if (err instanceof StartupError && /^(debug|trace)$/.test(err.config.logLevel)) console.error(err.cause);
+    process.exit(code);
   });
 }

@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { errorReason, fieldViolations } from "../client/error-details.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import { parseServerAddress } from "../shared/address.js";
 
 /** The typed client every command uses. */
 export type TaskControlClient = Client<typeof TaskControlService>;
@@ -11,11 +12,12 @@ export type TaskControlClient = Client<typeof TaskControlService>;
 /** Where the CLI connects when neither --server nor TASKCONTROL_ADDRESS says otherwise. */
 export const DEFAULT_SERVER = "http://127.0.0.1:50051";
 
-/** Accepts "host:port", "http://host:port" or "https://host:port"; returns a base URL. */
+/**
+ * Accepts "host:port", "http://host:port" or "https://host:port" (the forms every client
+ * takes); returns a base URL. Throws AddressError, saying what is wrong, for anything else.
+ */
 export function normalizeServer(address: string): string {
-  const trimmed = address.trim().replace(/\/+$/, "");
-  if (/^https?:\/\//i.test(trimmed)) return trimmed;
-  return `http://${trimmed}`;
+  return parseServerAddress(address).baseUrl;
 }
 
 /** Adds the bearer token to every call (the service reads `authorization` metadata). */

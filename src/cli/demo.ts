@@ -13,6 +13,7 @@ import {
   type Task,
 } from "../../gen/taskcontrol/v1/task_pb.js";
 import type { RequestConfirmationResponse_Resolved } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import { backoffDelay } from "../shared/backoff.js";
 import type { TaskControlClient } from "./client.js";
 import { EXIT, println, type CliIo } from "./io.js";
 import { confirmHint, progressBar, taskJson } from "./render.js";
@@ -176,7 +177,7 @@ async function waitForAnswer(
       if (ce.code !== Code.Unavailable && ce.code !== Code.Internal && ce.code !== Code.Unknown) throw err;
       if (attempt >= 60) throw err;
       println(cmd.io.stderr, `taskctl: confirmation call dropped (${ce.rawMessage}); re-attaching`);
-      await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), undefined, { signal: cmd.io.signal });
+      await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 5000 }), undefined, { signal: cmd.io.signal });
     }
   }
 }

@@ -119,7 +119,14 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
   const server = str(inv.options["server"]) ?? io.env["TASKCONTROL_ADDRESS"] ?? DEFAULT_SERVER;
   const token = str(inv.options["token"]) ?? io.env["TASKCONTROL_TOKEN"] ?? undefined;
-  const client = createCliClient({ server, token: token === "" ? undefined : token });
+  let client: TaskControlClient;
+  try {
+    client = createCliClient({ server, token: token === "" ? undefined : token });
+  } catch (err) {
+    const from = str(inv.options["server"]) !== undefined ? "--server" : "TASKCONTROL_ADDRESS";
+    println(io.stderr, `taskctl: ${from} ${(err as Error).message}; give host:port, http://host:port or https://host:port`);
+    return EXIT.usage;
+  }
   try {
     return await run(inv, client, io);
   } catch (err) {

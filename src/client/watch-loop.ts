@@ -6,6 +6,7 @@ import type {
   TaskControlService,
   WatchTasksResponse,
 } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import { backoffDelay } from "../shared/backoff.js";
 
 /** What the loop is doing now; UIs show it ("live", "reconnecting in 2 s", "sign in"). */
 export type WatchState =
@@ -171,8 +172,7 @@ export function startWatchLoop(options: WatchLoopOptions): WatchLoop {
         continue;
       }
       attempt += 1;
-      const base = Math.min(cap, initial * 2 ** Math.min(attempt - 1, 20));
-      const retryInMs = Math.round(base * (0.5 + random() / 2));
+      const retryInMs = backoffDelay(attempt - 1, { initialMs: initial, maxMs: cap, jitter: 0.5 }, random);
       setState({ kind: "reconnecting", attempt, retryInMs, reason });
       await pause(retryInMs);
     }

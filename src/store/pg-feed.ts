@@ -1,4 +1,5 @@
 import { UnavailableError } from "../domain/errors.js";
+import { backoffDelay } from "../shared/backoff.js";
 import type { CommittedChanges, SqlTaskStore } from "./sql-task-store.js";
 
 /** What the feed needs of the store (a SqlTaskStore created with publication "feed"). */
@@ -156,7 +157,7 @@ export function createPgFeed(options: PgFeedOptions): PgFeed {
         options.onError?.(err, "read");
         probe = true;
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(5000, 50 * 2 ** Math.min(failures, 7)));
+          const t = setTimeout(resolve, backoffDelay(failures - 1, { initialMs: 100, maxMs: 5000 }));
           interruptBackoff = () => {
             clearTimeout(t);
             resolve();

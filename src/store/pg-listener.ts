@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { backoffDelay } from "../shared/backoff.js";
 
 /** The few log calls the listener makes (a pino logger fits). */
 export interface PgListenerLog {
@@ -89,7 +90,7 @@ export async function startPgListener(options: PgListenerOptions): Promise<PgLis
 
   function scheduleReconnect(): void {
     if (closed || reconnectTimer) return;
-    const delay = Math.min(maxMs, minMs * 2 ** Math.min(failures, 16)) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(failures, { initialMs: minMs, maxMs, jitter: 0.5 });
     failures++;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;

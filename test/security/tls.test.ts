@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { parseHostPort } from "../../src/shared/address.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { grpcClient } from "../support/grpc-client.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
@@ -42,7 +43,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function httpsGet(address: string, path: string, options: https.RequestOptions): Promise<number> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
+  const { host, port } = parseHostPort(address);
   return new Promise((resolve, reject) => {
     https
       .get({ host, port, path, ...options }, (res) => {

@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import { parseHostPort } from "../../src/shared/address.js";
 
 /** A raw TCP connection to host:port that records what it receives and when it closes. */
 export interface RawSocket {
@@ -14,10 +15,10 @@ export interface RawSocket {
 
 /** Opens a raw socket; errors (ECONNRESET from a shed connection) only close it. */
 export function rawSocket(address: string, options: { allowHalfOpen?: boolean } = {}): RawSocket {
-  const i = address.lastIndexOf(":");
+  const { host, port } = parseHostPort(address);
   const socket = net.connect({
-    host: address.slice(0, i),
-    port: Number(address.slice(i + 1)),
+    host,
+    port,
     allowHalfOpen: options.allowHalfOpen ?? false,
   });
   let data = "";

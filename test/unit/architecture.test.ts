@@ -23,6 +23,8 @@ const RULES: [string, RegExp][] = [
   ["src/events", /^(@connectrpc|@grpc|@mikro-orm|@bufbuild)|gen\/|\/(store|service|transport)\//],
   ["src/store", /^(@connectrpc|@grpc|@bufbuild)|gen\/|\/(events|service|transport)\//],
   ["src/service", /^(@grpc|@mikro-orm)|\/(store|transport)\//],
+  // Shared by the server, taskctl and the browser bundle: no Node APIs, no packages, no layers.
+  ["src/shared", /^(?!\.\/)/],
 ];
 
 describe("architecture", () => {

@@ -4,7 +4,7 @@ import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { LIMITS } from "../../domain/limits.js";
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from "../http/connections.js";
-import { splitHostPort } from "../http/server.js";
+import { listenOn } from "../listen.js";
 import { type GrpcAdapterHooks, grpcService } from "./adapter.js";
 
 /** Options of startGrpcServer. */
@@ -54,18 +54,10 @@ export async function startGrpcServer<S extends DescService>(options: GrpcServer
   const injector = server.createConnectionInjector(options.credentials ?? grpc.ServerCredentials.createInsecure());
   const listener = net.createServer((socket) => injector.injectConnection(socket));
   listener.maxConnections = limits.maxConnections;
-  const [host, port] = splitHostPort(options.listen);
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(port, host, () => {
-      listener.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = (listener.address() as net.AddressInfo).port;
+  const address = await listenOn(listener, options.listen);
   const stopAccepting = () => listener.close();
   return {
-    address: `${options.listen.slice(0, options.listen.lastIndexOf(":"))}:${bound}`,
+    address,
     server,
     close: (graceMs) =>
       new Promise<void>((resolve) => {

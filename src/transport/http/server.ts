@@ -9,6 +9,7 @@ import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connect
 import { LIMITS } from "../../domain/limits.js";
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS, endUnreadRequests, guardSession } from "./connections.js";
 import { strictBinaryRequests } from "./strict-decode.js";
+import { listenOn } from "../listen.js";
 
 type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
 /** The request and response types connect-node hands to handlers (HTTP/1.1 or HTTP/2). */
@@ -202,14 +203,9 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  const [host, port] = splitHostPort(options.listen);
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(port, host, () => resolve());
-  });
-  const bound = listener.address() as net.AddressInfo;
+  const address = await listenOn(listener, options.listen);
   return {
-    address: `${host}:${bound.port}`,
+    address,
     close: (graceMs) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -238,14 +234,4 @@ function send(res: Res, status: number, type: string, body: string | Buffer): vo
   res.statusCode = status;
   res.setHeader("content-type", type);
   (res as http.ServerResponse).end(body);
-}
-
-/** Splits "host:port" (IPv6 hosts in brackets). */
-export function splitHostPort(listen: string): [string, number] {
-  const i = listen.lastIndexOf(":");
-  if (i <= 0) throw new Error(`listen address "${listen}" must be host:port`);
-  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(listen.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`listen address "${listen}" has a bad port`);
-  return [host, port];
 }

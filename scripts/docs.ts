@@ -1,0 +1,70 @@
+// Writes the README's generated tables from their one source each, so docs and code cannot
+// drift: the blocks between <!-- NAME:start --> and <!-- NAME:end -->.
+// Usage: npm run docs [-- --check]   (--check rewrites nothing and exits 1 on drift;
+// test/unit/docs.test.ts fails on drift too).
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { SETTINGS, type Setting } from "../src/config.js";
+import { REASONS } from "../src/domain/errors.js";
+
+export const README = fileURLToPath(new URL("../README.md", import.meta.url));
+
+const cell = (s: string) => s.replace(/\|/g, "\\|");
+
+/** The configuration table: one row per flag of src/config.ts's SETTINGS, in its order. */
+export function configTableMarkdown(): string {
+  const rows = Object.entries(SETTINGS).map(([flag, s]: [string, Setting<unknown>]) => {
+    const name = s.value ? `\`--${flag} ${cell(s.value)}\`` : `\`--${flag}\``;
+    // A literal default is code; a default in words ("none (plaintext)") is prose.
+    const shown = s.shown === undefined ? "" : s.shown === String(s.fallback) ? `\`${s.shown}\`` : cell(s.shown);
+    return `| ${name} | \`${s.env}\` | ${shown} | ${cell(s.description)} |`;
+  });
+  return ["| flag | environment | default | what it does |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+/** The ErrorInfo reasons of src/domain/errors.ts's REASONS, in its order. */
+export function reasonsTableMarkdown(): string {
+  const rows = Object.entries(REASONS).map(([reason, meaning]) => `| \`${reason}\` | ${cell(meaning)} |`);
+  return ["| reason | meaning |", "| --- | --- |", ...rows].join("\n");
+}
+
+/** Every generated block of the README, by marker name. */
+export const BLOCKS: Readonly<Record<string, () => string>> = {
+  "config-table": configTableMarkdown,
+  "reasons-table": reasonsTableMarkdown,
+};
+
+const markers = (name: string) => [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`] as const;
+
+/** The text between the markers (without them), or undefined when they are missing. */
+export function readBlock(readme: string, name: string): string | undefined {
+  const [start, end] = markers(name);
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a < 0 || b < a) return undefined;
+  return readme.slice(a + start.length, b).trim();
+}
+
+/** The README with the block `name` replaced by `table`. */
+export function withBlock(readme: string, name: string, table: string): string {
+  const [start, end] = markers(name);
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`README.md has no ${start} … ${end} block`);
+  return `${readme.slice(0, a + start.length)}\n${table}\n${readme.slice(b)}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const readme = readFileSync(README, "utf8");
+  let next = readme;
+  for (const [name, render] of Object.entries(BLOCKS)) next = withBlock(next, name, render());
+  if (process.argv.includes("--check")) {
+    if (next !== readme) {
+      console.error("README.md's generated tables differ from the code: run npm run docs");
+      process.exit(1);
+    }
+  } else if (next !== readme) {
+    writeFileSync(README, next);
+    console.log("README.md: generated tables rewritten");
+  }
+}
