@@ -112,7 +112,8 @@ export function createEventHub(options: EventHubOptions = {}) {
     persistedQueued = 0;
     /** Created on the first queued live line: most watchers never need one. */
     queuedLive: Map<string, Entry> | null = null;
-    waiter: ((e: SequencedEvent | "idle") => void) | null = null;
+    /** A parked next(): given its event, "idle", or the overflow that ended the queue. */
+    waiter: ((e: SequencedEvent | "idle" | Error) => void) | null = null;
     failure: Error | null = null;
     lastDelivered = 0;
     /** While held (a replay runs), persisted events are not queued: the replay reads them. */
@@ -154,6 +155,11 @@ export function createEventHub(options: EventHubOptions = {}) {
         this.head = this.released = 0;
         this.queuedLive = null;
         this.detach();
+        if (this.waiter) {
+          const wake = this.waiter;
+          this.waiter = null;
+          wake(this.failure);
+        }
         this.failureListener?.(this.failure);
         return;
       }
@@ -197,23 +203,24 @@ export function createEventHub(options: EventHubOptions = {}) {
     next(idleMs: number): Promise<SequencedEvent | "idle"> {
       if (this.head < this.released) return Promise.resolve(this.take());
       if (this.failure) return Promise.reject(this.failure);
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           if (this.waiter !== wake) return;
           this.waiter = null;
           // Entries not handed out yet go first: idle would let a bookmark pass them.
           resolve(this.head < this.queue.length ? this.take() : "idle");
         }, idleMs);
-        const wake = (e: SequencedEvent | "idle"): void => {
+        const wake = (e: SequencedEvent | "idle" | Error): void => {
           clearTimeout(timer);
-          resolve(e);
+          if (e instanceof Error) reject(e);
+          else resolve(e);
         };
         this.waiter = wake;
       });
     }
 
     deliveredThrough(): number {
-      return this.head === this.queue.length && !this.holding ? Math.max(published, this.lastDelivered) : this.lastDelivered;
+      return this.head === this.queue.length && !this.holding && !this.failure ? Math.max(published, this.lastDelivered) : this.lastDelivered;
     }
 
     delivered(sequence: number): void {
