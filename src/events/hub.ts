@@ -17,6 +17,23 @@ export interface Subscription {
    * RESOURCE_EXHAUSTED once the queue overflowed.
    */
   next(idleMs: number): Promise<SequencedEvent | "idle">;
+  /**
+   * The sequence up to which every matching persisted event has been handed out by next()
+   * (a bookmark may carry it): the hub's last published sequence while nothing is queued,
+   * else the last persisted sequence handed out.
+   */
+  deliveredThrough(): number;
+  /**
+   * Records that the stream gave the client everything up to `sequence` by other means
+   * (a replay or a snapshot): an overflow names the larger of it and what next() handed out.
+   */
+  delivered(sequence: number): void;
+  /**
+   * Ends the hold a subscription made with `{ hold: true }` starts in, if every persisted
+   * event it let pass is at or below `sequence` (the replay read that far); from now on
+   * persisted events queue. False: the replay must read on (events passed above it).
+   */
+  release(sequence: number): boolean;
   /** Unsubscribes and frees the queue. */
   close(): void;
   /** Called once if the queue overflows (the subscriber may be parked and not calling next). */
@@ -31,7 +48,7 @@ export interface EventHubOptions {
    */
   maxQueue?: number;
   /**
-   * Subscriber offers per turn of the event loop before delivery yields.
+   * Subscribers woken per turn of the event loop before delivery yields.
    * @default 64
    */
   chunk?: number;
@@ -43,74 +60,75 @@ interface Entry {
   liveTask?: string;
 }
 
+const isLive = (e: SequencedEvent): boolean => e.event.type === "progress" && !e.event.persisted;
+
 /**
- * The in-process fan-out. Publishing never waits on a subscriber: it appends to each
- * matching subscriber's queue and wakes it. Live (not persisted) events are coalesced per
- * task while queued (the latest line wins, in the place of the first); persisted events are
- * never dropped, so a subscriber whose queue of them passes the bound is ended with
- * RESOURCE_EXHAUSTED naming the last sequence it received, and resumes from there.
+ * The in-process fan-out. Publishing appends each event to every matching subscriber's own
+ * bounded queue at once (no shared backlog: a subscriber never waits behind events meant
+ * for others, and what is held is bounded per subscriber), then hands the new entries out
+ * to subscribers in chunks of `chunk`, yielding to the event loop between chunks, so a
+ * thousand watchers do not delay the worker's answer. Publishing never waits on a
+ * subscriber. Live (not persisted) events are coalesced per task while queued (the latest
+ * line wins, in the place of the first); persisted events are never dropped, so a
+ * subscriber whose queue of them passes the bound is ended with RESOURCE_EXHAUSTED naming
+ * the last sequence it received, and resumes from there.
  */
 export function createEventHub(options: EventHubOptions = {}) {
   const maxQueue = options.maxQueue ?? 10_000;
+  const chunk = options.chunk ?? 64;
   const byOwner = new Map<string, Set<Sub>>();
   const everyOwner = new Set<Sub>();
   const listeners: ((events: readonly SequencedEvent[]) => void)[] = [];
-  const chunk = options.chunk ?? 64;
-  /** Events published but not yet offered to every subscriber, in order. */
-  let backlog: SequencedEvent[] = [];
-  let backlogHead = 0;
-  /** The event being offered and the subscribers it still goes to. */
-  let targets: Sub[] = [];
-  let targetIndex = 0;
-  let current: SequencedEvent | undefined;
+  /** The last persisted sequence published: every subscriber's queue has what matched. */
+  let published = 0;
+  /** Subscribers with entries not handed out yet, in the order they got them. */
+  let ready: Sub[] = [];
+  let readyHead = 0;
   let draining = false;
 
-  function deliver(): void {
+  function handOut(): void {
     draining = true;
     let budget = chunk;
-    for (;;) {
-      while (targetIndex < targets.length) {
-        if (budget-- === 0) {
-          setImmediate(deliver);
-          return;
-        }
-        targets[targetIndex++]!.offer(current!);
+    while (readyHead < ready.length) {
+      if (budget-- === 0) {
+        setImmediate(handOut);
+        return;
       }
-      if (backlogHead === backlog.length) break;
-      if (backlogHead > 1024) {
-        // Under sustained load the backlog never empties: drop what was delivered.
-        backlog = backlog.slice(backlogHead);
-        backlogHead = 0;
-      }
-      const e = backlog[backlogHead++]!;
-      current = e;
-      targets = [];
-      targetIndex = 0;
-      for (const sub of everyOwner) if (sub.matches(e)) targets.push(sub);
-      const owned = byOwner.get(e.owner);
-      if (owned) for (const sub of owned) if (sub.matches(e)) targets.push(sub);
+      const sub = ready[readyHead]!;
+      ready[readyHead++] = undefined as unknown as Sub;
+      sub.handOut();
     }
-    backlog = [];
-    backlogHead = 0;
-    targets = [];
-    targetIndex = 0;
-    current = undefined;
+    ready = [];
+    readyHead = 0;
     draining = false;
   }
 
   class Sub implements Subscription {
     queue: Entry[] = [];
     head = 0;
+    /** Entries before this index were handed out (next() may return them). */
+    released = 0;
+    scheduled = false;
     persistedQueued = 0;
     /** Created on the first queued live line: most watchers never need one. */
     queuedLive: Map<string, Entry> | null = null;
-    waiter: ((e: SequencedEvent | "idle") => void) | null = null;
+    /** A parked next(): given its event, "idle", or the overflow that ended the queue. */
+    waiter: ((e: SequencedEvent | "idle" | Error) => void) | null = null;
     failure: Error | null = null;
     lastDelivered = 0;
+    /** While held (a replay runs), persisted events are not queued: the replay reads them. */
+    holding: boolean;
+    /** The largest persisted sequence let pass while held. */
+    passedThrough = 0;
     closed = false;
     failureListener: ((err: Error) => void) | null = null;
 
-    constructor(readonly filter: SubscriptionFilter) {}
+    constructor(
+      readonly filter: SubscriptionFilter,
+      hold: boolean,
+    ) {
+      this.holding = hold;
+    }
 
     matches(e: SequencedEvent): boolean {
       if (this.filter.owner !== undefined && e.owner !== this.filter.owner) return false;
@@ -119,29 +137,30 @@ export function createEventHub(options: EventHubOptions = {}) {
 
     offer(e: SequencedEvent): void {
       if (this.closed || this.failure) return;
-      const live = e.event.type === "progress" && !e.event.persisted;
+      const live = isLive(e);
       if (live) {
         const queued = this.queuedLive?.get(e.taskId);
         if (queued) {
           queued.event = e;
           return;
         }
-      }
-      if (this.waiter) {
-        const wake = this.waiter;
-        this.waiter = null;
-        this.record(e);
-        wake(e);
+      } else if (this.holding) {
+        this.passedThrough = Math.max(this.passedThrough, e.sequence);
         return;
-      }
-      if (!live && this.persistedQueued >= maxQueue) {
+      } else if (this.persistedQueued >= maxQueue) {
         this.failure = new WatcherTooSlowError(
           `watcher fell more than ${maxQueue} events behind; resume with after_sequence=${this.lastDelivered}`,
           this.lastDelivered,
         );
         this.queue = [];
+        this.head = this.released = 0;
         this.queuedLive = null;
         this.detach();
+        if (this.waiter) {
+          const wake = this.waiter;
+          this.waiter = null;
+          wake(this.failure);
+        }
         this.failureListener?.(this.failure);
         return;
       }
@@ -149,37 +168,70 @@ export function createEventHub(options: EventHubOptions = {}) {
       if (live) (this.queuedLive ??= new Map()).set(e.taskId, entry);
       else this.persistedQueued++;
       this.queue.push(entry);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        ready.push(this);
+      }
     }
 
-    record(e: SequencedEvent): void {
-      if (!(e.event.type === "progress" && !e.event.persisted)) this.lastDelivered = e.sequence;
+    /** Makes what is queued available to next(), waking a parked reader. */
+    handOut(): void {
+      this.scheduled = false;
+      this.released = this.queue.length;
+      if (this.waiter && this.head < this.released) {
+        const wake = this.waiter;
+        this.waiter = null;
+        wake(this.take());
+      }
+    }
+
+    take(): SequencedEvent {
+      const entry = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as unknown as Entry;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.released -= this.head;
+        this.head = 0;
+      }
+      if (entry.liveTask !== undefined) this.queuedLive?.delete(entry.liveTask);
+      else {
+        this.persistedQueued--;
+        this.delivered(entry.event.sequence);
+      }
+      return entry.event;
     }
 
     next(idleMs: number): Promise<SequencedEvent | "idle"> {
-      if (this.head < this.queue.length) {
-        const entry = this.queue[this.head]!;
-        this.queue[this.head++] = undefined as unknown as Entry;
-        if (this.head > 1024 && this.head * 2 > this.queue.length) {
-          this.queue = this.queue.slice(this.head);
-          this.head = 0;
-        }
-        if (entry.liveTask !== undefined) this.queuedLive?.delete(entry.liveTask);
-        else this.persistedQueued--;
-        this.record(entry.event);
-        return Promise.resolve(entry.event);
-      }
+      if (this.head < this.released) return Promise.resolve(this.take());
       if (this.failure) return Promise.reject(this.failure);
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
-          if (this.waiter === wake) this.waiter = null;
-          resolve("idle");
+          if (this.waiter !== wake) return;
+          this.waiter = null;
+          // Entries not handed out yet go first: idle would let a bookmark pass them.
+          resolve(this.head < this.queue.length ? this.take() : "idle");
         }, idleMs);
-        const wake = (e: SequencedEvent | "idle"): void => {
+        const wake = (e: SequencedEvent | "idle" | Error): void => {
           clearTimeout(timer);
-          resolve(e);
+          if (e instanceof Error) reject(e);
+          else resolve(e);
         };
         this.waiter = wake;
       });
+    }
+
+    deliveredThrough(): number {
+      return this.head === this.queue.length && !this.holding && !this.failure ? Math.max(published, this.lastDelivered) : this.lastDelivered;
+    }
+
+    delivered(sequence: number): void {
+      if (sequence > this.lastDelivered) this.lastDelivered = sequence;
+    }
+
+    release(sequence: number): boolean {
+      if (this.passedThrough > sequence) return false;
+      this.holding = false;
+      return true;
     }
 
     onFailure(listener: (err: Error) => void): void {
@@ -200,6 +252,7 @@ export function createEventHub(options: EventHubOptions = {}) {
       this.closed = true;
       this.detach();
       this.queue = [];
+      this.head = this.released = 0;
       this.queuedLive = null;
       if (this.waiter) {
         const wake = this.waiter;
@@ -210,9 +263,14 @@ export function createEventHub(options: EventHubOptions = {}) {
   }
 
   const hub = {
-    /** Subscribes from now on; pair it with a snapshot or replay read after this call. */
-    subscribe(filter: SubscriptionFilter): Subscription {
-      const sub = new Sub(filter);
+    /**
+     * Subscribes from now on; pair it with a snapshot or replay read after this call. With
+     * `hold`, persisted events are not queued until release(): the replay that follows reads
+     * them from the log, so a long replay cannot overflow the queue (live lines still queue,
+     * coalesced per task).
+     */
+    subscribe(filter: SubscriptionFilter, options: { hold?: boolean } = {}): Subscription {
+      const sub = new Sub(filter, options.hold ?? false);
       if (filter.owner === undefined) everyOwner.add(sub);
       else {
         let set = byOwner.get(filter.owner);
@@ -224,13 +282,18 @@ export function createEventHub(options: EventHubOptions = {}) {
 
     /**
      * Hands events to every matching subscriber (and internal listeners), in order. Internal
-     * listeners run at once; subscribers are offered events in chunks of `chunk`, yielding to
-     * the event loop between chunks, so a thousand watchers do not delay the worker's answer.
+     * listeners run at once; each matching subscriber's queue takes the events at once, and
+     * subscribers are woken `chunk` at a time, yielding to the event loop between chunks.
      */
     publish(events: readonly SequencedEvent[]): void {
       for (const l of listeners) l(events);
-      for (const e of events) backlog.push(e);
-      if (!draining) deliver();
+      for (const e of events) {
+        if (!isLive(e) && e.sequence > published) published = e.sequence;
+        for (const sub of everyOwner) if (sub.matches(e)) sub.offer(e);
+        const owned = byOwner.get(e.owner);
+        if (owned) for (const sub of owned) if (sub.matches(e)) sub.offer(e);
+      }
+      if (!draining) handOut();
     },
 
     /** Internal consumers (the task manager's waits) see every published event first. */

@@ -36,8 +36,11 @@ export interface WatchOptions {
  * The list-then-watch procedure (Kubernetes/etcd style). It subscribes first, then reads
  * the snapshot or replays the log, and drops queued persisted events the read already
  * covered, so the stream has no gap and no duplicate: persisted events arrive in strictly
- * increasing sequence. Live lines pass through as they come, stamped with the last
- * persisted sequence.
+ * increasing sequence. While a snapshot or replay is sent, the subscription holds persisted
+ * events back (the log has them): the stream then catches up from the log until nothing
+ * passed it by, so a long replay under concurrent writes cannot overflow the queue, and an
+ * overflow later names the last sequence the client was actually given. Live lines pass
+ * through as they come, stamped with the last persisted sequence.
  */
 export async function* watchTasks(
   deps: { hub: EventHub; store: TaskStore },
@@ -48,7 +51,8 @@ export async function* watchTasks(
   const bookmarkMs = options.bookmarkMs ?? 15_000;
   const replayPage = options.replayPage ?? 1000;
   const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
-  const sub: Subscription = deps.hub.subscribe(filter);
+  const catchUp = request.includeSnapshot || request.afterSequence !== undefined;
+  const sub: Subscription = deps.hub.subscribe(filter, { hold: catchUp });
   if (options.onOverflow) sub.onFailure(options.onOverflow);
   const stop = (): void => sub.close();
   signal.addEventListener("abort", stop, { once: true });
@@ -63,6 +67,7 @@ export async function* watchTasks(
         const c = task.pendingConfirmationId ? (pending.get(task.pendingConfirmationId) ?? null) : null;
         yield { kind: "snapshot", sequence: cursor, task, pending: c };
       }
+      sub.delivered(cursor);
       yield { kind: "snapshot_end", sequence: cursor };
     } else if (request.afterSequence !== undefined) {
       cursor = request.afterSequence;
@@ -82,29 +87,40 @@ export async function* watchTasks(
           { latest_sequence: String(latest) },
         );
       }
+      sub.delivered(cursor);
+    } else {
+      cursor = deps.store.lastSequence();
+      sub.delivered(cursor);
+    }
+    if (catchUp) {
       const oldest = await deps.store.oldestRetainedSequence();
       if (cursor + 1 < oldest) {
         throw new OutOfRangeError(
-          `after_sequence ${cursor} is older than the retained event log (oldest retained sequence ${oldest}); re-list and watch again`,
+          `${request.includeSnapshot ? "the snapshot's sequence" : "after_sequence"} ${cursor} is older than the retained event log (oldest retained sequence ${oldest}); re-list and watch again`,
           oldest,
         );
       }
+      // Read the log until a read reaches its end and no persisted event passed the
+      // subscription above what was read; from then on the queue has every later one.
       for (;;) {
         const page = await deps.store.readEvents(cursor, replayPage);
         for (const e of page) {
           cursor = e.sequence;
-          if (matches(filter, e)) yield { kind: "event", event: e };
+          if (!matches(filter, e)) continue;
+          sub.delivered(cursor);
+          yield { kind: "event", event: e };
         }
-        if (page.length < replayPage || signal.aborted) break;
+        sub.delivered(cursor);
+        if (signal.aborted) return;
+        if (page.length < replayPage && sub.release(cursor)) break;
       }
-    } else {
-      cursor = deps.store.lastSequence();
     }
     while (!signal.aborted) {
       const next = await sub.next(bookmarkMs);
       if (signal.aborted) return;
       if (next === "idle") {
-        yield { kind: "bookmark", sequence: Math.max(cursor, deps.store.lastSequence()) };
+        // Never past an event this watcher has not been given (it may still be queued).
+        yield { kind: "bookmark", sequence: Math.max(cursor, sub.deliveredThrough()) };
         continue;
       }
       const persisted = !(next.event.type === "progress" && !next.event.persisted);

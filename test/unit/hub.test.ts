@@ -67,8 +67,71 @@ describe("event hub", () => {
     subs.forEach((sub, i) => void sub.next(1000).then((e) => (first[i] = label(e))));
     for (let i = 0; i < 5; i++) await Promise.resolve();
     assert.equal(first.filter((x) => x !== "pending").length, 64, "only the first chunk before the loop turns");
-    await new Promise((r) => setTimeout(r, 20));
+    // A few turns of the loop (a fixed timeout can fire before them on a loaded machine).
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
     assert.ok(first.every((x) => x === "p1"), "then every subscriber, p1 first");
     for (const sub of subs) assert.equal(label(await sub.next(0)), "p2");
+  });
+
+  it("gets a quiet owner's event to its subscriber within a few turns of another owner's flood", async () => {
+    const hub = createEventHub({ chunk: 64 });
+    const flood = Array.from({ length: 200 }, () => hub.subscribe({ owner: "flooder" }));
+    const carol = hub.subscribe({ owner: "carol" });
+    hub.publish(Array.from({ length: 1000 }, (_, i) => persisted(i + 1, "f", "flooder")));
+    hub.publish([persisted(1001, "c", "carol")]);
+    let turns = 0;
+    let got: string | undefined;
+    void carol.next(60_000).then((e) => (got = label(e)));
+    while (got === undefined && turns < 10_000) {
+      await new Promise((r) => setImmediate(r));
+      turns++;
+    }
+    assert.equal(got, "p1001");
+    assert.ok(turns <= 8, `carol's event took ${turns} turns behind 1,000 events for 200 other subscribers`);
+    for (const sub of flood) sub.close();
+    carol.close();
+  });
+
+  it("holds nothing for a subscriber in a shared backlog: every queue is bounded when publish returns", () => {
+    const hub = createEventHub({ maxQueue: 10 });
+    const subs = Array.from({ length: 100 }, () => hub.subscribe({ owner: "o" }));
+    const failed = new Set<number>();
+    subs.forEach((sub, i) => sub.onFailure(() => failed.add(i)));
+    hub.publish(Array.from({ length: 1000 }, (_, i) => persisted(i + 1)));
+    assert.equal(failed.size, 100, "every subscriber that cannot take 1,000 events is ended at once, not fed later");
+    assert.equal(hub.subscriberCount(), 0);
+  });
+
+  it("never reports delivered-through past a queued event, and names what a replay delivered on overflow", async () => {
+    const hub = createEventHub({ maxQueue: 2 });
+    const sub = hub.subscribe({ owner: "o" });
+    hub.publish([persisted(1)]);
+    hub.publish([persisted(2, "t", "other")]);
+    assert.equal(sub.deliveredThrough(), 0, "event 1 is still queued");
+    assert.equal(label(await sub.next(10)), "p1");
+    assert.equal(sub.deliveredThrough(), 2, "nothing queued: everything published matched or was not meant for it");
+    sub.delivered(7);
+    hub.publish([persisted(8), persisted(9), persisted(10)]);
+    await assert.rejects(sub.next(10), /resume with after_sequence=7\b/);
+  });
+
+  it("while held, lets persisted events pass for the replay and releases only once the replay covered them", async () => {
+    const hub = createEventHub({ maxQueue: 2 });
+    const sub = hub.subscribe({ owner: "o" }, { hold: true });
+    hub.publish([persisted(1), persisted(2), persisted(3), live("a", "a1"), persisted(4)]);
+    assert.equal(sub.release(3), false, "event 4 passed by: the replay must read on");
+    assert.equal(sub.release(4), true);
+    hub.publish([persisted(5)]);
+    assert.deepEqual([label(await sub.next(10)), label(await sub.next(10)), label(await sub.next(5))], ["a1", "p5", "idle"]);
+    sub.close();
+  });
+
+  it("ends a parked reader at once when a batch overflows its queue, never answering idle", async () => {
+    const hub = createEventHub({ maxQueue: 3 });
+    const sub = hub.subscribe({ owner: "o" });
+    const parked = sub.next(60_000);
+    hub.publish([persisted(1), persisted(2), persisted(3), persisted(4), persisted(5)]);
+    await assert.rejects(parked, /resume with after_sequence=0/);
+    assert.equal(sub.deliveredThrough(), 0, "no bookmark past what it never got");
   });
 });
