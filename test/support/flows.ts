@@ -4,10 +4,14 @@ import type {
   RequestConfirmationResponse,
   WatchTasksResponse,
 } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
-import type { Task } from "../../gen/taskcontrol/v1/task_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ComponentSchema, Task } from "../../gen/taskcontrol/v1/task_pb.js";
+
+/** A confirmation component as a request carries it. */
+export type ComponentInit = MessageInitShape<typeof ComponentSchema>;
 
 /** Components of the reference page's confirmation example: a text and two buttons. */
-export const REPLACE_SURFACE = [
+export const REPLACE_SURFACE: ComponentInit[] = [
   { id: "confirm_text", kind: { case: "text", value: { text: "A model with the same name already exists. Replace it?" } } },
   { id: "confirm_replace", kind: { case: "button", value: { label: "Replace", action: "system.task.confirm_replace" } } },
   { id: "confirm_cancel", kind: { case: "button", value: { label: "Cancel", action: "system.task.confirm_cancel" } } },
