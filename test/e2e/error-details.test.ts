@@ -90,7 +90,7 @@ function readGrpcError(err: grpc.ServiceError): Seen {
 
 async function viaGrpcJs(method: string, request: object): Promise<Seen> {
   try {
-    await t.grpc.unary(method, request);
+    await t.grpc.byName.unary(method, request);
   } catch (err) {
     return readGrpcError(err as grpc.ServiceError);
   }
