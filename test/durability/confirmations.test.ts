@@ -9,6 +9,7 @@ import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { committedRow } from "../support/committed.js";
 import { createTask, holdConfirmation, REPLACE_SURFACE, retrying, watch, watchLive } from "../support/flows.js";
 import { freePort, type ServerProcess, startServerProcess } from "../support/server-process.js";
+import { trackLeaks } from "../support/leaks.js";
 import type { GetTaskResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
 
@@ -18,6 +19,7 @@ import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.
  * was down, and race with cancellation without corrupting anything.
  */
 
+const leaks = trackLeaks();
 let dir: string;
 let grpcPort: number;
 let server: ServerProcess;
@@ -39,6 +41,7 @@ after(async () => {
   client.close();
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
 });
 
 const get = async (id: string) => (await client.unary<GetTaskResponse>("GetTask", { taskId: id })).task!;

@@ -4,6 +4,7 @@ import { status } from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { committedRow as readCommittedRow } from "../support/committed.js";
 import { cases, type ComponentInit, createTask, holdConfirmation, REPLACE_SURFACE, watch, watchLive } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import type {
   EmitProgressResponse,
   GetTaskResponse,
@@ -19,12 +20,14 @@ import { ConfirmationState, type Task, TaskStatus } from "../../gen/taskcontrol/
  * "Semantics from the seed", against a real server on port 0 with a throwaway SQLite file.
  */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp();
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 const get = async (id: string): Promise<Task> => (await t.grpc.unary<GetTaskResponse>("GetTask", { taskId: id })).task!;

@@ -2,17 +2,20 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createTask, holdConfirmation, REPLACE_SURFACE, watch } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import type { GetTaskResponse, UpdateProgressResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
 
 /** The reference page's own examples, as a worker and a UI would run them. */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp();
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 const view = async (id: string) => (await t.grpc.unary<GetTaskResponse>("GetTask", { taskId: id })).task!;

@@ -9,9 +9,11 @@ import { createTaskManager } from "../../src/domain/task-manager.js";
 import { createEventHub } from "../../src/events/hub.js";
 import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
 import { createSqlTaskStore, type SqlTaskStore } from "../../src/store/sql-task-store.js";
+import { trackLeaks } from "../support/leaks.js";
 
 /** The store on a real MikroORM + SQLite database in a temp directory. */
 
+const leaks = trackLeaks();
 let dir: string;
 let db: OpenDatabase;
 let store: SqlTaskStore;
@@ -34,6 +36,7 @@ after(async () => {
   manager.close();
   await db.close();
   rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
 });
 
 describe("migrations", () => {

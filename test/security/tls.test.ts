@@ -10,6 +10,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { grpcClient } from "../support/grpc-client.js";
+import { trackLeaks } from "../support/leaks.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -17,6 +18,7 @@ import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_servic
  * --tls-client-ca a client must present a certificate that CA signed.
  */
 
+const leaks = trackLeaks();
 let dir: string;
 const pem = (name: string) => readFileSync(join(dir, name));
 
@@ -39,7 +41,10 @@ before(() => {
   makeCert("client", "worker-1");
   makeCert("stranger", "someone-else");
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
+});
 
 function httpsGet(address: string, path: string, options: https.RequestOptions): Promise<number> {
   const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
