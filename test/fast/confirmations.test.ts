@@ -154,13 +154,15 @@ describe("expiry (mock timers)", { timeout: 10_000 }, () => {
   it("ends the confirmation EXPIRED exactly at its timeout; the task resumes and watchers are told", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
     const task = await newTask("expiring");
+    const other = await newTask("expiring-barrier");
     const ui = collect((signal) => s.client.watchTasks({ owner: "expiring" }, { signal }));
     const held = hold({ taskId: task.id, title: "quick", components: REPLACE_SURFACE, timeout: { seconds: 400n, nanos: 0 } });
     const cid = await pendingOf(held);
     await ui.until((m) => m.some((x) => x.event.case === "confirmationRequested"));
     t.mock.timers.tick(399_999);
-    // Let the store commit anything the tick set off (it yields with setImmediate, unmocked).
-    await s.client.getTask({ taskId: task.id });
+    // A write queued after anything the tick set off: once it is committed, so is an expiry
+    // (one writer, one connection, in order).
+    await s.client.updateProgress({ taskId: other.id, progress: 0.5 });
     assert.equal((await get(task.id)).status, TaskStatus.WAITING_CONFIRMATION, "not expired 1 ms early");
     assert.equal(held.messages.length, 1);
     t.mock.timers.tick(1);
