@@ -86,9 +86,9 @@ describe("slow watcher", () => {
         const taskId = tasks[i % tasks.length]!.id;
         // Every 11th message is a persisted update; the label carries the send time.
         if (i % 11 === 0) {
-          yield { message: { case: "update", value: { taskId, progress: (i % 1000) / 1000, label: `t=${Date.now()}`, checkpoint: CHECKPOINT } } };
+          yield { message: { case: "update" as const, value: { taskId, progress: (i % 1000) / 1000, label: `t=${Date.now()}`, checkpoint: CHECKPOINT } } };
         }
-        else yield { message: { case: "emit", value: { taskId, label: `line ${i}` } } };
+        else yield { message: { case: "emit" as const, value: { taskId, label: `line ${i}` } } };
       }
     }
     const t0 = Date.now();

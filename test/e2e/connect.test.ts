@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { REPLACE_SURFACE } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
 
@@ -12,12 +13,14 @@ import { ConfirmationState, TaskStatus } from "../../gen/taskcontrol/v1/task_pb.
  * over HTTP/1.1 (what browsers use) and gRPC-Web. Same ServiceImpl, other adapter.
  */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp();
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 describe("Connect protocol over HTTP/1.1", () => {

@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { committedRow as readCommittedRow } from "../support/committed.js";
-import { cases, createTask, holdConfirmation, REPLACE_SURFACE, settle, watch } from "../support/flows.js";
+import { cases, type ComponentInit, createTask, holdConfirmation, REPLACE_SURFACE, watch, watchLive } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import type {
   EmitProgressResponse,
   GetTaskResponse,
@@ -19,12 +20,14 @@ import { ConfirmationState, type Task, TaskStatus } from "../../gen/taskcontrol/
  * "Semantics from the seed", against a real server on port 0 with a throwaway SQLite file.
  */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp();
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 const get = async (id: string): Promise<Task> => (await t.grpc.unary<GetTaskResponse>("GetTask", { taskId: id })).task!;
@@ -149,14 +152,15 @@ describe("UpdateProgress (persisted)", () => {
   });
 
   it("answers an unknown task with found=false, writes and pushes nothing", async () => {
-    const w = watch(t.grpc, {});
-    await settle(50);
+    const w = await watchLive(t.grpc, {});
     const res = await update({ taskId: "t-unknown", progress: 0.5 });
     assert.deepEqual([res.found, res.applied, res.status], [false, false, TaskStatus.UNSPECIFIED]);
     const emitted = await emit({ taskId: "t-unknown", label: "x" });
     assert.equal(emitted.found, false);
-    await settle();
-    assert.deepEqual(cases(w.events), []);
+    // Events reach a watcher in order: once a later one arrived, an earlier one would have too.
+    await createTask(t.grpc, "marker");
+    await w.until((e) => e.some((x) => x.event.case === "taskCreated"));
+    assert.deepEqual(cases(w.events), ["taskCreated"]);
     w.cancel();
   });
 
@@ -170,9 +174,8 @@ describe("UpdateProgress (persisted)", () => {
   });
 
   it("pushes a persisted progress event to the owner's watchers only", async () => {
-    const mine = watch(t.grpc, { owner: "pushy" });
-    const theirs = watch(t.grpc, { owner: "other" });
-    await settle(50);
+    const mine = await watchLive(t.grpc, { owner: "pushy" });
+    const theirs = await watchLive(t.grpc, { owner: "other" });
     const task = await createTask(t.grpc, "pushy");
     await update({ taskId: task.id, progress: 0.6, label: "Installing", checkpoint: { step: 3 } });
     await mine.until((e) => e.some((x) => x.event.case === "progress"));
@@ -185,8 +188,9 @@ describe("UpdateProgress (persisted)", () => {
       );
       assert.deepEqual(p.event.value.checkpoint, { step: 3 });
     }
-    await settle();
-    assert.deepEqual(cases(theirs.events), []);
+    const marker = await createTask(t.grpc, "other");
+    await theirs.until((e) => e.some((x) => x.event.case === "taskCreated"));
+    assert.deepEqual(cases(theirs.events), ["taskCreated"], `nothing of pushy's before other's ${marker.id}`);
     mine.cancel();
     theirs.cancel();
   });
@@ -198,8 +202,7 @@ describe("EmitProgress (live, never persisted)", () => {
     await update({ taskId: task.id, progress: 0.6 });
     const before = await get(task.id);
     const rowBefore = await committedRow(task.id);
-    const w = watch(t.grpc, { owner: "emitter" });
-    await settle(50);
+    const w = await watchLive(t.grpc, { owner: "emitter" });
     const res = await emit({ taskId: task.id, progress: 0.6, label: "install: Collecting torch" });
     assert.deepEqual([res.found, res.status, res.cancelRequested], [true, TaskStatus.RUNNING, false]);
     await emit({ taskId: task.id, label: "install: Collecting numpy" });
@@ -224,9 +227,8 @@ describe("EmitProgress (live, never persisted)", () => {
 describe("RequestConfirmation / ResolveConfirmation", () => {
   it("pauses the task, holds the call, and delivers the answer", async () => {
     const task = await createTask(t.grpc, "decider");
-    const w = watch(t.grpc, { owner: "decider" });
-    await settle(50);
-    const components = [
+    const w = await watchLive(t.grpc, { owner: "decider" });
+    const components: ComponentInit[] = [
       ...REPLACE_SURFACE,
       { id: "note", kind: { case: "textInput", value: { label: "Note", required: true } } },
       { id: "keep_backup", kind: { case: "checkbox", value: { label: "Keep a backup", defaultValue: true } } },
@@ -356,11 +358,11 @@ describe("RequestConfirmation / ResolveConfirmation", () => {
     const held = holdConfirmation(t.grpc, { taskId: task.id, title: "x", components: REPLACE_SURFACE });
     const [p] = await held.waitFor(1);
     const cid = p!.event.case === "pending" ? p!.event.value.confirmation!.id : "";
-    const cancelled = await t.grpc.unary<{ task: Task }>("CancelTask", { taskId: task.id, reason: "user pressed stop" });
-    assert.equal(cancelled.task.status, TaskStatus.CANCELLED);
-    assert.equal(cancelled.task.cancelRequested, true);
-    assert.equal(cancelled.task.cancelReason, "user pressed stop");
-    assert.ok(cancelled.task.endTime);
+    const cancelled = (await t.grpc.unary("CancelTask", { taskId: task.id, reason: "user pressed stop" })).task!;
+    assert.equal(cancelled.status, TaskStatus.CANCELLED);
+    assert.equal(cancelled.cancelRequested, true);
+    assert.equal(cancelled.cancelReason, "user pressed stop");
+    assert.ok(cancelled.endTime);
     await held.done;
     const r = held.messages[1]!.event;
     assert.equal(r.case, "resolved");
@@ -382,25 +384,25 @@ describe("RequestConfirmation / ResolveConfirmation", () => {
 describe("CompleteTask / FailTask / CancelTask", () => {
   it("ends tasks and refuses changes after a terminal state", async () => {
     const a = await createTask(t.grpc);
-    const done = await t.grpc.unary<{ task: Task }>("CompleteTask", { taskId: a.id, result: { artifact: "m.bin" } });
+    const done = (await t.grpc.unary("CompleteTask", { taskId: a.id, result: { artifact: "m.bin" } })).task!;
     assert.deepEqual(
-      [done.task.status, done.task.progress, done.task.result, !!done.task.endTime],
+      [done.status, done.progress, done.result, !!done.endTime],
       [TaskStatus.SUCCEEDED, 1, { artifact: "m.bin" }, true],
     );
     const b = await createTask(t.grpc);
-    const failed = await t.grpc.unary<{ task: Task }>("FailTask", { taskId: b.id, errorMessage: "disk full", details: { free: 0 } });
+    const failed = (await t.grpc.unary("FailTask", { taskId: b.id, errorMessage: "disk full", details: { free: 0 } })).task!;
     assert.deepEqual(
-      [failed.task.status, failed.task.errorMessage, failed.task.errorDetails],
+      [failed.status, failed.errorMessage, failed.errorDetails],
       [TaskStatus.FAILED, "disk full", { free: 0 }],
     );
     for (const id of [a.id, b.id]) {
       const before = await get(id);
-      for (const [rpc, req] of [
-        ["CompleteTask", { taskId: id }],
-        ["FailTask", { taskId: id, errorMessage: "again" }],
-        ["CancelTask", { taskId: id }],
-      ] as const) {
-        await rejects(t.grpc.unary(rpc, req), status.FAILED_PRECONDITION);
+      for (const call of [
+        () => t.grpc.unary("CompleteTask", { taskId: id }),
+        () => t.grpc.unary("FailTask", { taskId: id, errorMessage: "again" }),
+        () => t.grpc.unary("CancelTask", { taskId: id }),
+      ]) {
+        await rejects(call(), status.FAILED_PRECONDITION);
       }
       assert.deepEqual(await get(id), before);
     }
@@ -451,7 +453,10 @@ describe("WatchTasks", () => {
     await w.until((e) => e.length >= 5);
     await update({ taskId: task.id, progress: 0.9 });
     await w.until((e) => e.length >= 6);
-    await settle();
+    await createTask(t.grpc, owner); // a later event: anything duplicated would come before it
+    await w.until((e) => e.some((x) => x.event.case === "taskCreated"));
+    assert.equal(w.events.at(-1)!.event.case, "taskCreated");
+    w.events.pop();
     const progress = w.events.map((x) => (x.event.case === "progress" ? [x.event.value.progress, x.event.value.persisted] : null));
     assert.deepEqual(progress, [
       [0.1, true],
@@ -469,15 +474,16 @@ describe("WatchTasks", () => {
   it("filters by task_ids and validates the request", async () => {
     const a = await createTask(t.grpc, "filter");
     const b = await createTask(t.grpc, "filter");
-    const w = watch(t.grpc, { owner: "filter", taskIds: [b.id] });
-    await settle(50);
+    const w = await watchLive(t.grpc, { owner: "filter", taskIds: [b.id] });
     await update({ taskId: a.id, progress: 0.3 });
     await update({ taskId: b.id, progress: 0.4 });
-    await w.until((e) => e.length >= 1);
-    await settle();
+    await update({ taskId: a.id, progress: 0.5 });
+    await update({ taskId: b.id, progress: 0.6 });
+    await w.until((e) => e.length >= 2);
     assert.deepEqual(
-      w.events.map((x) => (x.event.case === "progress" ? x.event.value.taskId : "")),
-      [b.id],
+      w.events.map((x) => (x.event.case === "progress" ? [x.event.value.taskId, x.event.value.progress] : "")),
+      [[b.id, 0.4], [b.id, 0.6]],
+      "a's updates, between b's, never arrive",
     );
     w.cancel();
     const bad = watch(t.grpc, { taskIds: ["has space"] });
@@ -489,8 +495,7 @@ describe("WatchTasks", () => {
 describe("sequence numbers", () => {
   it("are assigned once per persisted event in commit order under concurrency", async () => {
     const tasks = await Promise.all(Array.from({ length: 10 }, () => createTask(t.grpc, "seq")));
-    const w = watch(t.grpc, { owner: "seq" });
-    await settle(50);
+    const w = await watchLive(t.grpc, { owner: "seq" });
     await Promise.all(
       tasks.flatMap((task) => Array.from({ length: 10 }, (_, i) => update({ taskId: task.id, progress: (i + 1) / 10 }))),
     );

@@ -7,6 +7,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import type * as grpc from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { REPLACE_SURFACE } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
@@ -34,6 +35,7 @@ interface Seen {
 
 type Call = (c: Client<typeof TaskControlService>) => Promise<unknown>;
 
+const leaks = trackLeaks();
 let t: TestApp;
 let clients: Record<string, Client<typeof TaskControlService>>;
 before(async () => {
@@ -51,6 +53,7 @@ before(async () => {
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 async function viaConnect(c: Client<typeof TaskControlService>, call: Call): Promise<Seen> {
@@ -90,7 +93,7 @@ function readGrpcError(err: grpc.ServiceError): Seen {
 
 async function viaGrpcJs(method: string, request: object): Promise<Seen> {
   try {
-    await t.grpc.unary(method, request);
+    await t.grpc.byName.unary(method, request);
   } catch (err) {
     return readGrpcError(err as grpc.ServiceError);
   }

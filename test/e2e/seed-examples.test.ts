@@ -2,17 +2,20 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createTask, holdConfirmation, REPLACE_SURFACE, watch } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import type { GetTaskResponse, UpdateProgressResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
 
 /** The reference page's own examples, as a worker and a UI would run them. */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp();
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 const view = async (id: string) => (await t.grpc.unary<GetTaskResponse>("GetTask", { taskId: id })).task!;
@@ -96,7 +99,7 @@ describe("the reference page's examples", () => {
   it("missing task: update and emit return without raising; confirmation is a contract error", async () => {
     const u = await t.grpc.unary<UpdateProgressResponse>("UpdateProgress", { taskId: "t-never-created", progress: 0.5 });
     assert.equal(u.found, false);
-    const e = await t.grpc.unary<{ found: boolean }>("EmitProgress", { taskId: "t-never-created" });
+    const e = await t.grpc.unary("EmitProgress", { taskId: "t-never-created" });
     assert.equal(e.found, false);
     const held = holdConfirmation(t.grpc, { taskId: "t-never-created", title: "x", components: REPLACE_SURFACE });
     await assert.rejects(held.done, (err: { code: number }) => err.code === 5);

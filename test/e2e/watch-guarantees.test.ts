@@ -3,9 +3,11 @@ import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { createTask, watch } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 
 /** Bookmarks on idle streams, and OUT_OF_RANGE when a resume point left the retained log. */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp({
@@ -14,6 +16,7 @@ before(async () => {
 });
 after(async () => {
   await t.close();
+  await leaks.check();
 });
 
 describe("WatchTasks guarantees", () => {

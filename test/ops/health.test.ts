@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { createHealth } from "../../src/ops/health.js";
 import { startTestApp } from "../support/app.js";
+import { trackLeaks } from "../support/leaks.js";
 import { authPath, writeAuthFile } from "../security/helpers.js";
 
 /** grpc.health.v1 on the gRPC listener and /healthz, /readyz on HTTP, through a life cycle. */
@@ -20,6 +21,9 @@ function healthClient(address: string): HealthClient {
   const Ctor = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, "Health");
   return new Ctor(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
 }
+
+const leaks = trackLeaks();
+after(() => leaks.check());
 
 const check = (c: HealthClient, service: string) =>
   new Promise<string>((resolve, reject) => c.check({ service }, (err, res) => (err ? reject(err) : resolve(res!.status))));

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
+import { trackLeaks } from "../support/leaks.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
 import { authPath, bearer, eventually, writeAuthFile, type Who } from "../security/helpers.js";
 
@@ -15,6 +16,7 @@ import { authPath, bearer, eventually, writeAuthFile, type Who } from "../securi
  */
 
 const SECRET_CHECKPOINT = "checkpoint-secret-7c1e";
+const leaks = trackLeaks();
 let dir: string;
 let tokens: Record<Who, string>;
 
@@ -22,7 +24,10 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), "taskcontrol-logs-"));
   tokens = writeAuthFile(authPath(dir));
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
+});
 
 /** The JSON lines of a server's output (the serving line is plain text). */
 function jsonLines(proc: ServerProcess): Record<string, unknown>[] {

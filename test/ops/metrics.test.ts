@@ -4,10 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { trackLeaks } from "../support/leaks.js";
 import { authPath, bearer, eventually, type HttpClients, httpClients, invoke, OK_SURFACE, type Who, writeAuthFile } from "../security/helpers.js";
 
 /** /metrics in the Prometheus text format, moving with the traffic that causes it. */
 
+const leaks = trackLeaks();
 let t: TestApp;
 let http: HttpClients;
 let tokens: Record<Who, string>;
@@ -19,7 +21,10 @@ before(async () => {
   t = await startTestApp({ dir, args: ["--auth-file", authPath(dir)] });
   http = httpClients(t.app.httpAddress);
 });
-after(async () => t.close());
+after(async () => {
+  await t.close();
+  await leaks.check();
+});
 
 /** One scrape, as name{labels} → value. */
 async function scrape(): Promise<Map<string, number>> {

@@ -5,6 +5,7 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { trackLeaks } from "../support/leaks.js";
 
 /**
  * Server reflection as grpcurl uses it: list the services, then fetch the file descriptors
@@ -12,11 +13,15 @@ import { startTestApp, type TestApp } from "../support/app.js";
  * reflection messages are encoded by hand (a handful of fields) to need no generated code.
  */
 
+const leaks = trackLeaks();
 let t: TestApp;
 before(async () => {
   t = await startTestApp();
 });
-after(async () => t.close());
+after(async () => {
+  await t.close();
+  await leaks.check();
+});
 
 type Request = { listServices: string } | { fileContainingSymbol: string } | { fileByFilename: string };
 interface Response {

@@ -30,6 +30,8 @@ interface Replica {
   published: SequencedEvent[];
   /** Mutations the manager asked for, by the confirmation they name (expiry attempts). */
   confirmationMutations: Map<string, number>;
+  /** Those mutations themselves, to wait until they have settled. */
+  attempts: Map<string, Promise<unknown>[]>;
   gaps: string[];
 }
 
@@ -40,20 +42,25 @@ async function startReplica(url: string, catchUpMs = 0): Promise<Replica> {
   const published: SequencedEvent[] = [];
   const gaps: string[] = [];
   const confirmationMutations = new Map<string, number>();
+  const attempts = new Map<string, Promise<unknown>[]>();
   store.onCommit((events) => published.push(...events));
   const feed = createPgFeed({ store, catchUpMs, onError: (err, what) => what === "gap" && gaps.push((err as Error).message) });
   // Counts what the manager asks for; the store behind it is the real one.
   const counting: TaskStore = Object.create(store) as TaskStore;
   counting.mutate = (m) => {
-    for (const id of m.keys.confirmations ?? []) confirmationMutations.set(id, (confirmationMutations.get(id) ?? 0) + 1);
-    return store.mutate(m);
+    const p = store.mutate(m);
+    for (const id of m.keys.confirmations ?? []) {
+      confirmationMutations.set(id, (confirmationMutations.get(id) ?? 0) + 1);
+      attempts.set(id, [...(attempts.get(id) ?? []), p]);
+    }
+    return p;
   };
   const hub = createEventHub();
   const manager = createTaskManager({ store: counting, live: hub });
   store.onCommit((events) => hub.publish(events));
   hub.onPublish((events) => manager.onEvents(events));
   manager.open();
-  return { db, store, feed, manager, hub, published, confirmationMutations, gaps };
+  return { db, store, feed, manager, hub, published, confirmationMutations, attempts, gaps };
 }
 
 async function stopReplica(r: Replica): Promise<void> {
@@ -170,7 +177,13 @@ describe("the ordered feed on PostgreSQL", { skip: probe.ok ? false : probe.reas
       await b.feed.catchUp();
       assert.equal(b.store.pendingConfirmations().filter((c) => c.owner === "expiry").length, n);
       const held = pending.map((c) => a.manager.waitFor(c, new AbortController().signal));
-      await new Promise((r) => setTimeout(r, 1200));
+      // Both timers fire at the 400 ms deadline; wait for both attempts rather than a fixed time.
+      const tried = (r: Replica) => pending.every((c) => (r.confirmationMutations.get(c.id) ?? 0) >= 1);
+      const deadline = Date.now() + 5000;
+      while (!(tried(a) && tried(b)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await Promise.all(held);
+      // Both attempts committed (or refused) before the log is read.
+      await Promise.allSettled(pending.flatMap((c) => [a, b].flatMap((r) => r.attempts.get(c.id) ?? [])));
       await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
       for (const c of pending) {
         assert.equal(a.confirmationMutations.get(c.id), 1, "a tried to expire it");

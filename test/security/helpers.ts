@@ -7,6 +7,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import type { TestApp } from "../support/app.js";
+import type { ComponentInit } from "../support/flows.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** The listeners a call can go through. */
@@ -105,11 +106,11 @@ export async function invoke(
   if (!method) throw new Error(`no rpc ${rpc}`);
   if (listener === "grpc") {
     try {
-      if (method.methodKind === "unary") return { code: 0, message: "", response: await t.grpc.unary(rpc, request, headers) };
+      if (method.methodKind === "unary") return { code: 0, message: "", response: await t.grpc.byName.unary(rpc, request, headers) };
       if (method.methodKind === "client_streaming") {
-        return { code: 0, message: "", response: await t.grpc.clientStream(rpc, request as object[], headers) };
+        return { code: 0, message: "", response: await t.grpc.byName.clientStream(rpc, request as object[], headers) };
       }
-      const { responses, call } = t.grpc.serverStream(rpc, request, headers);
+      const { responses, call } = t.grpc.byName.serverStream(rpc, request, headers);
       call.on("error", () => {});
       try {
         for await (const first of responses) return { code: 0, message: "", response: first };
@@ -153,7 +154,7 @@ export function bearer(token: string): Record<string, string> {
 }
 
 /** A surface with one button, enough for a confirmation to be accepted. */
-export const OK_SURFACE = [{ id: "go", kind: { case: "button", value: { label: "Go", action: "go" } } }];
+export const OK_SURFACE: ComponentInit[] = [{ id: "go", kind: { case: "button", value: { label: "Go", action: "go" } } }];
 
 /** Code names for assertion messages. */
 export function codeName(code: number): string {

@@ -15,6 +15,7 @@ import {
   rawGrpc,
   rawHttp,
 } from "./helpers.js";
+import { trackLeaks } from "../support/leaks.js";
 import { CreateTaskRequestSchema, GetTaskRequestSchema } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -23,6 +24,7 @@ import { CreateTaskRequestSchema, GetTaskRequestSchema } from "../../gen/taskcon
  * bodies are refused cleanly, and nothing is stored.
  */
 
+const leaks = trackLeaks();
 let t: TestApp;
 let http: HttpClients;
 let taskId: string;
@@ -57,6 +59,7 @@ before(async () => {
 after(async () => {
   held.cancel();
   await t.close();
+  await leaks.check();
 });
 
 /** [rpc, request, the field the error must name]; the request is built when the case runs. */

@@ -17,6 +17,7 @@ import {
   type Who,
   writeAuthFile,
 } from "./helpers.js";
+import { trackLeaks } from "../support/leaks.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -25,6 +26,7 @@ import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_servic
  * without a usable token.
  */
 
+const leaks = trackLeaks();
 let t: TestApp;
 let http: HttpClients;
 let tokens: Record<Who, string>;
@@ -39,6 +41,7 @@ before(async () => {
 after(async () => {
   for (const h of held) h.cancel();
   await t.close();
+  await leaks.check();
 });
 
 const as = (who: Who) => bearer(tokens[who]);

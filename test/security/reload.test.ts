@@ -8,12 +8,14 @@ import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
 import { authPath, bearer, eventually, type HttpClients, httpClients, invoke, LISTENERS, writeAuthFile } from "./helpers.js";
 import type { TestApp } from "../support/app.js";
+import { trackLeaks } from "../support/leaks.js";
 
 /**
  * Token rotation and revocation through SIGHUP on a real server process: the file is re-read,
  * a revoked token is refused at once on both listeners, and a broken file changes nothing.
  */
 
+const leaks = trackLeaks();
 let dir: string;
 let proc: ServerProcess;
 let grpc: GrpcTestClient;
@@ -27,6 +29,7 @@ after(async () => {
   grpc?.close();
   if (proc) assert.equal(await proc.stop(), 0, proc.output());
   rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
 });
 
 async function hup(logLine: string): Promise<void> {

@@ -11,6 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { parseHostPort } from "../../src/shared/address.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { grpcClient } from "../support/grpc-client.js";
+import { trackLeaks } from "../support/leaks.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -18,6 +19,7 @@ import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_servic
  * --tls-client-ca a client must present a certificate that CA signed.
  */
 
+const leaks = trackLeaks();
 let dir: string;
 const pem = (name: string) => readFileSync(join(dir, name));
 
@@ -40,7 +42,10 @@ before(() => {
   makeCert("client", "worker-1");
   makeCert("stranger", "someone-else");
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
+});
 
 function httpsGet(address: string, path: string, options: https.RequestOptions): Promise<number> {
   const { host, port } = parseHostPort(address);

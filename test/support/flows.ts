@@ -1,27 +1,37 @@
 import type { GrpcTestClient } from "./grpc-client.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
-  CreateTaskResponse,
+  CreateTaskRequestSchema,
+  RequestConfirmationRequestSchema,
   RequestConfirmationResponse,
+  WatchTasksRequestSchema,
   WatchTasksResponse,
 } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
-import type { Task } from "../../gen/taskcontrol/v1/task_pb.js";
+import type { ComponentSchema, Task } from "../../gen/taskcontrol/v1/task_pb.js";
+
+/** A confirmation component as a request carries it. */
+export type ComponentInit = MessageInitShape<typeof ComponentSchema>;
+/** Request init shapes the helpers take. */
+export type CreateTaskRequestInit = MessageInitShape<typeof CreateTaskRequestSchema>;
+export type RequestConfirmationRequestInit = MessageInitShape<typeof RequestConfirmationRequestSchema>;
+export type WatchTasksRequestInit = MessageInitShape<typeof WatchTasksRequestSchema>;
 
 /** Components of the reference page's confirmation example: a text and two buttons. */
-export const REPLACE_SURFACE = [
+export const REPLACE_SURFACE: ComponentInit[] = [
   { id: "confirm_text", kind: { case: "text", value: { text: "A model with the same name already exists. Replace it?" } } },
   { id: "confirm_replace", kind: { case: "button", value: { label: "Replace", action: "system.task.confirm_replace" } } },
   { id: "confirm_cancel", kind: { case: "button", value: { label: "Cancel", action: "system.task.confirm_cancel" } } },
 ];
 
 /** Creates a running task for `owner` over gRPC. */
-export async function createTask(c: GrpcTestClient, owner = "alice", extra: object = {}): Promise<Task> {
-  const res = await c.unary<CreateTaskResponse>("CreateTask", { owner, kind: "test", label: "start", ...extra });
+export async function createTask(c: GrpcTestClient, owner = "alice", extra: Pick<CreateTaskRequestInit, "kind" | "label" | "checkpoint" | "requestId"> = {}): Promise<Task> {
+  const res = await c.unary("CreateTask", { owner, kind: "test", label: "start", ...extra });
   return res.task!;
 }
 
 /** A held RequestConfirmation call: its messages as they come, and the end of the stream. */
-export function holdConfirmation(c: GrpcTestClient, request: object) {
-  const { responses, call } = c.serverStream<RequestConfirmationResponse>("RequestConfirmation", request);
+export function holdConfirmation(c: GrpcTestClient, request: RequestConfirmationRequestInit) {
+  const { responses, call } = c.serverStream("RequestConfirmation", request);
   const messages: RequestConfirmationResponse[] = [];
   let notify: () => void = () => undefined;
   const done = (async () => {
@@ -54,8 +64,8 @@ export function holdConfirmation(c: GrpcTestClient, request: object) {
 }
 
 /** A WatchTasks stream collecting every event, with a way to wait for a condition. */
-export function watch(c: GrpcTestClient, request: object) {
-  const { responses, call } = c.serverStream<WatchTasksResponse>("WatchTasks", request);
+export function watch(c: GrpcTestClient, request: WatchTasksRequestInit) {
+  const { responses, call } = c.serverStream("WatchTasks", request);
   const events: WatchTasksResponse[] = [];
   let error: unknown;
   const done = (async () => {
@@ -87,6 +97,18 @@ export function watch(c: GrpcTestClient, request: object) {
       call.cancel();
     },
   };
+}
+
+/**
+ * A watch that is certainly subscribed: it asks for a snapshot and resolves once
+ * `snapshot_end` arrived, with the snapshot dropped, so `events` holds what came after.
+ * The barrier a test needs before acting, instead of sleeping and hoping.
+ */
+export async function watchLive(c: GrpcTestClient, request: WatchTasksRequestInit) {
+  const w = watch(c, { ...request, includeSnapshot: true });
+  const events = await w.until((e) => e.some((x) => x.event.case === "snapshotEnd"));
+  events.splice(0, events.findIndex((x) => x.event.case === "snapshotEnd") + 1);
+  return w;
 }
 
 /** The event cases in order, for compact assertions. */

@@ -1,0 +1,174 @@
+import { AssertionError } from "node:assert";
+import { type Client, Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
+import { createTaskManager, type TaskManager } from "../../src/domain/task-manager.js";
+import { createEventHub } from "../../src/events/hub.js";
+import { type Principal, principalKey } from "../../src/service/principal.js";
+import { createTaskControlService } from "../../src/service/task-control-service.js";
+import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
+import { createSqlTaskStore, type SqlTaskStore } from "../../src/store/sql-task-store.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+
+/** A client of the in-process service. */
+export type ServiceClient = Client<typeof TaskControlService>;
+
+/** The service without listeners: store, hub, manager and ServiceImpl, wired as src/app.ts does. */
+export interface InProcessService {
+  readonly db: OpenDatabase;
+  readonly store: SqlTaskStore;
+  readonly manager: TaskManager;
+  /** A client calling as the anonymous admin (what auth off gives every caller). */
+  readonly client: ServiceClient;
+  /** A client whose calls carry `principal` (as the listeners' authentication would set it). */
+  as(principal: Principal): ServiceClient;
+  /** Unexpected errors the service logged (they reach callers as INTERNAL). */
+  readonly unexpected: unknown[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts TaskControlService in process: SQLite in memory (the store keeps one pooled
+ * connection, so the whole run sees one database), connect's router transport instead of
+ * a listener. The clock of the store and the manager reads Date.now at each call, so
+ * `mock.timers.enable({ apis: ["setTimeout", "Date"] })` moves confirmation expiry, and the
+ * hub's idle timers move bookmarks; the store's batch writer yields with setImmediate and
+ * keeps running on real time.
+ */
+export async function startInProcess(options: { bookmarkMs?: number } = {}): Promise<InProcessService> {
+  const db = await openDatabase({ db: ":memory:", durability: "normal" });
+  const clock = () => Date.now();
+  const store = createSqlTaskStore(db, { clock });
+  await store.open();
+  const hub = createEventHub();
+  const manager = createTaskManager({ store, live: hub, clock });
+  // The commit order of src/app.ts: cache (inside the store) → hub → manager.
+  store.onCommit((events) => hub.publish(events));
+  hub.onPublish((events) => manager.onEvents(events));
+  const shutdown = new AbortController();
+  const unexpected: unknown[] = [];
+  const impl = createTaskControlService({
+    manager,
+    hub,
+    store,
+    shutdown: shutdown.signal,
+    bookmarkMs: options.bookmarkMs ?? 15_000,
+    logError: (err) => unexpected.push(err),
+  });
+  manager.open();
+
+  const as = (principal: Principal | undefined): ServiceClient => {
+    const setPrincipal: Interceptor = (next) => (req) => {
+      if (principal) req.contextValues.set(principalKey, principal);
+      return next(req);
+    };
+    const transport = createRouterTransport((router) => router.service(TaskControlService, impl), {
+      router: { interceptors: [setPrincipal], shutdownSignal: shutdown.signal },
+    });
+    return createClient(TaskControlService, transport);
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    store,
+    manager,
+    client: as(undefined),
+    as,
+    unexpected,
+    close() {
+      closing ??= (async () => {
+        shutdown.abort();
+        manager.drain();
+        await store.flush();
+        manager.close();
+        await db.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** What a program reads off a failed call: the code and the google.rpc details. */
+export interface ReadableError {
+  code: Code;
+  reason: string;
+  domain: string;
+  metadata: Record<string, string>;
+  /** BadRequest field paths. */
+  fields: string[];
+}
+
+/** Runs `call` and returns its error's details (fails if it succeeds). */
+export async function errorOf(call: Promise<unknown> | (() => Promise<unknown>)): Promise<ReadableError> {
+  try {
+    await (typeof call === "function" ? call() : call);
+  } catch (err) {
+    const ce = ConnectError.from(err);
+    const [info] = ce.findDetails(ErrorInfoSchema);
+    return {
+      code: ce.code,
+      reason: info?.reason ?? "",
+      domain: info?.domain ?? "",
+      metadata: { ...info?.metadata },
+      fields: ce.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field)),
+    };
+  }
+  throw new AssertionError({ message: "the call succeeded; an error was expected" });
+}
+
+/**
+ * Collects a server stream's messages as they come. Waiting is driven by the messages
+ * themselves, never by a timer, so it works under mock timers too.
+ */
+export function collect<T>(open: (signal: AbortSignal) => AsyncIterable<T>) {
+  const ac = new AbortController();
+  const messages: T[] = [];
+  let error: unknown;
+  let ended = false;
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of waiters) w();
+  };
+  const done = (async () => {
+    try {
+      for await (const m of open(ac.signal)) {
+        messages.push(m);
+        wake();
+      }
+    } catch (err) {
+      error = err;
+    } finally {
+      ended = true;
+      wake();
+    }
+  })();
+  return {
+    messages,
+    /** Settles when the stream ended: with its error, if any (a cancel() of ours is not one). */
+    async ended(): Promise<unknown> {
+      await done;
+      return ac.signal.aborted ? undefined : error;
+    },
+    /** Resolves with the messages once `pred` holds; rejects if the stream ends before. */
+    until(pred: (messages: T[]) => boolean): Promise<T[]> {
+      return new Promise((resolve, reject) => {
+        const test = () => {
+          if (pred(messages)) {
+            waiters.delete(test);
+            resolve(messages);
+          } else if (ended) {
+            waiters.delete(test);
+            reject(error ?? new Error(`stream ended before the condition held; got ${messages.length} messages`));
+          }
+        };
+        waiters.add(test);
+        test();
+      });
+    },
+    /** Cancels the call and waits for it to end. */
+    async cancel(): Promise<void> {
+      ac.abort();
+      await done;
+    },
+  };
+}
