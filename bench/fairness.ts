@@ -113,8 +113,8 @@ try {
     for (let i = part; nowMs() < end; i += 4) {
       if (i % 2000 < 4) await sleep(1);
       const taskId = tasks[i % tasks.length]!;
-      if (i % 4 === 0) yield { message: { case: "update", value: { taskId, progress: (i % 1000) / 1000, label: `u${i}`, checkpoint: CHECKPOINT } } };
-      else yield { message: { case: "emit", value: { taskId, label: `line ${i}` } } };
+      if (i % 4 === 0) yield { message: { case: "update" as const, value: { taskId, progress: (i % 1000) / 1000, label: `u${i}`, checkpoint: CHECKPOINT } } };
+      else yield { message: { case: "emit" as const, value: { taskId, label: `line ${i}` } } };
     }
   }
   let sent = 0;

@@ -106,9 +106,9 @@ async function flood(): Promise<FloodResult> {
       if (i % 2000 < 4) await sleep(1);
       const taskId = tasks[i % tasks.length]!.id;
       if (i % 4 === 0) {
-        yield { message: { case: "update", value: { taskId, progress: (i % 1000) / 1000, label: `u${i}`, checkpoint: CHECKPOINT } } };
+        yield { message: { case: "update" as const, value: { taskId, progress: (i % 1000) / 1000, label: `u${i}`, checkpoint: CHECKPOINT } } };
       }
-      else yield { message: { case: "emit", value: { taskId, label: `line ${i}` } } };
+      else yield { message: { case: "emit" as const, value: { taskId, label: `line ${i}` } } };
     }
   }
   let carolSent = 0;

@@ -40,7 +40,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function* updates(taskIds: string[], count: number, pauseEvery = 0) {
   for (let i = 0; i < count; i++) {
     if (pauseEvery > 0 && i % pauseEvery === 0) await sleep(10);
-    yield { message: { case: "update", value: { taskId: taskIds[i % taskIds.length]!, progress: (i % 100) / 100, label: `u${i}` } } };
+    yield { message: { case: "update" as const, value: { taskId: taskIds[i % taskIds.length]!, progress: (i % 100) / 100, label: `u${i}` } } };
   }
 }
 
