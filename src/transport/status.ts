@@ -1,4 +1,4 @@
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { withReason } from "../service/errors.js";
 
 /** Longest status message sent back: domain messages may quote hostile input. */
@@ -11,9 +11,22 @@ const MAX_STATUS_MESSAGE = 1024;
  * overflow the trailers that carry it.
  */
 export function boundedError(err: unknown): ConnectError {
-  const ce = withReason(err instanceof ConnectError ? err : ConnectError.from(err));
+  const ce = withReason(callersFault(err instanceof ConnectError ? err : ConnectError.from(err)));
   if (ce.rawMessage.length <= MAX_STATUS_MESSAGE) return ce;
   const capped = new ConnectError(`${ce.rawMessage.slice(0, MAX_STATUS_MESSAGE)}…`, ce.code, ce.metadata, [], ce.cause);
   capped.details.push(...ce.details);
   return capped;
+}
+
+/**
+ * connect-node says INTERNAL ("parse binary: …", its one message for it) for a request body
+ * protobuf-es cannot decode (bad wire format, a string that is not UTF-8), as if the server
+ * were at fault. It is the caller's: INVALID_ARGUMENT, as the gRPC listener answers. The server
+ * never parses binary otherwise (responses are serialised, not parsed).
+ */
+function callersFault(ce: ConnectError): ConnectError {
+  if (ce.code !== Code.Internal || !ce.rawMessage.startsWith("parse binary:")) return ce;
+  const e = new ConnectError(`malformed request: ${ce.rawMessage}`, Code.InvalidArgument, ce.metadata, [], ce.cause);
+  e.details.push(...ce.details);
+  return e;
 }

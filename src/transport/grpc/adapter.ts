@@ -10,7 +10,6 @@ import {
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { streamAbortKey } from "../../service/stream-control.js";
-import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { statusDetailsBin } from "../../service/errors.js";
 import { boundedError } from "../status.js";
 
@@ -188,13 +187,78 @@ function toStatus(err: unknown, ctx: HandlerContext | undefined): Partial<grpc.S
   return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
 }
 
-/** Sends the handler's response headers once, before the first message or the status. */
-function sendHeaders(call: ServerSurfaceCall, ctx: HandlerContext | undefined, sent: { done: boolean }): void {
-  if (sent.done || !ctx) return;
-  sent.done = true;
-  let any = false;
-  ctx.responseHeader.forEach(() => (any = true));
-  if (any) call.sendMetadata(toMetadata(ctx.responseHeader));
+/**
+ * What every kind of grpc-js server call offers (grpc-js names it ServerSurfaceCall but does
+ * not export it): metadata, deadline, response headers, the "cancelled" event.
+ */
+interface SurfaceCall {
+  readonly metadata: grpc.Metadata;
+  getDeadline(): grpc.Deadline;
+  sendMetadata(metadata: grpc.Metadata): void;
+  on(event: "cancelled", listener: () => void): unknown;
+}
+
+/** The three kinds of call served (bidirectional streaming is not). */
+type CallKind = "unary" | "client_streaming" | "server_streaming";
+
+/** How a call's answer goes out: a callback for unary and client-streaming calls, the stream's end otherwise. */
+interface Answer {
+  ok(response: unknown, trailer: grpc.Metadata | undefined): void;
+  fail(status: Partial<grpc.StatusObject> & { code: grpc.status }): void;
+}
+
+/** What one call carries from admission to its end, for the kinds' own parts. */
+interface CallLife {
+  readonly abort: LazyAbort;
+  /** The service's way to end a server stream at once (streamAbortKey); server streams only. */
+  readonly ended: AbortController | undefined;
+  /** True once the client cancelled (or grpc-js answered a passed deadline itself). */
+  cancelled(): boolean;
+  /** Sends the handler's response headers once, before the first message or the status. */
+  sendHeaders(): void;
+}
+
+const replyBy = (callback: grpc.sendUnaryData<unknown>): Answer => ({
+  ok: (response, trailer) => callback(null, response, trailer),
+  fail: (status) => callback(status),
+});
+
+/** Marks a race won by the call's end rather than by the handler. */
+const STOP: unique symbol = Symbol("stop");
+
+/**
+ * Writes a server-streaming handler's responses to the call, respecting the socket. However
+ * the call ends early (the client cancels, the deadline passes, the server drains, the service
+ * aborts the stream), the handler's iterator is returned, so that its finally blocks run now
+ * and not never: a generator parked at a yield would otherwise hold its subscription forever.
+ */
+async function pump(call: grpc.ServerWritableStream<unknown, unknown>, output: AsyncIterable<unknown>, life: CallLife): Promise<void> {
+  const responses = output[Symbol.asyncIterator]();
+  const ended = life.ended!.signal;
+  // One listener each for the call's life (a listener per write would pile up).
+  const endedNow = once(ended, "abort").then((): typeof STOP => STOP);
+  const goneNow = once(call, "cancelled").then((): typeof STOP => STOP, (): typeof STOP => STOP);
+  const abortedNow = once(life.abort.signal, "abort");
+  try {
+    for (;;) {
+      const next = await Promise.race([responses.next(), endedNow, goneNow]);
+      if (next === STOP) {
+        if (ended.aborted) throw ended.reason;
+        return; // the client is gone: nobody to answer
+      }
+      if (next.done || life.cancelled()) return;
+      life.sendHeaders();
+      // A slow reader parks here; the service can still end the call, a drain or cancel too.
+      if (!call.write(next.value)) {
+        await Promise.race([once(call, "drain"), abortedNow, endedNow]);
+        if (ended.aborted) throw ended.reason;
+        if (life.abort.signal.aborted) throw life.abort.signal.reason;
+      }
+    }
+  } finally {
+    // Not awaited: a handler busy in an await finishes that first, and the answer need not wait.
+    responses.return?.().catch(() => undefined);
+  }
 }
 
 /**
@@ -210,198 +274,131 @@ export function grpcService<S extends DescService>(
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
+    if (method.methodKind === "bidi_streaming") throw new Error(`${method.name}: bidirectional streaming is not served`);
     const fn = (impl as unknown as Record<string, (...args: unknown[]) => unknown>)[method.localName]!;
-    const clientStreams = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
-    const serverStreams = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
     definition[method.name] = {
       path: `/${service.typeName}/${method.name}`,
-      requestStream: clientStreams,
-      responseStream: serverStreams,
+      requestStream: method.methodKind === "client_streaming",
+      responseStream: method.methodKind === "server_streaming",
       requestSerialize: serializer(method.input),
       requestDeserialize: deserializer(method.input),
       responseSerialize: serializer(method.output),
       responseDeserialize: deserializer(method.output),
       originalName: method.localName,
     };
-
-    /** What one call carries from admission to its end (values for onCallEnd, ctx for headers). */
-    interface CallState {
-      values?: ContextValues;
-      ctx?: HandlerContext;
-      headersSent: { done: boolean };
-      /** Removes the stream's listener on the server's shutdown signal. */
-      unlink?: () => void;
+    const run = callRunner(service, method, method.methodKind, hooks);
+    switch (method.methodKind) {
+      case "unary":
+        handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+          run(call, (ctx) => fn(decoded(call.request), ctx), replyBy(callback))) as grpc.handleUnaryCall<unknown, unknown>;
+        break;
+      case "client_streaming":
+        handlers[method.name] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+          run(call, (ctx) => fn(requests(call), ctx), replyBy(callback))) as grpc.handleClientStreamingCall<unknown, unknown>;
+        break;
+      case "server_streaming":
+        handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown>) =>
+          run(call, (ctx, life) => pump(call, fn(decoded(call.request), ctx) as AsyncIterable<unknown>, life), {
+            ok: (_, trailer) => call.end(trailer),
+            fail: (status) => call.emit("error", status),
+          })) as grpc.handleServerStreamingCall<unknown, unknown>;
+        break;
     }
+  }
+  return { definition: definition as grpc.ServiceDefinition, handlers };
+}
 
-    async function context(
-      call: ServerSurfaceCall,
-      abort: LazyAbort,
-      state: CallState,
-      streamAbort?: AbortController,
-      unary = false,
-    ): Promise<HandlerContext> {
+function decoded(request: unknown): unknown {
+  if (request instanceof Undecodable) throw new ConnectError(request.reason, Code.InvalidArgument);
+  return request;
+}
+
+async function* requests(call: grpc.ServerReadableStream<unknown, unknown>): AsyncGenerator<unknown> {
+  for await (const m of call) yield decoded(m);
+}
+
+/**
+ * The one call lifecycle, for every kind of call: admission (context values) before the
+ * request is looked at, the HandlerContext with its deadline, cancellation, the server's
+ * drain for held streams, the status with its details, response headers and trailers,
+ * onStream and onCallEnd. The kinds plug in only how the handler runs and how it answers.
+ */
+function callRunner(service: DescService, method: DescMethod, kind: CallKind, hooks: GrpcAdapterHooks) {
+  const url = `/${service.typeName}/${method.name}`;
+  const stream = kind !== "unary";
+  return (call: SurfaceCall, invoke: (ctx: HandlerContext, life: CallLife) => unknown, answer: Answer): void => {
+    const t0 = performance.now();
+    const abort = new LazyAbort();
+    const ended = kind === "server_streaming" ? new AbortController() : undefined;
+    let values: ContextValues | undefined;
+    let ctx: HandlerContext | undefined;
+    let headersSent = false;
+    let unlink: (() => void) | undefined;
+    let finished = false;
+    let cancelled = false;
+    const life: CallLife = {
+      abort,
+      ended,
+      cancelled: () => cancelled,
+      sendHeaders() {
+        if (headersSent || !ctx) return;
+        headersSent = true;
+        let any = false;
+        ctx.responseHeader.forEach(() => (any = true));
+        if (any) call.sendMetadata(toMetadata(ctx.responseHeader));
+      },
+    };
+    // grpc-js emits "cancelled" after every call it answered (notifyOnCancel follows
+    // sendStatus): only one before the answer is a cancel (or a deadline it answered itself).
+    call.on("cancelled", () => {
+      if (finished) return;
+      cancelled = true;
+      abort.abort(CLIENT_CANCELLED);
+    });
+    if (stream) hooks.onStream?.(method, 1);
+    // Stops the handler's signal (so its subscriptions go) before the answer, then counts the call.
+    const finish = (code: Code) => {
+      finished = true;
+      abort.release();
+      unlink?.();
+      if (stream) hooks.onStream?.(method, -1);
+      hooks.onCallEnd?.(method, code, performance.now() - t0, values);
+    };
+    (async () => {
+      // Admission first: an unauthenticated caller learns nothing about its request's shape.
       const deadline = call.getDeadline();
       const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
       const headers = metadataToHeaders(call.metadata);
-      const values = await hooks.contextValues(headers, method);
-      state.values = values;
-      if (streamAbort) values.set(streamAbortKey, streamAbort);
+      values = await hooks.contextValues(headers, method);
+      if (ended) values.set(streamAbortKey, ended);
       const timeoutMs = Number.isFinite(ms) ? Math.max(ms, 0) : undefined;
-      const url = `/${service.typeName}/${method.name}`;
-      const ctx = callContext({ service, method, url, headers, values, timeoutMs, requestSignal: abort });
-      if (!unary && hooks.shutdownSignal) {
+      ctx = callContext({ service, method, url, headers, values, timeoutMs, requestSignal: abort });
+      if (stream && hooks.shutdownSignal) {
         // Held streams end when the server drains; unary calls finish by themselves.
         const shutdown = hooks.shutdownSignal;
         const onShutdown = () => abort.abort(SHUTTING_DOWN);
         if (shutdown.aborted) onShutdown();
         else {
           shutdown.addEventListener("abort", onShutdown, { once: true });
-          state.unlink = () => shutdown.removeEventListener("abort", onShutdown);
+          unlink = () => shutdown.removeEventListener("abort", onShutdown);
         }
       }
-      state.ctx = ctx;
       hooks.onCallStart?.(ctx);
-      return ctx;
-    }
-
-    const newState = (): CallState => ({ headersSent: { done: false } });
-
-    const started = (): (() => number) => {
-      const t0 = performance.now();
-      return () => performance.now() - t0;
-    };
-
-    function decoded(request: unknown): unknown {
-      if (request instanceof Undecodable) throw new ConnectError(request.reason, Code.InvalidArgument);
-      return request;
-    }
-
-    if (!clientStreams && !serverStreams) {
-      handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const elapsed = started();
-        const abort = new LazyAbort();
-        const state = newState();
-        let finished = false;
-        // grpc-js emits "cancelled" after every call it answered (notifyOnCancel follows
-        // sendStatus): only one before the answer is a cancel.
-        call.on("cancelled", () => {
-          if (!finished) abort.abort(CLIENT_CANCELLED);
-        });
-        // Admission first: an unauthenticated caller learns nothing about its request's shape.
-        (async () => {
-          const ctx = await context(call, abort, state, undefined, true);
-          return fn(decoded(call.request), ctx);
-        })().then(
-          (res) => {
-            finished = true;
-            abort.release();
-            hooks.onCallEnd?.(method, OK, elapsed(), state.values);
-            sendHeaders(call, state.ctx, state.headersSent);
-            callback(null, res, state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
-          },
-          (err) => {
-            finished = true;
-            abort.release();
-            const status = toStatus(err, state.ctx);
-            hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
-            sendHeaders(call, state.ctx, state.headersSent);
-            callback(status);
-          },
-        );
-      }) as grpc.handleUnaryCall<unknown, unknown>;
-    } else if (serverStreams && !clientStreams) {
-      handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const elapsed = started();
-        const abort = new LazyAbort();
-        const state = newState();
-        const ended = new AbortController();
-        let cancelled = false;
-        call.on("cancelled", () => {
-          cancelled = true;
-          abort.abort(CLIENT_CANCELLED);
-        });
-        hooks.onStream?.(method, 1);
-        (async () => {
-          const ctx = await context(call, abort, state, ended);
-          const responses = (fn(decoded(call.request), ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-          // One listener each for the call's life (a listener per drain would pile up).
-          const endedNow = once(ended.signal, "abort").then(() => null);
-          const cancelledNow = once(abort.signal, "abort");
-          for (;;) {
-            const next = await Promise.race([responses.next(), endedNow]);
-            if (next === null) throw ended.signal.reason;
-            if (next.done || cancelled) return;
-            sendHeaders(call, ctx, state.headersSent);
-            // Respect the socket: a slow reader parks here; the service can still end the call.
-            if (!call.write(next.value)) {
-              await Promise.race([once(call, "drain"), cancelledNow, endedNow]);
-              if (ended.signal.aborted) throw ended.signal.reason;
-            }
-          }
-        })().then(
-          () => {
-            hooks.onStream?.(method, -1);
-            hooks.onCallEnd?.(method, cancelled ? Code.Canceled : OK, elapsed(), state.values);
-            if (!cancelled) {
-              sendHeaders(call, state.ctx, state.headersSent);
-              call.end(state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
-            }
-            abort.release();
-            state.unlink?.();
-          },
-          (err) => {
-            // Stop the generator (its signal) before answering, so its subscription is freed.
-            abort.release();
-            state.unlink?.();
-            hooks.onStream?.(method, -1);
-            const status = toStatus(err, state.ctx);
-            hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
-            if (!cancelled) {
-              sendHeaders(call, state.ctx, state.headersSent);
-              call.emit("error", status);
-            }
-          },
-        );
-      }) as grpc.handleServerStreamingCall<unknown, unknown>;
-    } else if (clientStreams && !serverStreams) {
-      handlers[method.name] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const elapsed = started();
-        const abort = new LazyAbort();
-        const state = newState();
-        let finished = false;
-        call.on("cancelled", () => {
-          if (!finished) abort.abort(CLIENT_CANCELLED);
-        });
-        hooks.onStream?.(method, 1);
-        async function* requests(): AsyncGenerator<unknown> {
-          for await (const m of call) yield decoded(m);
-        }
-        const done = () => {
-          finished = true;
-          abort.release();
-          state.unlink?.();
-        };
-        (async () => fn(requests(), await context(call, abort, state)))().then(
-          (res) => {
-            done();
-            hooks.onStream?.(method, -1);
-            hooks.onCallEnd?.(method, OK, elapsed(), state.values);
-            sendHeaders(call, state.ctx, state.headersSent);
-            callback(null, res, state.ctx ? toMetadata(state.ctx.responseTrailer) : undefined);
-          },
-          (err) => {
-            done();
-            hooks.onStream?.(method, -1);
-            const status = toStatus(err, state.ctx);
-            hooks.onCallEnd?.(method, status.code as number as Code, elapsed(), state.values);
-            sendHeaders(call, state.ctx, state.headersSent);
-            callback(status);
-          },
-        );
-      }) as grpc.handleClientStreamingCall<unknown, unknown>;
-    } else {
-      throw new Error(`${method.name}: bidirectional streaming is not served`);
-    }
-  }
-  return { definition: definition as grpc.ServiceDefinition, handlers };
+      return invoke(ctx, life);
+    })().then(
+      (response) => {
+        finish(cancelled ? Code.Canceled : OK);
+        if (cancelled) return;
+        life.sendHeaders();
+        answer.ok(response, ctx ? toMetadata(ctx.responseTrailer) : undefined);
+      },
+      (err) => {
+        const status = toStatus(err, ctx);
+        finish(status.code as number as Code);
+        if (cancelled) return;
+        life.sendHeaders();
+        answer.fail(status);
+      },
+    );
+  };
 }

@@ -4,17 +4,13 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ContextValues, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { LIMITS } from "../../domain/limits.js";
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS, endUnreadRequests, guardSession } from "./connections.js";
-import { strictBinaryRequests } from "./strict-decode.js";
 import { listenOn } from "../listen.js";
-
-type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
-/** The request and response types connect-node hands to handlers (HTTP/1.1 or HTTP/2). */
-type Req = Parameters<NodeHandler>[0];
-type Res = Parameters<NodeHandler>[1];
+import { type Req, type Res, rpcHandler } from "./rpc-handler.js";
+import { strictJsonText } from "./strict-json.js";
 
 /** A plain HTTP route next to the RPCs (health, metrics): answers or returns false. */
 export type HttpRoute = (req: Req, res: Res) => boolean | Promise<boolean>;
@@ -62,18 +58,20 @@ const TYPES: Record<string, string> = {
  * with ALPN. Browsers and gateways use it; it calls the same ServiceImpl as the gRPC one.
  */
 export async function startHttpServer<S extends DescService>(options: HttpServerOptions<S>): Promise<HttpServer> {
-  const compressions = [compressionGzip, compressionBrotli];
-  const rpc = connectNodeAdapter({
-    routes: (router: ConnectRouter) => {
-      router.service(options.service, options.impl);
-      strictBinaryRequests(router, { readMaxBytes: LIMITS.messageBytes, compressions });
-    },
-    acceptCompression: compressions,
+  // Request bodies are decoded once, by connect: protobuf-es checks the UTF-8 of proto3
+  // strings itself, and JSON text goes through the strict decoder (connect's JSON
+  // serialization reads `textDecoder` from these options; unknown fields ignored, its default).
+  const jsonOptions = { ignoreUnknownFields: true, textDecoder: strictJsonText };
+  const rpc = rpcHandler({
+    routes: (router) => router.service(options.service, options.impl),
+    acceptCompression: [compressionGzip, compressionBrotli],
+    jsonOptions,
     contextValues: options.contextValues,
     interceptors: options.interceptors ?? [],
     readMaxBytes: LIMITS.messageBytes,
     shutdownSignal: options.shutdownSignal,
     fallback: (req, res) => void fallback(req, res),
+    onHandlerError: (method, err) => console.error(`handler for rpc ${method} failed`, err),
   });
 
   async function fallback(req: Req, res: Res): Promise<void> {
@@ -119,14 +117,7 @@ export async function startHttpServer<S extends DescService>(options: HttpServer
     const socket = req.socket;
     idle.delete(socket);
     if (closing) res.shouldKeepAlive = false;
-    // A call refused before its body was read (too large) leaves the rest of the upload on the
-    // connection, unread: a client reusing it would wait behind it until the socket times out.
-    // Answer with Connection: close instead, as HTTP/1.1 servers do for an unread body.
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
-      if (!req.complete) this.shouldKeepAlive = false;
-      return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
-    } as typeof res.writeHead;
+    // An answer sent before the body was read says Connection: close (rpcHandler).
     res.on("finish", () => {
       if (closing) socket.end();
       else if (!socket.destroyed) idle.add(socket);
