@@ -134,7 +134,10 @@ describe("UpdateProgress and EmitProgress", () => {
       const w = await watching("emitter");
       const res = await s.client.emitProgress({ taskId: task.id, progress: 0.6, label: "install: Collecting torch" });
       assert.deepEqual([res.found, res.status, res.cancelRequested], [true, TaskStatus.RUNNING, false]);
+      // Each line is read before the next is sent: queued live lines of a task coalesce.
+      await w.until((m) => progressLines(m).length === 1);
       await s.client.emitProgress({ taskId: task.id, label: "install: Collecting numpy" });
+      await w.until((m) => progressLines(m).length === 2);
       await s.client.emitProgress({ taskId: task.id, progress: 7 });
       const lines = progressLines(await w.until((m) => progressLines(m).length === 3));
       assert.deepEqual(
@@ -421,8 +424,13 @@ describe("watching and scoping", () => {
       t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
       const w = watchOf({ owner: "idle", includeSnapshot: true });
       await w.until((m) => m.some((x) => x.event.case === "snapshotEnd"));
+      // After snapshot_end the watch reads the log once more (on SQLite's worker thread), then
+      // parks with its idle timer: give that read real time (only setTimeout and Date are
+      // mocked) before the clock moves.
+      const settled = performance.now() + 200;
+      while (performance.now() < settled) await new Promise((r) => setImmediate(r));
       t.mock.timers.tick(BOOKMARK_MS - 1);
-      await newTask("someone-else"); // a commit elsewhere, a turn of the loop: no bookmark yet
+      await newTask("someone-else"); // a turn of the loop: no bookmark yet
       assert.ok(!w.messages.some((x) => x.event.case === "bookmark"), "no bookmark before the interval");
       t.mock.timers.tick(1);
       const [bookmark] = (await w.until((m) => m.some((x) => x.event.case === "bookmark"))).filter((x) => x.event.case === "bookmark");
