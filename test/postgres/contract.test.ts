@@ -9,6 +9,7 @@ import { probePostgres } from "../support/pg.js";
 const pg = await probePostgres();
 if (pg.ok) {
   process.env.TASKCONTROL_TEST_DIALECT = "postgresql";
+  process.env.TASKCONTROL_TEST_COMPOSED = "1";
   await import("../e2e/contract.test.js");
   await import("../e2e/connect.test.js");
   await import("../e2e/seed-examples.test.js");
