@@ -1,6 +1,5 @@
 import { once } from "node:events";
-import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
-import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -10,11 +9,7 @@ import {
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { streamAbortKey } from "../../service/stream-control.js";
-import { statusDetailsBin } from "../../service/errors.js";
-import { boundedError } from "../status.js";
-
-/** The trailer that carries google.rpc.Status (with ErrorInfo and other details) on gRPC. */
-const STATUS_DETAILS_KEY = "grpc-status-details-bin";
+import { decoded, deserializer, metadataToHeaders, serializer, toMetadata, toStatus } from "./codec.js";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
 export interface GrpcAdapterHooks {
@@ -31,11 +26,6 @@ export interface GrpcAdapterHooks {
   onStream?(method: DescMethod, delta: 1 | -1): void;
   /** Aborted when the server drains; forwarded to each handler context. */
   shutdownSignal?: AbortSignal;
-}
-
-/** A request the adapter could not decode; surfaces as INVALID_ARGUMENT, not INTERNAL. */
-class Undecodable {
-  constructor(readonly reason: string) {}
 }
 
 /** Code of a call that ended well (connect's Code has no OK member). */
@@ -130,61 +120,6 @@ function callContext(init: {
     values: init.values,
     url: init.url,
   };
-}
-
-const encoded = new WeakMap<object, Buffer>();
-
-/**
- * Serialises a response once, however many streams it is written to (fan-out sends the same
- * WatchTasksResponse object to every watcher).
- */
-function serializer(schema: DescMessage) {
-  return (value: unknown): Buffer => {
-    const msg = isMessage(value, schema) ? value : create(schema, value as never);
-    let bytes = encoded.get(msg);
-    if (!bytes) {
-      const b = toBinary(schema, msg);
-      bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-      encoded.set(msg, bytes);
-    }
-    return bytes;
-  };
-}
-
-function deserializer(schema: DescMessage) {
-  return (buf: Buffer): unknown => {
-    try {
-      return fromBinary(schema, buf);
-    } catch (err) {
-      return new Undecodable(`malformed ${schema.typeName}: ${(err as Error).message}`);
-    }
-  };
-}
-
-function metadataToHeaders(md: grpc.Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(md.getMap())) {
-    if (typeof value !== "string") continue;
-    try {
-      headers.append(key, value);
-    } catch {
-      // A value fetch's Headers refuses (control characters) is dropped, not an INTERNAL.
-    }
-  }
-  return headers;
-}
-
-function toMetadata(headers: Headers, into = new grpc.Metadata()): grpc.Metadata {
-  headers.forEach((v, k) => into.set(k, v));
-  return into;
-}
-
-function toStatus(err: unknown, ctx: HandlerContext | undefined): Partial<grpc.StatusObject> & { code: grpc.status } {
-  const ce = boundedError(err);
-  const metadata = ctx ? toMetadata(ctx.responseTrailer) : new grpc.Metadata();
-  toMetadata(ce.metadata, metadata);
-  metadata.set(STATUS_DETAILS_KEY, Buffer.from(statusDetailsBin(ce)));
-  return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
 }
 
 /**
@@ -306,11 +241,6 @@ export function grpcService<S extends DescService>(
     }
   }
   return { definition: definition as grpc.ServiceDefinition, handlers };
-}
-
-function decoded(request: unknown): unknown {
-  if (request instanceof Undecodable) throw new ConnectError(request.reason, Code.InvalidArgument);
-  return request;
 }
 
 async function* requests(call: grpc.ServerReadableStream<unknown, unknown>): AsyncGenerator<unknown> {

@@ -1,0 +1,78 @@
+// How the grpc-js adapter turns bytes, metadata and errors into protobuf-es messages, fetch
+// Headers and grpc-js statuses (with google.rpc.Status details), and back.
+import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { statusDetailsBin } from "../../service/errors.js";
+import { boundedError } from "../status.js";
+
+/** The trailer that carries google.rpc.Status (with ErrorInfo and other details) on gRPC. */
+const STATUS_DETAILS_KEY = "grpc-status-details-bin";
+
+/** A request the adapter could not decode; surfaces as INVALID_ARGUMENT, not INTERNAL. */
+class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+const encoded = new WeakMap<object, Buffer>();
+
+/**
+ * Serialises a response once, however many streams it is written to (fan-out sends the same
+ * WatchTasksResponse object to every watcher).
+ */
+export function serializer(schema: DescMessage) {
+  return (value: unknown): Buffer => {
+    const msg = isMessage(value, schema) ? value : create(schema, value as never);
+    let bytes = encoded.get(msg);
+    if (!bytes) {
+      const b = toBinary(schema, msg);
+      bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      encoded.set(msg, bytes);
+    }
+    return bytes;
+  };
+}
+
+export function deserializer(schema: DescMessage) {
+  return (buf: Buffer): unknown => {
+    try {
+      return fromBinary(schema, buf);
+    } catch (err) {
+      return new Undecodable(`malformed ${schema.typeName}: ${(err as Error).message}`);
+    }
+  };
+}
+
+export function metadataToHeaders(md: grpc.Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(md.getMap())) {
+    if (typeof value !== "string") continue;
+    try {
+      headers.append(key, value);
+    } catch {
+      // A value fetch's Headers refuses (control characters) is dropped, not an INTERNAL.
+    }
+  }
+  return headers;
+}
+
+export function toMetadata(headers: Headers, into = new grpc.Metadata()): grpc.Metadata {
+  headers.forEach((v, k) => into.set(k, v));
+  return into;
+}
+
+export function toStatus(err: unknown, ctx: HandlerContext | undefined): Partial<grpc.StatusObject> & { code: grpc.status } {
+  const ce = boundedError(err);
+  const metadata = ctx ? toMetadata(ctx.responseTrailer) : new grpc.Metadata();
+  toMetadata(ce.metadata, metadata);
+  metadata.set(STATUS_DETAILS_KEY, Buffer.from(statusDetailsBin(ce)));
+  return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
+}
+
+/** The decoded request, or INVALID_ARGUMENT for one the deserializer could not read. */
+export function decoded(request: unknown): unknown {
+  if (request instanceof Undecodable) throw new ConnectError(request.reason, Code.InvalidArgument);
+  return request;
+}
+
