@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { TaskStore } from "../../src/domain/ports.js";
+import type { TaskStore, Timers } from "../../src/domain/ports.js";
 import { createTaskManager, type TaskManager } from "../../src/domain/task-manager.js";
+import { createCommitPipeline } from "../../src/events/commit-pipeline.js";
 import { createEventHub } from "../../src/events/hub.js";
 import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
 import { createSqlTaskStore, type SqlTaskStore } from "../../src/store/sql-task-store.js";
@@ -92,5 +93,112 @@ describe("confirmation expiry", () => {
     assert.equal(errors.length, 1, "expiry errors reported");
     assert.equal((errors[0]!.err as Error).message, "disk gone");
     assert.equal(errors[0]!.confirmationId, c.id);
+  });
+});
+
+/** A clock and timers that move only when told: expiry without waiting on the wall clock. */
+function fakeTime(start = 1_700_000_000_000) {
+  let now = start;
+  let nextId = 0;
+  const armed = new Map<number, { at: number; fn: () => void }>();
+  const timers: Timers = {
+    setTimeout(fn, ms) {
+      armed.set(++nextId, { at: now + ms, fn });
+      return nextId;
+    },
+    clearTimeout(handle) {
+      armed.delete(handle as number);
+    },
+  };
+  /** Fires the timers due by `now` (all of them with `force`, as a timer firing early would). */
+  const fire = (force = false) => {
+    for (const [id, t] of [...armed].sort((a, b) => a[1].at - b[1].at)) {
+      if (force || t.at <= now) {
+        armed.delete(id);
+        t.fn();
+      }
+    }
+  };
+  return {
+    clock: () => now,
+    timers,
+    armed: () => armed.size,
+    advance(ms: number) {
+      now += ms;
+      fire();
+    },
+    fire,
+  };
+}
+
+describe("confirmation expiry on an injected clock and timers", () => {
+  let db: OpenDatabase;
+  let manager: TaskManager;
+  let time: ReturnType<typeof fakeTime>;
+  afterEach(async () => {
+    manager.close();
+    await db.close();
+  });
+
+  async function start(ids?: () => string) {
+    time = fakeTime();
+    db = await openDatabase({ db: ":memory:", durability: "normal" });
+    const store = createSqlTaskStore(db, { clock: time.clock });
+    await store.open();
+    const hub = createEventHub();
+    manager = createTaskManager({ store, live: hub, clock: time.clock, timers: time.timers, ...(ids ? { ids } : {}) });
+    store.onCommit(createCommitPipeline({ manager, hub }));
+    manager.open();
+    return store;
+  }
+  const newTask = () => manager.createTask({ owner: "o", kind: "k", label: "", checkpoint: null, requestId: "" });
+  const ask = async (timeoutMs: number) => {
+    const task = await newTask();
+    return manager.requestConfirmation({ taskId: task.id, title: "t", components: SURFACE, requestId: "", timeoutMs });
+  };
+
+  it("expires exactly at the timeout: the held call gets EXPIRED, the task runs again", async () => {
+    const store = await start();
+    const c = await ask(5 * 60_000);
+    const held = manager.waitFor(c, new AbortController().signal);
+    const barrier = await newTask();
+    time.advance(5 * 60_000 - 1);
+    // A write queued after anything the advance set off: once it commits, so would an expiry.
+    await manager.updateProgress({ taskId: barrier.id, progress: 0.5 });
+    assert.equal((await store.getConfirmation(c.id))?.state, "pending", "not expired 1 ms early");
+    time.advance(1);
+    const ended = await held;
+    assert.equal(ended?.state, "expired");
+    assert.equal(ended?.resolveTime, c.expireTime);
+    assert.equal((await store.getTask(c.taskId))?.status, "running");
+    assert.equal(time.armed(), 0, "no timer left");
+  });
+
+  it("a timer that fires before the expire time re-arms instead of expiring early", async () => {
+    const store = await start();
+    const c = await ask(1000);
+    time.fire(true); // the clock has not reached expireTime
+    assert.equal(time.armed(), 1, "re-armed");
+    const barrier = await newTask();
+    await manager.updateProgress({ taskId: barrier.id, progress: 0.5 });
+    assert.equal((await store.getConfirmation(c.id))?.state, "pending");
+  });
+
+  it("an answer clears the timer; close() clears the rest", async () => {
+    await start();
+    const answered = await ask(1000);
+    await ask(1000);
+    assert.equal(time.armed(), 2);
+    await manager.resolveConfirmation({ confirmationId: answered.id, action: "replace", values: {} });
+    assert.equal(time.armed(), 1);
+    manager.close();
+    assert.equal(time.armed(), 0);
+  });
+
+  it("takes task and confirmation ids from the injected source", async () => {
+    let n = 0;
+    await start(() => `id${++n}`);
+    const c = await ask(0);
+    assert.deepEqual([c.taskId, c.id], ["t-id1", "c-id2"]);
   });
 });
