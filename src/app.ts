@@ -3,7 +3,9 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Config } from "./config.js";
 import { createTaskManager } from "./domain/task-manager.js";
+import { createCommitPipeline } from "./events/commit-pipeline.js";
 import { createEventHub } from "./events/hub.js";
+import { createWatchSource } from "./events/watch.js";
 import { createLogger, type Logger } from "./log.js";
 import { createHealth } from "./ops/health.js";
 import { createMetrics } from "./ops/metrics.js";
@@ -93,9 +95,14 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
   store.onBatch(() => dbGuard.commitSucceeded());
   await store.open();
   const hub = createEventHub({ maxQueue: config.watchQueue });
-  const manager = createTaskManager({ store, live: replication?.live(hub) ?? hub });
-  store.onCommit((events) => hub.publish(events));
-  hub.onPublish((events) => manager.onEvents(events));
+  const manager = createTaskManager({
+    store,
+    live: replication?.live(hub) ?? hub,
+    watch: createWatchSource({ hub, store }),
+    onError: (err, { confirmationId }) => log.error({ err, confirmationId }, "confirmation expiry failed; it stays pending until the next start"),
+  });
+  // After a commit: the manager, then the watchers, then live lines of other replicas.
+  store.onCommit(createCommitPipeline({ manager, hub, relay: replication ?? undefined }));
   replication?.start(store);
 
   const shutdown = new AbortController();
@@ -103,8 +110,6 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
   setMaxListeners(0, shutdown.signal);
   const impl = createTaskControlService({
     manager,
-    hub,
-    store,
     shutdown: shutdown.signal,
     bookmarkMs: config.bookmarkMs,
     logError: (err, method) => log.error({ err, method }, "unexpected error"),
@@ -117,7 +122,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
   });
   const health = createHealth({
     services: [TaskControlService.typeName],
-    ready: () => manager.state === "open",
+    ready: () => manager.state() === "open",
     watchCap: probeStreams,
   });
   const metrics = createMetrics({

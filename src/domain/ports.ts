@@ -1,3 +1,4 @@
+import type { EventFilter } from "./event-filter.js";
 import type { Confirmation, SequencedEvent, Task, TaskEvent, TaskStatus } from "./model.js";
 
 /**
@@ -80,3 +81,55 @@ export interface TaskStore {
 export interface EventSink {
   publish(events: readonly SequencedEvent[]): void;
 }
+
+/** The timers expiry runs on; node's (unref'd) by default, a fake in tests. */
+export interface Timers {
+  /** Calls `fn` once after `ms`; the timer must not keep the process alive. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer setTimeout returned (a fired or cancelled one is ignored). */
+  clearTimeout(handle: unknown): void;
+}
+
+/** Node's timers, unref'd, looked up at each call (so node:test mock timers apply). */
+export const NODE_TIMERS: Timers = Object.freeze({
+  setTimeout(fn: () => void, ms: number): unknown {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout(handle: unknown): void {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+});
+
+/** What a WatchTasks stream carries, before it is turned into protocol messages. */
+export type WatchItem =
+  | { readonly kind: "snapshot"; readonly sequence: number; readonly task: Task; readonly pending: Confirmation | null }
+  | { readonly kind: "snapshot_end"; readonly sequence: number }
+  | { readonly kind: "event"; readonly event: SequencedEvent }
+  | { readonly kind: "bookmark"; readonly sequence: number };
+
+/** A WatchTasks request in domain terms (the owner already scoped to the principal). */
+export interface WatchRequest extends EventFilter {
+  readonly includeSnapshot: boolean;
+  /** Replay persisted events after this sequence; undefined: no replay. */
+  readonly afterSequence?: number | undefined;
+}
+
+/** Options of one watch. */
+export interface WatchOptions {
+  /**
+   * Idle time after which a bookmark is sent.
+   * @default 15000
+   */
+  bookmarkMs?: number;
+  /** Events per replay read. @default 1000 */
+  replayPage?: number;
+  /** Most tasks in a snapshot. @default 10000 */
+  snapshotLimit?: number;
+  /** Told at once when the subscriber's queue overflows, even if the consumer is parked. */
+  onOverflow?: (err: Error) => void;
+}
+
+/** Runs the list-then-watch procedure of one stream (events/watch.ts over the hub and the store). */
+export type WatchSource = (request: WatchRequest, signal: AbortSignal, options: WatchOptions) => AsyncIterable<WatchItem>;

@@ -1,14 +1,10 @@
 import { WatcherTooSlowError } from "../domain/errors.js";
+import { type EventFilter, matchesFilter } from "../domain/event-filter.js";
 import type { SequencedEvent } from "../domain/model.js";
 import type { EventSink } from "../domain/ports.js";
 
-/** Which events a subscriber wants. */
-export interface SubscriptionFilter {
-  /** Only this owner's tasks; undefined means every owner. */
-  readonly owner?: string | undefined;
-  /** Only these tasks; undefined means all (of the owner). */
-  readonly taskIds?: ReadonlySet<string> | undefined;
-}
+/** Which events a subscriber wants (the one filter of domain/event-filter.ts). */
+export type SubscriptionFilter = EventFilter;
 
 /** One subscriber's view of the hub: a bounded queue it drains at its own pace. */
 export interface Subscription {
@@ -78,7 +74,6 @@ export function createEventHub(options: EventHubOptions = {}) {
   const chunk = options.chunk ?? 64;
   const byOwner = new Map<string, Set<Sub>>();
   const everyOwner = new Set<Sub>();
-  const listeners: ((events: readonly SequencedEvent[]) => void)[] = [];
   /** The last persisted sequence published: every subscriber's queue has what matched. */
   let published = 0;
   /** Subscribers with entries not handed out yet, in the order they got them. */
@@ -128,11 +123,6 @@ export function createEventHub(options: EventHubOptions = {}) {
       hold: boolean,
     ) {
       this.holding = hold;
-    }
-
-    matches(e: SequencedEvent): boolean {
-      if (this.filter.owner !== undefined && e.owner !== this.filter.owner) return false;
-      return !this.filter.taskIds || this.filter.taskIds.has(e.taskId);
     }
 
     offer(e: SequencedEvent): void {
@@ -281,24 +271,19 @@ export function createEventHub(options: EventHubOptions = {}) {
     },
 
     /**
-     * Hands events to every matching subscriber (and internal listeners), in order. Internal
-     * listeners run at once; each matching subscriber's queue takes the events at once, and
-     * subscribers are woken `chunk` at a time, yielding to the event loop between chunks.
+     * Hands events to every matching subscriber, in order: each matching subscriber's queue
+     * takes the events at once, and subscribers are woken `chunk` at a time, yielding to the
+     * event loop between chunks. (What must see a commit before the watchers, the task
+     * manager, does so in the commit pipeline: events/commit-pipeline.ts.)
      */
     publish(events: readonly SequencedEvent[]): void {
-      for (const l of listeners) l(events);
       for (const e of events) {
         if (!isLive(e) && e.sequence > published) published = e.sequence;
-        for (const sub of everyOwner) if (sub.matches(e)) sub.offer(e);
+        for (const sub of everyOwner) if (matchesFilter(sub.filter, e)) sub.offer(e);
         const owned = byOwner.get(e.owner);
-        if (owned) for (const sub of owned) if (sub.matches(e)) sub.offer(e);
+        if (owned) for (const sub of owned) if (matchesFilter(sub.filter, e)) sub.offer(e);
       }
       if (!draining) handOut();
-    },
-
-    /** Internal consumers (the task manager's waits) see every published event first. */
-    onPublish(listener: (events: readonly SequencedEvent[]) => void): void {
-      listeners.push(listener);
     },
 
     /** Open subscriptions (for metrics and tests). */

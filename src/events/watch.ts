@@ -1,35 +1,14 @@
 import { OutOfRangeError } from "../domain/errors.js";
-import type { Confirmation, SequencedEvent, Task } from "../domain/model.js";
-import type { TaskStore } from "../domain/ports.js";
+import { matchesFilter } from "../domain/event-filter.js";
+import type { TaskStore, WatchItem, WatchOptions, WatchRequest, WatchSource } from "../domain/ports.js";
 import type { EventHub, Subscription, SubscriptionFilter } from "./hub.js";
 
-/** What a WatchTasks stream carries, before it is turned into protocol messages. */
-export type WatchItem =
-  | { readonly kind: "snapshot"; readonly sequence: number; readonly task: Task; readonly pending: Confirmation | null }
-  | { readonly kind: "snapshot_end"; readonly sequence: number }
-  | { readonly kind: "event"; readonly event: SequencedEvent }
-  | { readonly kind: "bookmark"; readonly sequence: number };
+/** The stream's types live with the task manager's port; they are re-exported here. */
+export type { WatchItem, WatchOptions, WatchRequest } from "../domain/ports.js";
 
-/** A WatchTasks request in domain terms. */
-export interface WatchRequest extends SubscriptionFilter {
-  readonly includeSnapshot: boolean;
-  /** Replay persisted events after this sequence; undefined: no replay. */
-  readonly afterSequence?: number | undefined;
-}
-
-/** Options of watchTasks. */
-export interface WatchOptions {
-  /**
-   * Idle time after which a bookmark is sent.
-   * @default 15000
-   */
-  bookmarkMs?: number;
-  /** Events per replay read. @default 1000 */
-  replayPage?: number;
-  /** Most tasks in a snapshot. @default 10000 */
-  snapshotLimit?: number;
-  /** Told at once when the subscriber's queue overflows, even if the consumer is parked. */
-  onOverflow?: (err: Error) => void;
+/** The task manager's WatchSource: watchTasks over this hub and store. */
+export function createWatchSource(deps: { hub: EventHub; store: TaskStore }): WatchSource {
+  return (request, signal, options) => watchTasks(deps, request, signal, options);
 }
 
 /**
@@ -106,7 +85,7 @@ export async function* watchTasks(
         const page = await deps.store.readEvents(cursor, replayPage);
         for (const e of page) {
           cursor = e.sequence;
-          if (!matches(filter, e)) continue;
+          if (!matchesFilter(filter, e)) continue;
           sub.delivered(cursor);
           yield { kind: "event", event: e };
         }
@@ -134,9 +113,4 @@ export async function* watchTasks(
     signal.removeEventListener("abort", stop);
     sub.close();
   }
-}
-
-function matches(filter: SubscriptionFilter, e: SequencedEvent): boolean {
-  if (filter.owner !== undefined && e.owner !== filter.owner) return false;
-  return !filter.taskIds || filter.taskIds.has(e.taskId);
 }

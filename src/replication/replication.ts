@@ -47,7 +47,12 @@ export interface Replication {
   readonly storeOptions: Pick<SqlTaskStoreOptions, "publication" | "commitNotify">;
   /** The task manager's live sink: this replica's hub, and the other replicas through NOTIFY. */
   live(hub: EventSink): EventSink;
-  /** Starts the feed over the opened store; call it after the hub's onCommit listener is in place. */
+  /**
+   * The commit pipeline's last stage: this replica published more persisted events, so live
+   * lines from other replicas held for them may go to the hub (after the events).
+   */
+  published(): void;
+  /** Starts the feed over the opened store; call it after the commit pipeline listens to the store. */
   start(store: SqlTaskStore): void;
   /** Stops after the store flushed (its last commits still need the feed to be published). */
   close(): Promise<void>;
@@ -105,6 +110,10 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
       };
     },
 
+    published() {
+      relay?.published();
+    },
+
     start(s) {
       store = s;
       feed = createPgFeed({
@@ -116,8 +125,6 @@ export async function startReplication(options: ReplicationOptions): Promise<Rep
             : log.warn({ err: (err as Error).message }, "reading the event log failed; retrying"),
       });
       const f = feed;
-      // After the hub's listener: a held line goes out after the event it follows.
-      s.onCommit(() => relay?.published());
       listener.onNotification((channel, payload) => {
         if (channel === CHANNELS.commits) {
           const [sequence, origin] = payload.split(" ");

@@ -3,10 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { DomainError, InvalidArgumentError, UnavailableError } from "../domain/errors.js";
 import { checkId, checkText, LIMITS } from "../domain/limits.js";
 import type { Confirmation, Task } from "../domain/model.js";
-import type { TaskStore } from "../domain/ports.js";
 import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
-import type { EventHub } from "../events/hub.js";
-import { watchTasks } from "../events/watch.js";
 import {
   type EmitProgressRequest,
   type RequestConfirmationResponse,
@@ -29,11 +26,9 @@ import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
 
-/** What the service needs; only app.ts builds it. */
+/** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
 export interface TaskControlDeps {
   manager: TaskManager;
-  hub: EventHub;
-  store: TaskStore;
   /** Aborted when the server starts draining: held calls and watches end with UNAVAILABLE. */
   shutdown: AbortSignal;
   /** Idle time before a watch bookmark, in milliseconds. */
@@ -55,7 +50,7 @@ const STREAM_WINDOW = 4096;
  * answer back; scoping by principal happens here, every rule lives in the domain.
  */
 export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typeof TaskControlService> {
-  const { manager, store } = deps;
+  const { manager } = deps;
 
   async function visibleTask(ctx: HandlerContext, taskId: string): Promise<Task> {
     const task = await manager.getTask(taskId);
@@ -207,16 +202,16 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         }
         return;
       }
-      yield resolved(final, store.peekTask(final.taskId) ?? (await store.getTask(final.taskId)) ?? undefined);
+      yield resolved(final, (await manager.currentTask(final.taskId)) ?? undefined);
     },
 
     async resolveConfirmation(req, ctx) {
-      const existing = await manager.getConfirmation(req.confirmationId);
-      assertOwnerVisible(ctx.values.get(principalKey), existing.owner, `confirmation ${req.confirmationId}`, "CONFIRMATION_NOT_FOUND");
       const c = await manager.resolveConfirmation({
         confirmationId: req.confirmationId,
         action: req.action,
         values: req.values ?? {},
+        // A user sees only its owner's confirmations; others may answer any.
+        owner: ownerScope(ctx.values.get(principalKey), ""),
       });
       return { confirmation: confirmationToProto(c) };
     },
@@ -242,7 +237,6 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
-      if (manager.state !== "open") throw new UnavailableError(`task manager is ${manager.state}; retry later`, manager.state === "opening" ? "NOT_READY" : "SHUTTING_DOWN");
       checkText("owner", req.owner, LIMITS.ownerLength);
       const owner = ownerScope(ctx.values.get(principalKey), req.owner);
       if (req.taskIds.length > LIMITS.watchTaskIds) {
@@ -260,8 +254,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
       // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
       const signal = ctx.signal;
-      const items = watchTasks(
-        deps,
+      const items = manager.watch(
         {
           owner,
           taskIds: req.taskIds.length > 0 ? new Set(req.taskIds) : undefined,

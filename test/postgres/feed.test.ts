@@ -4,6 +4,7 @@ import pg from "pg";
 import type { Component, Confirmation, SequencedEvent } from "../../src/domain/model.js";
 import type { TaskStore } from "../../src/domain/ports.js";
 import { createTaskManager, type TaskManager } from "../../src/domain/task-manager.js";
+import { createCommitPipeline } from "../../src/events/commit-pipeline.js";
 import { createEventHub, type EventHub } from "../../src/events/hub.js";
 import { watchTasks } from "../../src/events/watch.js";
 import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
@@ -57,8 +58,7 @@ async function startReplica(url: string, catchUpMs = 0): Promise<Replica> {
   };
   const hub = createEventHub();
   const manager = createTaskManager({ store: counting, live: hub });
-  store.onCommit((events) => hub.publish(events));
-  hub.onPublish((events) => manager.onEvents(events));
+  store.onCommit(createCommitPipeline({ manager, hub }));
   manager.open();
   return { db, store, feed, manager, hub, published, confirmationMutations, attempts, gaps };
 }

@@ -1,7 +1,10 @@
 import { AssertionError } from "node:assert";
 import { type Client, Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { createTaskManager, type TaskManager } from "../../src/domain/task-manager.js";
+import { NODE_TIMERS, type TaskStore, type Timers } from "../../src/domain/ports.js";
+import { createCommitPipeline } from "../../src/events/commit-pipeline.js";
 import { createEventHub } from "../../src/events/hub.js";
+import { createWatchSource } from "../../src/events/watch.js";
 import { type Principal, principalKey } from "../../src/service/principal.js";
 import { createTaskControlService } from "../../src/service/task-control-service.js";
 import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
@@ -29,27 +32,42 @@ export interface InProcessService {
 /**
  * Starts TaskControlService in process: SQLite in memory (the store keeps one pooled
  * connection, so the whole run sees one database), connect's router transport instead of
- * a listener. The clock of the store and the manager reads Date.now at each call, so
+ * a listener. The clock of the store and the manager and the manager's timers are injected;
+ * by default they read Date.now and setTimeout at each call, so
  * `mock.timers.enable({ apis: ["setTimeout", "Date"] })` moves confirmation expiry, and the
  * hub's idle timers move bookmarks; the store's batch writer yields with setImmediate and
  * keeps running on real time.
  */
-export async function startInProcess(options: { bookmarkMs?: number } = {}): Promise<InProcessService> {
+export async function startInProcess(
+  options: {
+    bookmarkMs?: number;
+    /** The store's and the manager's clock. @default () => Date.now() */
+    clock?: () => number;
+    /** The manager's expiry timers. @default node's, looked up at each call */
+    timers?: Timers;
+    /** Puts a wrapper between the store and the manager (to count or fail its calls). */
+    wrapStore?: (store: SqlTaskStore) => TaskStore;
+  } = {},
+): Promise<InProcessService> {
   const db = await openDatabase({ db: ":memory:", durability: "normal" });
-  const clock = () => Date.now();
+  const clock = options.clock ?? (() => Date.now());
   const store = createSqlTaskStore(db, { clock });
   await store.open();
   const hub = createEventHub();
-  const manager = createTaskManager({ store, live: hub, clock });
-  // The commit order of src/app.ts: cache (inside the store) → hub → manager.
-  store.onCommit((events) => hub.publish(events));
-  hub.onPublish((events) => manager.onEvents(events));
+  const seen = options.wrapStore?.(store) ?? store;
+  const manager = createTaskManager({
+    store: seen,
+    live: hub,
+    watch: createWatchSource({ hub, store: seen }),
+    clock,
+    timers: options.timers ?? NODE_TIMERS,
+  });
+  // As src/app.ts: the store's one commit listener is the pipeline (manager, then hub).
+  store.onCommit(createCommitPipeline({ manager, hub }));
   const shutdown = new AbortController();
   const unexpected: unknown[] = [];
   const impl = createTaskControlService({
     manager,
-    hub,
-    store,
     shutdown: shutdown.signal,
     bookmarkMs: options.bookmarkMs ?? 15_000,
     logError: (err) => unexpected.push(err),

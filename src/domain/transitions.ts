@@ -1,0 +1,41 @@
+import { NotFoundError } from "./errors.js";
+import type { Confirmation, Task } from "./model.js";
+import { isTerminal } from "./model.js";
+import type { Working } from "./ports.js";
+
+/** Loads a task for a mutation or throws NOT_FOUND. */
+export function mustTask(w: Working, id: string): Task {
+  const task = w.task(id);
+  if (!task) throw new NotFoundError(`task ${id} not found`);
+  return task;
+}
+
+/** The next revision of a task: the patch applied, update_time and revision moved on. */
+export function changed(task: Task, patch: Partial<Task>, now: number): Task {
+  return { ...task, ...patch, updateTime: now, revision: task.revision + 1 };
+}
+
+/** Moves a pending confirmation to its final state and tells the watchers (and held calls). */
+export function endConfirmation(w: Working, c: Confirmation, patch: Pick<Confirmation, "state"> & Partial<Confirmation>): Confirmation {
+  const ended: Confirmation = { ...c, ...patch, resolveTime: w.now };
+  w.putConfirmation(ended);
+  w.emit({ type: "confirmation_resolved", confirmation: ended });
+  return ended;
+}
+
+/** Puts a task that was waiting on `c` back to running (unless it has ended meanwhile). */
+export function resumeAfter(w: Working, c: Confirmation): void {
+  const task = w.task(c.taskId);
+  if (task && task.pendingConfirmationId === c.id && !isTerminal(task.status)) {
+    const next = changed(task, { status: "running", pendingConfirmationId: null }, w.now);
+    w.putTask(next);
+    w.emit({ type: "status_changed", task: next });
+  }
+}
+
+/** Ends a pending confirmation of a task that is leaving waiting_confirmation for a terminal state. */
+export function endPending(w: Working, task: Task): void {
+  if (!task.pendingConfirmationId) return;
+  const c = w.confirmation(task.pendingConfirmationId);
+  if (c && c.state === "pending") endConfirmation(w, c, { state: "cancelled" });
+}
