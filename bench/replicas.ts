@@ -27,6 +27,7 @@
  * The client runs in this process on the same machine as the replicas and PostgreSQL, so
  * absolute figures are lower bounds; the ratios are the point.
  */
+import { createCommitPipeline } from "../src/events/commit-pipeline.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -277,7 +278,7 @@ async function commitPath(stores: number, maxBatch: number) {
       const feed = createPgFeed({ store });
       const hub = createEventHub();
       const manager = createTaskManager({ store, live: hub });
-      store.onCommit((events) => hub.publish(events));
+      store.onCommit(createCommitPipeline({ manager, hub }));
       manager.open();
       return { db, store, feed, manager };
     }),
