@@ -33,7 +33,11 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-const SCREENSHOT = join(ROOT, "docs", "monitor.png");
+/**
+ * The README's screenshot is rewritten only by `npm run screenshot` (TASKCONTROL_SCREENSHOT=1):
+ * the suite leaves the tree as it found it. Otherwise the shot is still taken, into a temp dir.
+ */
+const SCREENSHOT_TO_DOCS = process.env.TASKCONTROL_SCREENSHOT === "1";
 
 async function openMonitor(ctx: BrowserContext, url: string, width: number, height: number): Promise<Page> {
   const page = await ctx.newPage();
@@ -177,9 +181,10 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
     assert.equal(dialogOverflow, 0, "the dialog fits a 375 px screen");
 
     // The screenshot for the README: a task mid-way, a confirmation open.
+    const shot = SCREENSHOT_TO_DOCS ? join(ROOT, "docs", "monitor.png") : join(dir, "monitor.png");
     await mkdir(join(ROOT, "docs"), { recursive: true });
     await pageA.locator("#confirm-dialog input[type=text]").focus();
-    await pageA.screenshot({ path: SCREENSHOT });
+    await pageA.screenshot({ path: shot });
 
     // A required input left empty is caught before anything is sent.
     await dialogA.getByRole("button", { name: "Replace" }).click();
