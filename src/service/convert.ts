@@ -3,7 +3,7 @@ import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../domain/errors.js";
 import type * as d from "../domain/model.js";
-import type { WatchItem } from "../events/watch.js";
+import type { WatchItem } from "../domain/ports.js";
 import {
   type Component,
   ComponentSchema,

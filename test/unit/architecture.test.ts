@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { ROOT } from "../support/server-process.js";
 
-/** Arrows point inward: transport → service → domain ← store/events. */
+/** Arrows point inward: transport → service → domain ← store/events (docs/architecture.md). */
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -22,7 +22,11 @@ const RULES: [string, RegExp][] = [
   ["src/domain", /^(@connectrpc|@grpc|@mikro-orm|@bufbuild|node:http2|pg$|sqlite3)|gen\/|\/(store|events|service|transport)\//],
   ["src/events", /^(@connectrpc|@grpc|@mikro-orm|@bufbuild)|gen\/|\/(store|service|transport)\//],
   ["src/store", /^(@connectrpc|@grpc|@bufbuild)|gen\/|\/(events|service|transport)\//],
-  ["src/service", /^(@grpc|@mikro-orm)|\/(store|transport)\//],
+  // The service reaches state only through the task manager (no hub, no store).
+  ["src/service", /^(@grpc|@mikro-orm)|\/(store|events|transport)\//],
+  ["src/security", /^@mikro-orm|\/(store|events|transport)\//],
+  // Shared by taskctl and the browser bundle: no Node APIs, none of the server's layers.
+  ["src/client", /^node:|\/(domain|store|events|service|transport|security|ops|cli|replication)\//],
   // Shared by the server, taskctl and the browser bundle: no Node APIs, no packages, no layers.
   ["src/shared", /^(?!\.\/)/],
 ];
