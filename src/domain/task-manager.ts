@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "./errors.js";
-import { checkId, checkOptionalId, checkStruct, checkText, LIMITS } from "./limits.js";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "./errors.js";
 import type { Component, Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "./model.js";
 import { isTerminal } from "./model.js";
 import type { EventSink, TaskQuery, TaskStore, Working } from "./ports.js";
-import { assertNotTerminal, clampProgress, validateAnswer, validateComponents } from "./rules.js";
+import { assertNotTerminal, clampProgress, validateAnswer } from "./rules.js";
 
 /** The fields a worker gives CreateTask. */
 export interface CreateTaskInput {
@@ -66,7 +65,8 @@ export type TaskManager = ReturnType<typeof createTaskManager>;
 const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /**
- * Builds the task manager. It owns the state machine, clamping and validation, the waits of
+ * Builds the task manager. It owns the state machine, clamping, the checks that need state (input
+ * shape is checked at the service edge: service/validation.ts), the waits of
  * held confirmations and their expiry timers; it never touches a transport or a driver.
  */
 export function createTaskManager(options: TaskManagerOptions) {
@@ -123,7 +123,6 @@ export function createTaskManager(options: TaskManagerOptions) {
     patch: (task: Task, now: number) => Partial<Task>,
   ): Promise<Task> {
     assertOpen();
-    checkId("task_id", taskId);
     const { value } = await store.mutate({
       keys: { tasks: [taskId] },
       apply(w) {
@@ -235,12 +234,6 @@ export function createTaskManager(options: TaskManagerOptions) {
     /** CreateTask: a running task at progress 0; the same request_id returns the first task. */
     async createTask(input: CreateTaskInput): Promise<Task> {
       assertOpen();
-      checkText("owner", input.owner, LIMITS.ownerLength);
-      if (input.owner === "") throw new InvalidArgumentError("owner", "is required");
-      checkText("kind", input.kind, LIMITS.kindLength);
-      checkText("label", input.label, LIMITS.labelLength);
-      checkStruct("checkpoint", input.checkpoint);
-      checkOptionalId("request_id", input.requestId);
       const { value } = await store.mutate({
         keys: input.requestId ? { taskRequestIds: [input.requestId] } : {},
         apply(w) {
@@ -284,7 +277,6 @@ export function createTaskManager(options: TaskManagerOptions) {
     /** GetTask: the committed task or NOT_FOUND. */
     async getTask(taskId: string): Promise<Task> {
       assertOpen();
-      checkId("task_id", taskId);
       const task = await store.getTask(taskId);
       if (!task) throw new NotFoundError(`task ${taskId} not found`);
       return task;
@@ -307,12 +299,8 @@ export function createTaskManager(options: TaskManagerOptions) {
      * task → found=false; terminal task → applied=false; neither writes anything.
      */
     updateProgress(input: UpdateProgressInput): Promise<ProgressOutcome> {
-      // Validation throws synchronously, so StreamProgress can stop at the bad message.
       assertOpen();
-      const progress = clampProgress("progress", input.progress);
-      if (input.label !== undefined) checkText("label", input.label, LIMITS.labelLength);
-      checkStruct("checkpoint", input.checkpoint);
-      if (!validIdOrNotFound(input.taskId)) return Promise.resolve(notFound());
+      const progress = clampProgress(input.progress);
       return store.mutate({
         keys: { tasks: [input.taskId] },
         apply(w): ProgressOutcome {
@@ -350,12 +338,8 @@ export function createTaskManager(options: TaskManagerOptions) {
      * task from the store's cache; only a task the cache does not hold costs a read.
      */
     emitProgress(input: EmitProgressInput): Promise<ProgressOutcome> {
-      // Validation throws synchronously, as in updateProgress.
       assertOpen();
-      const progress = input.progress === undefined ? undefined : clampProgress("progress", input.progress);
-      if (input.label !== undefined) checkText("label", input.label, LIMITS.labelLength);
-      checkStruct("checkpoint", input.checkpoint);
-      if (!validIdOrNotFound(input.taskId)) return Promise.resolve(notFound());
+      const progress = input.progress === undefined ? undefined : clampProgress(input.progress);
       const cached = store.peekTask(input.taskId);
       if (cached) return Promise.resolve(emitFor(cached, input, progress));
       return store.getTask(input.taskId).then((task) => (task ? emitFor(task, input, progress) : notFound()));
@@ -368,13 +352,6 @@ export function createTaskManager(options: TaskManagerOptions) {
      */
     async requestConfirmation(input: RequestConfirmationInput): Promise<Confirmation> {
       assertOpen();
-      checkId("task_id", input.taskId);
-      checkText("title", input.title, LIMITS.titleLength);
-      checkOptionalId("request_id", input.requestId);
-      if (!Number.isFinite(input.timeoutMs) || input.timeoutMs < 0 || input.timeoutMs > LIMITS.maxTimeoutMs) {
-        throw new InvalidArgumentError("timeout", "must be between 0 and 30 days");
-      }
-      validateComponents(input.components);
       const { value } = await store.mutate({
         keys: {
           tasks: [input.taskId],
@@ -466,8 +443,6 @@ export function createTaskManager(options: TaskManagerOptions) {
     /** ResolveConfirmation: validates the answer; the first answer wins; the task resumes. */
     async resolveConfirmation(input: { confirmationId: string; action: string; values: JsonObject }): Promise<Confirmation> {
       assertOpen();
-      checkId("confirmation_id", input.confirmationId);
-      checkStruct("values", input.values);
       const existing = await store.getConfirmation(input.confirmationId);
       if (!existing) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
       const { value } = await store.mutate({
@@ -492,7 +467,6 @@ export function createTaskManager(options: TaskManagerOptions) {
     /** The confirmation as stored (for scoping checks before an answer). */
     async getConfirmation(confirmationId: string): Promise<Confirmation> {
       assertOpen();
-      checkId("confirmation_id", confirmationId);
       const c = await store.getConfirmation(confirmationId);
       if (!c) throw new NotFoundError(`confirmation ${confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
       return c;
@@ -500,14 +474,11 @@ export function createTaskManager(options: TaskManagerOptions) {
 
     /** CompleteTask: SUCCEEDED, progress 1, result stored. */
     completeTask(input: { taskId: string; result: JsonObject | null }): Promise<Task> {
-      checkStruct("result", input.result);
       return finish(input.taskId, "complete it", () => ({ status: "succeeded", progress: 1, result: input.result }));
     },
 
     /** FailTask: FAILED with the message and details. */
     failTask(input: { taskId: string; errorMessage: string; details: JsonObject | null }): Promise<Task> {
-      checkText("error_message", input.errorMessage, LIMITS.errorMessageLength);
-      checkStruct("details", input.details);
       return finish(input.taskId, "fail it", () => ({
         status: "failed",
         errorMessage: input.errorMessage,
@@ -517,7 +488,6 @@ export function createTaskManager(options: TaskManagerOptions) {
 
     /** CancelTask: CANCELLED with cancel_requested; a pending confirmation ends CANCELLED. */
     cancelTask(input: { taskId: string; reason: string }): Promise<Task> {
-      checkText("reason", input.reason, LIMITS.reasonLength);
       return finish(input.taskId, "cancel it", () => ({
         status: "cancelled",
         cancelRequested: true,
@@ -529,17 +499,4 @@ export function createTaskManager(options: TaskManagerOptions) {
 
 function notFound(): ProgressOutcome {
   return { found: false, applied: false, status: null, cancelRequested: false };
-}
-
-/**
- * Update/Emit answer unknown ids with found=false, never an error; an id that could never
- * exist (empty, too long, odd characters) is such an unknown id.
- */
-function validIdOrNotFound(id: string): boolean {
-  try {
-    checkId("task_id", id);
-    return true;
-  } catch {
-    return false;
-  }
 }
