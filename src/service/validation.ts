@@ -257,7 +257,7 @@ export function describeRule(rule: Rule): string {
     case "ref":
       return `required; a malformed id names no ${rule.to} (answered as an unknown one)`;
     case "key":
-      return `${rule.required ? "required" : "empty, or"} 1-${n(LIMITS.idLength)} of \`A-Z a-z 0-9 . _ : @ -\``;
+      return `${rule.required ? "required;" : "empty, or"} 1-${n(LIMITS.idLength)} of \`A-Z a-z 0-9 . _ : @ -\``;
     case "text":
       return `${rule.required ? "required; " : ""}at most ${n(rule.max)} characters, no NUL`;
     case "struct":
