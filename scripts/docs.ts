@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { SETTINGS, type Setting } from "../src/config.js";
 import { REASONS } from "../src/domain/errors.js";
+import { LIMITS } from "../src/domain/limits.js";
+import { describeRule, VALIDATION } from "../src/service/validation.js";
 
 export const README = fileURLToPath(new URL("../README.md", import.meta.url));
 
@@ -28,10 +30,27 @@ export function reasonsTableMarkdown(): string {
   return ["| reason | meaning |", "| --- | --- |", ...rows].join("\n");
 }
 
+/**
+ * The limits table: one row per field rule of src/service/validation.ts's VALIDATION, in its
+ * order, then the bounds the listeners enforce on whole messages and streams.
+ */
+export function limitsTableMarkdown(): string {
+  const rows = Object.entries(VALIDATION).flatMap(([message, rules]) =>
+    Object.entries(rules).map(([field, rule]) => `| \`${message}\` | \`${field}\` | ${cell(describeRule(rule))} |`),
+  );
+  const streams = SETTINGS["max-streams-per-principal"]!;
+  rows.push(
+    `| any request | the whole message | at most ${LIMITS.messageBytes / (1024 * 1024)} MiB on either listener (RESOURCE_EXHAUSTED past it) |`,
+    `| WatchTasks, RequestConfirmation, StreamProgress | open streams per principal | \`--${"max-streams-per-principal"}\` (\`${streams.env}\`), default ${Number(streams.fallback).toLocaleString("en-US")} (RESOURCE_EXHAUSTED past it) |`,
+  );
+  return ["| message | field | rule |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
 /** Every generated block of the README, by marker name. */
 export const BLOCKS: Readonly<Record<string, () => string>> = {
   "config-table": configTableMarkdown,
   "reasons-table": reasonsTableMarkdown,
+  "limits-table": limitsTableMarkdown,
 };
 
 const markers = (name: string) => [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`] as const;

@@ -1,7 +1,10 @@
-import { InvalidArgumentError } from "./errors.js";
 import type { JsonObject, JsonValue } from "./model.js";
 
-/** Input bounds, enforced before anything is stored. The proto comments document the same numbers. */
+/**
+ * Input bounds, the numbers only. src/service/validation.ts's table applies them to each
+ * request field at the service edge (and the README's limits table is generated from it);
+ * the domain uses them only for the checks that need state (an answer's values).
+ */
 export const LIMITS = Object.freeze({
   idLength: 128,
   ownerLength: 128,
@@ -17,6 +20,9 @@ export const LIMITS = Object.freeze({
   components: 64,
   selectOptions: 100,
   watchTaskIds: 1000,
+  /** ListTasks page size when none is given, and the largest one served. */
+  defaultPageSize: 50,
+  maxPageSize: 1000,
   /** Bytes of one whole request message on either listener. */
   messageBytes: 4 * 1024 * 1024,
   /** Longest confirmation timeout: 30 days in milliseconds. */
@@ -25,44 +31,41 @@ export const LIMITS = Object.freeze({
 
 const ID_PATTERN = /^[A-Za-z0-9._:@-]+$/;
 
-/** Throws unless `value` is a well-formed id (1-128 of [A-Za-z0-9._:@-]). */
-export function checkId(field: string, value: string): void {
-  if (value.length === 0) throw new InvalidArgumentError(field, "is required");
-  if (value.length > LIMITS.idLength) throw new InvalidArgumentError(field, `longer than ${LIMITS.idLength} characters`);
-  if (!ID_PATTERN.test(value)) throw new InvalidArgumentError(field, "may only contain A-Z a-z 0-9 . _ : @ -");
+/** What is wrong with an id (1-128 of [A-Za-z0-9._:@-]), or undefined if it is well-formed. */
+export function idProblem(value: string): string | undefined {
+  if (value.length === 0) return "is required";
+  if (value.length > LIMITS.idLength) return `longer than ${LIMITS.idLength} characters`;
+  if (!ID_PATTERN.test(value)) return "may only contain A-Z a-z 0-9 . _ : @ -";
+  return undefined;
 }
 
-/** Like checkId, but the empty string (no key) is allowed. */
-export function checkOptionalId(field: string, value: string): void {
-  if (value !== "") checkId(field, value);
+/** What is wrong with a text: longer than `max`, a NUL, an unpaired surrogate; or undefined. */
+export function textProblem(value: string, max: number): string | undefined {
+  if (value.length > max) return `longer than ${max} characters`;
+  if (!value.isWellFormed()) return "is not valid UTF-8 text";
+  if (value.includes("\u0000")) return "contains a NUL character";
+  return undefined;
 }
 
-/** Throws if `value` is longer than `max` characters or holds a NUL or unpaired surrogate. */
-export function checkText(field: string, value: string, max: number): void {
-  if (value.length > max) throw new InvalidArgumentError(field, `longer than ${max} characters`);
-  if (!value.isWellFormed()) throw new InvalidArgumentError(field, "is not valid UTF-8 text");
-  if (value.includes("\u0000")) throw new InvalidArgumentError(field, "contains a NUL character");
-}
-
-/** Throws if a Struct payload is too large or too deeply nested; returns its JSON size in bytes. */
-export function checkStruct(field: string, value: JsonObject | null | undefined): void {
-  if (value == null) return;
-  checkDepth(field, value, 1);
+/** What is wrong with a Struct payload (too large, too deep, non-finite numbers), or undefined. */
+export function structProblem(value: JsonObject | null | undefined): string | undefined {
+  if (value == null) return undefined;
+  const deep = depthProblem(value, 1);
+  if (deep) return deep;
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
-  if (bytes > LIMITS.structBytes) {
-    throw new InvalidArgumentError(field, `is ${bytes} bytes as JSON; at most ${LIMITS.structBytes}`);
-  }
+  if (bytes > LIMITS.structBytes) return `is ${bytes} bytes as JSON; at most ${LIMITS.structBytes}`;
+  return undefined;
 }
 
-function checkDepth(field: string, value: JsonValue, depth: number): void {
-  if (depth > LIMITS.structDepth) throw new InvalidArgumentError(field, `nested deeper than ${LIMITS.structDepth}`);
-  if (typeof value === "number" && !Number.isFinite(value)) {
-    throw new InvalidArgumentError(field, "holds a non-finite number");
-  }
-  if (typeof value === "string" && !value.isWellFormed()) {
-    throw new InvalidArgumentError(field, "holds text that is not valid UTF-8");
-  }
+function depthProblem(value: JsonValue, depth: number): string | undefined {
+  if (depth > LIMITS.structDepth) return `nested deeper than ${LIMITS.structDepth}`;
+  if (typeof value === "number" && !Number.isFinite(value)) return "holds a non-finite number";
+  if (typeof value === "string" && !value.isWellFormed()) return "holds text that is not valid UTF-8";
   if (value !== null && typeof value === "object") {
-    for (const child of Array.isArray(value) ? value : Object.values(value)) checkDepth(field, child, depth + 1);
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      const problem = depthProblem(child, depth + 1);
+      if (problem) return problem;
+    }
   }
+  return undefined;
 }

@@ -1,14 +1,13 @@
-import { FailedPreconditionError, InvalidArgumentError } from "./errors.js";
-import { checkId, checkText, LIMITS } from "./limits.js";
+import { FailedPreconditionError, type FieldViolation, InvalidArgumentError } from "./errors.js";
+import { LIMITS, textProblem } from "./limits.js";
 import type { Component, Confirmation, JsonObject, JsonValue, Task } from "./model.js";
 import { isTerminal } from "./model.js";
 
 /**
- * Clamps a progress value into [0, 1] as the reference page specifies; ±Infinity clamp,
- * NaN is refused because it carries no meaning to clamp.
+ * Clamps a progress value into [0, 1] as the reference page specifies; ±Infinity clamp.
+ * NaN carries no meaning to clamp: the service edge refuses it (src/service/validation.ts).
  */
-export function clampProgress(field: string, value: number): number {
-  if (Number.isNaN(value)) throw new InvalidArgumentError(field, "is NaN");
+export function clampProgress(value: number): number {
   return Math.min(1, Math.max(0, value));
 }
 
@@ -22,98 +21,48 @@ export function assertNotTerminal(task: Task, what: string): void {
 }
 
 /**
- * Validates a confirmation surface: 1-64 components, ids well-formed and unique, at least
- * one button, every button with an action, sizes bounded.
- */
-export function validateComponents(components: readonly Component[]): void {
-  if (components.length === 0) throw new InvalidArgumentError("components", "at least one component is required");
-  if (components.length > LIMITS.components) {
-    throw new InvalidArgumentError("components", `more than ${LIMITS.components} components`);
-  }
-  const ids = new Set<string>();
-  let buttons = 0;
-  components.forEach((c, i) => {
-    const at = `components[${i}]`;
-    checkId(`${at}.id`, c.id);
-    if (ids.has(c.id)) throw new InvalidArgumentError(`${at}.id`, `duplicate component id "${c.id}"`);
-    ids.add(c.id);
-    switch (c.kind) {
-      case "text":
-        checkText(`${at}.text.text`, c.text, LIMITS.textLength);
-        break;
-      case "button":
-        buttons++;
-        checkText(`${at}.button.label`, c.label, LIMITS.labelLength);
-        checkId(`${at}.button.action`, c.action);
-        break;
-      case "text_input":
-        checkText(`${at}.text_input.label`, c.label, LIMITS.labelLength);
-        checkText(`${at}.text_input.placeholder`, c.placeholder, LIMITS.labelLength);
-        checkText(`${at}.text_input.default_value`, c.defaultValue, LIMITS.textLength);
-        break;
-      case "select":
-        checkText(`${at}.select.label`, c.label, LIMITS.labelLength);
-        if (c.options.length === 0) throw new InvalidArgumentError(`${at}.select.options`, "at least one option is required");
-        if (c.options.length > LIMITS.selectOptions) {
-          throw new InvalidArgumentError(`${at}.select.options`, `more than ${LIMITS.selectOptions} options`);
-        }
-        c.options.forEach((o, j) => {
-          checkText(`${at}.select.options[${j}].value`, o.value, LIMITS.labelLength);
-          checkText(`${at}.select.options[${j}].label`, o.label, LIMITS.labelLength);
-        });
-        if (c.defaultValue !== "" && !c.options.some((o) => o.value === c.defaultValue)) {
-          throw new InvalidArgumentError(`${at}.select.default_value`, "is not one of the options");
-        }
-        break;
-      case "checkbox":
-        checkText(`${at}.checkbox.label`, c.label, LIMITS.labelLength);
-        break;
-    }
-  });
-  if (buttons === 0) throw new InvalidArgumentError("components", "at least one button is required");
-}
-
-/**
  * Validates an answer against its surface: the action must be one of the buttons' actions,
- * every value key an input component of the right type, required inputs present.
+ * every value key an input component of the right type, required inputs present. The only
+ * check of a request that needs state (the stored components); every bad field is reported.
  */
 export function validateAnswer(confirmation: Confirmation, action: string, values: JsonObject): void {
+  const violations: FieldViolation[] = [];
   const buttons = confirmation.components.filter((c) => c.kind === "button");
   if (!buttons.some((b) => b.action === action)) {
-    throw new InvalidArgumentError(
-      "action",
-      `"${action}" is not offered; expected one of ${buttons.map((b) => JSON.stringify(b.action)).join(", ")}`,
-    );
+    violations.push({
+      field: "action",
+      description: `"${action}" is not offered; expected one of ${buttons.map((b) => JSON.stringify(b.action)).join(", ")}`,
+    });
   }
   const inputs = new Map(confirmation.components.map((c) => [c.id, c] as const));
   for (const [key, value] of Object.entries(values)) {
     const c = inputs.get(key);
-    if (!c || c.kind === "text" || c.kind === "button") {
-      throw new InvalidArgumentError(`values.${key}`, "is not an input component of this confirmation");
-    }
-    checkInputValue(`values.${key}`, c, value);
+    const problem =
+      !c || c.kind === "text" || c.kind === "button" ? "is not an input component of this confirmation" : inputValueProblem(c, value);
+    if (problem) violations.push({ field: `values.${key}`, description: problem });
   }
   for (const c of confirmation.components) {
     if (c.kind === "text_input" && c.required) {
       const v = values[c.id];
-      if (typeof v !== "string" || v.trim() === "") throw new InvalidArgumentError(`values.${c.id}`, "is required");
+      if (typeof v !== "string" || v.trim() === "") {
+        if (!violations.some((x) => x.field === `values.${c.id}`)) violations.push({ field: `values.${c.id}`, description: "is required" });
+      }
     }
   }
+  if (violations.length > 0) throw new InvalidArgumentError(violations);
 }
 
-function checkInputValue(field: string, c: Component, value: JsonValue): void {
+function inputValueProblem(c: Component, value: JsonValue): string | undefined {
   switch (c.kind) {
     case "text_input":
-      if (typeof value !== "string") throw new InvalidArgumentError(field, "must be a string");
-      checkText(field, value, LIMITS.textLength);
-      return;
+      return typeof value !== "string" ? "must be a string" : textProblem(value, LIMITS.textLength);
     case "select":
-      if (typeof value !== "string" || !c.options.some((o) => o.value === value)) {
-        throw new InvalidArgumentError(field, "must be one of the select's option values");
-      }
-      return;
+      return typeof value !== "string" || !c.options.some((o) => o.value === value)
+        ? "must be one of the select's option values"
+        : undefined;
     case "checkbox":
-      if (typeof value !== "boolean") throw new InvalidArgumentError(field, "must be a bool");
-      return;
+      return typeof value !== "boolean" ? "must be a bool" : undefined;
+    default:
+      return undefined;
   }
 }

@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createConfirmationWaits } from "./confirmation-waits.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from "./errors.js";
-import { checkId, checkOptionalId, checkStruct, checkText, LIMITS } from "./limits.js";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "./errors.js";
 import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent } from "./model.js";
 import { isTerminal } from "./model.js";
 import type { TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 import { NODE_TIMERS } from "./ports.js";
-import { assertNotTerminal, clampProgress, validateAnswer, validateComponents } from "./rules.js";
+import { assertNotTerminal, clampProgress, validateAnswer } from "./rules.js";
 import type {
   CreateTaskInput,
   EmitProgressInput,
@@ -22,7 +21,8 @@ import { changed, endConfirmation, endPending, mustTask, resumeAfter } from "./t
 
 export type * from "./task-manager-api.js";
 /**
- * Builds the task manager. It owns the state machine, clamping and validation, the waits of
+ * Builds the task manager. It owns the state machine, clamping, the checks that need state (input
+ * shape is checked at the service edge: service/validation.ts), the waits of
  * held confirmations and their expiry timers; it never touches a transport or a driver.
  */
 export function createTaskManager(options: TaskManagerOptions): TaskManager {
@@ -53,7 +53,6 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     patch: (task: Task, now: number) => Partial<Task>,
   ): Promise<Task> {
     assertOpen();
-    checkId("task_id", taskId);
     const { value } = await store.mutate({
       keys: { tasks: [taskId] },
       apply(w) {
@@ -112,12 +111,6 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async createTask(input: CreateTaskInput): Promise<Task> {
       assertOpen();
-      checkText("owner", input.owner, LIMITS.ownerLength);
-      if (input.owner === "") throw new InvalidArgumentError("owner", "is required");
-      checkText("kind", input.kind, LIMITS.kindLength);
-      checkText("label", input.label, LIMITS.labelLength);
-      checkStruct("checkpoint", input.checkpoint);
-      checkOptionalId("request_id", input.requestId);
       const { value } = await store.mutate({
         keys: input.requestId ? { taskRequestIds: [input.requestId] } : {},
         apply(w) {
@@ -160,7 +153,6 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async getTask(taskId: string): Promise<Task> {
       assertOpen();
-      checkId("task_id", taskId);
       const task = await store.getTask(taskId);
       if (!task) throw new NotFoundError(`task ${taskId} not found`);
       return task;
@@ -182,12 +174,8 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     },
 
     updateProgress(input: UpdateProgressInput): Promise<ProgressOutcome> {
-      // Validation throws synchronously, so StreamProgress can stop at the bad message.
       assertOpen();
-      const progress = clampProgress("progress", input.progress);
-      if (input.label !== undefined) checkText("label", input.label, LIMITS.labelLength);
-      checkStruct("checkpoint", input.checkpoint);
-      if (!validIdOrNotFound(input.taskId)) return Promise.resolve(notFound());
+      const progress = clampProgress(input.progress);
       return store.mutate({
         keys: { tasks: [input.taskId] },
         apply(w): ProgressOutcome {
@@ -221,12 +209,8 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     },
 
     emitProgress(input: EmitProgressInput): Promise<ProgressOutcome> {
-      // Validation throws synchronously, as in updateProgress.
       assertOpen();
-      const progress = input.progress === undefined ? undefined : clampProgress("progress", input.progress);
-      if (input.label !== undefined) checkText("label", input.label, LIMITS.labelLength);
-      checkStruct("checkpoint", input.checkpoint);
-      if (!validIdOrNotFound(input.taskId)) return Promise.resolve(notFound());
+      const progress = input.progress === undefined ? undefined : clampProgress(input.progress);
       const cached = store.peekTask(input.taskId);
       if (cached) return Promise.resolve(emitFor(cached, input, progress));
       return store.getTask(input.taskId).then((task) => (task ? emitFor(task, input, progress) : notFound()));
@@ -234,13 +218,6 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async requestConfirmation(input: RequestConfirmationInput): Promise<Confirmation> {
       assertOpen();
-      checkId("task_id", input.taskId);
-      checkText("title", input.title, LIMITS.titleLength);
-      checkOptionalId("request_id", input.requestId);
-      if (!Number.isFinite(input.timeoutMs) || input.timeoutMs < 0 || input.timeoutMs > LIMITS.maxTimeoutMs) {
-        throw new InvalidArgumentError("timeout", "must be between 0 and 30 days");
-      }
-      validateComponents(input.components);
       const { value } = await store.mutate({
         keys: {
           tasks: [input.taskId],
@@ -297,8 +274,6 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async resolveConfirmation(input: ResolveConfirmationInput): Promise<Confirmation> {
       assertOpen();
-      checkId("confirmation_id", input.confirmationId);
-      checkStruct("values", input.values);
       const existing = await store.getConfirmation(input.confirmationId);
       if (!existing || (input.owner !== undefined && existing.owner !== input.owner)) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
       const { value } = await store.mutate({
@@ -321,13 +296,10 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     },
 
     completeTask(input: { taskId: string; result: JsonObject | null }): Promise<Task> {
-      checkStruct("result", input.result);
       return finish(input.taskId, "complete it", () => ({ status: "succeeded", progress: 1, result: input.result }));
     },
 
     failTask(input: { taskId: string; errorMessage: string; details: JsonObject | null }): Promise<Task> {
-      checkText("error_message", input.errorMessage, LIMITS.errorMessageLength);
-      checkStruct("details", input.details);
       return finish(input.taskId, "fail it", () => ({
         status: "failed",
         errorMessage: input.errorMessage,
@@ -336,7 +308,6 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     },
 
     cancelTask(input: { taskId: string; reason: string }): Promise<Task> {
-      checkText("reason", input.reason, LIMITS.reasonLength);
       return finish(input.taskId, "cancel it", () => ({
         status: "cancelled",
         cancelRequested: true,
@@ -355,15 +326,3 @@ function notFound(): ProgressOutcome {
   return { found: false, applied: false, status: null, cancelRequested: false };
 }
 
-/**
- * Update/Emit answer unknown ids with found=false, never an error; an id that could never
- * exist (empty, too long, odd characters) is such an unknown id.
- */
-function validIdOrNotFound(id: string): boolean {
-  try {
-    checkId("task_id", id);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { InvalidArgumentError } from "../domain/errors.js";
 import type * as d from "../domain/model.js";
 import type { WatchItem } from "../domain/ports.js";
 import {
@@ -146,7 +145,7 @@ function componentToProto(c: d.Component): Component {
   }
 }
 
-/** The contract's components as domain components; a component without a kind is refused. */
+/** The contract's components as domain components (validated at the edge: every one has a kind). */
 export function componentsFromProto(components: readonly Component[]): d.Component[] {
   return components.map((c, i): d.Component => {
     const k = c.kind;
@@ -181,16 +180,14 @@ export function componentsFromProto(components: readonly Component[]): d.Compone
       case "checkbox":
         return { id: c.id, kind: "checkbox", label: k.value.label, defaultValue: k.value.defaultValue };
       default:
-        throw new InvalidArgumentError(`components[${i}]`, "one of text, button, text_input, select, checkbox is required");
+        throw new Error(`components[${i}] has no kind: the request was not validated`);
     }
   });
 }
 
-/** A Duration as milliseconds; unset is 0 (wait forever); negative or malformed is refused. */
-export function durationToMs(field: string, d: Duration | undefined): number {
+/** A (validated) Duration as milliseconds; unset is 0 (wait forever). */
+export function durationToMs(d: Duration | undefined): number {
   if (!d) return 0;
-  if (d.seconds < 0n || d.nanos < 0 || d.nanos > 999_999_999) throw new InvalidArgumentError(field, "must be a non-negative duration");
-  if (d.seconds > 10n ** 12n) throw new InvalidArgumentError(field, "is too long");
   return Number(d.seconds) * 1000 + Math.ceil(d.nanos / 1e6);
 }
 

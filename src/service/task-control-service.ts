@@ -1,16 +1,27 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { DomainError, InvalidArgumentError, UnavailableError } from "../domain/errors.js";
-import { checkId, checkText, LIMITS } from "../domain/limits.js";
 import type { Confirmation, Task } from "../domain/model.js";
 import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
 import {
+  CancelTaskRequestSchema,
+  CompleteTaskRequestSchema,
+  CreateTaskRequestSchema,
   type EmitProgressRequest,
+  EmitProgressRequestSchema,
+  FailTaskRequestSchema,
+  GetTaskRequestSchema,
+  ListTasksRequestSchema,
+  RequestConfirmationRequestSchema,
   type RequestConfirmationResponse,
   RequestConfirmationResponseSchema,
+  ResolveConfirmationRequestSchema,
+  StreamProgressRequestSchema,
   TaskControlService,
   type UpdateProgressRequest,
+  UpdateProgressRequestSchema,
   type WatchTasksResponse,
+  WatchTasksRequestSchema,
 } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import {
   componentsFromProto,
@@ -25,6 +36,7 @@ import {
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
+import { pageLimit, validate, validateKnown } from "./validation.js";
 
 /** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
 export interface TaskControlDeps {
@@ -39,8 +51,6 @@ export interface TaskControlDeps {
   logDisconnect?: (err: unknown, method: string) => void;
 }
 
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 1000;
 /** StreamProgress updates awaiting commit at once; past it the stream waits (flow control). */
 const STREAM_WINDOW = 4096;
 
@@ -91,6 +101,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
   const impl: ServiceImpl<typeof TaskControlService> = {
     async createTask(req) {
+      validate(CreateTaskRequestSchema, req);
       const task = await manager.createTask({
         owner: req.owner,
         kind: req.kind,
@@ -102,15 +113,15 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async getTask(req, ctx) {
+      validateKnown(GetTaskRequestSchema, req);
       return { task: await withPending(await visibleTask(ctx, req.taskId)) };
     },
 
     async listTasks(req, ctx) {
-      checkText("owner", req.owner, LIMITS.ownerLength);
+      validate(ListTasksRequestSchema, req);
       const owner = ownerScope(ctx.values.get(principalKey), req.owner);
       const statuses = statusesFromProto(req.statuses);
-      if (req.pageSize < 0) throw new InvalidArgumentError("page_size", "must not be negative");
-      const limit = Math.min(req.pageSize || DEFAULT_PAGE, MAX_PAGE);
+      const limit = pageLimit(req.pageSize);
       const filterKey = JSON.stringify([owner ?? null, statuses]);
       const before = req.pageToken ? decodePageToken(req.pageToken, filterKey) : undefined;
       if (statuses === "none") return { tasks: [], nextPageToken: "" };
@@ -124,11 +135,13 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async updateProgress(req) {
+      if (validate(UpdateProgressRequestSchema, req).unknown) return { ...progressAnswer(UNKNOWN_TASK), applied: false };
       const o = await manager.updateProgress(updateInput(req));
       return { ...progressAnswer(o), applied: o.applied };
     },
 
     async emitProgress(req) {
+      if (validate(EmitProgressRequestSchema, req).unknown) return progressAnswer(UNKNOWN_TASK);
       return progressAnswer(await manager.emitProgress(emitInput(req)));
     },
 
@@ -150,12 +163,12 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           const index = received++;
           const m = msg.message;
           try {
-            if (m.case === "update") {
+            if (validate(StreamProgressRequestSchema, msg).unknown) {
+              tally("update", "")(UNKNOWN_TASK);
+            } else if (m.case === "update") {
               inFlight.push(manager.updateProgress(updateInput(m.value)).then(tally("update", m.value.taskId)));
             } else if (m.case === "emit") {
               tally("emit", m.value.taskId)(await manager.emitProgress(emitInput(m.value)));
-            } else {
-              throw new InvalidArgumentError("message", "one of update or emit is required");
             }
           } catch (err) {
             if (!(err instanceof InvalidArgumentError)) throw err;
@@ -182,12 +195,13 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async *requestConfirmation(req, ctx) {
+      validateKnown(RequestConfirmationRequestSchema, req);
       const confirmation = await manager.requestConfirmation({
         taskId: req.taskId,
         title: req.title,
         components: componentsFromProto(req.components),
         requestId: req.requestId,
-        timeoutMs: durationToMs("timeout", req.timeout),
+        timeoutMs: durationToMs(req.timeout),
       });
       yield create(RequestConfirmationResponseSchema, {
         event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
@@ -206,6 +220,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async resolveConfirmation(req, ctx) {
+      validateKnown(ResolveConfirmationRequestSchema, req);
       const c = await manager.resolveConfirmation({
         confirmationId: req.confirmationId,
         action: req.action,
@@ -217,11 +232,13 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async completeTask(req, ctx) {
+      validateKnown(CompleteTaskRequestSchema, req);
       await visibleTask(ctx, req.taskId);
       return { task: taskToProto(await manager.completeTask({ taskId: req.taskId, result: req.result ?? null })) };
     },
 
     async failTask(req, ctx) {
+      validateKnown(FailTaskRequestSchema, req);
       await visibleTask(ctx, req.taskId);
       const task = await manager.failTask({
         taskId: req.taskId,
@@ -232,20 +249,14 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async cancelTask(req, ctx) {
+      validateKnown(CancelTaskRequestSchema, req);
       await visibleTask(ctx, req.taskId);
       return { task: taskToProto(await manager.cancelTask({ taskId: req.taskId, reason: req.reason })) };
     },
 
     async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
-      checkText("owner", req.owner, LIMITS.ownerLength);
+      validate(WatchTasksRequestSchema, req);
       const owner = ownerScope(ctx.values.get(principalKey), req.owner);
-      if (req.taskIds.length > LIMITS.watchTaskIds) {
-        throw new InvalidArgumentError("task_ids", `more than ${LIMITS.watchTaskIds} ids`);
-      }
-      req.taskIds.forEach((id, i) => checkId(`task_ids[${i}]`, id));
-      if (req.afterSequence !== undefined && req.afterSequence < 0n) {
-        throw new InvalidArgumentError("after_sequence", "must not be negative");
-      }
       // Sequences are safe integers; anything larger is ahead of any log (OUT_OF_RANGE below).
       const afterSequence =
         req.afterSequence === undefined
@@ -337,6 +348,9 @@ function withErrorMapping(
   }
   return wrapped as unknown as ServiceImpl<typeof TaskControlService>;
 }
+
+/** The answer to a progress call naming a task that cannot exist (a malformed id). */
+const UNKNOWN_TASK: ProgressOutcome = { found: false, applied: false, status: null, cancelRequested: false };
 
 function encodePageToken(last: Task, filterKey: string): string {
   return Buffer.from(JSON.stringify({ c: last.createTime, i: last.id, f: filterKey })).toString("base64url");

@@ -22,10 +22,16 @@ export function boundedError(err: unknown): ConnectError {
  * connect-node says INTERNAL ("parse binary: …", its one message for it) for a request body
  * protobuf-es cannot decode (bad wire format, a string that is not UTF-8), as if the server
  * were at fault. It is the caller's: INVALID_ARGUMENT, as the gRPC listener answers. The server
- * never parses binary otherwise (responses are serialised, not parsed).
+ * never parses binary otherwise (responses are serialised, not parsed). The same for a
+ * request stream with the wrong number of messages. These are the only places that read
+ * connect's message text; test/transport/connect-errors.test.ts fails if connect rewords them.
  */
 function callersFault(ce: ConnectError): ConnectError {
-  if (ce.code !== Code.Internal || !ce.rawMessage.startsWith("parse binary:")) return ce;
+  const undecodable = ce.code === Code.Internal && ce.rawMessage.startsWith("parse binary:");
+  // A request stream with no message, or a second one for a unary/server-streaming method:
+  // connect says UNIMPLEMENTED ("protocol error: …"); the method exists, the request is bad.
+  const miscounted = ce.code === Code.Unimplemented && /^protocol error: (missing|received extra) input message/.test(ce.rawMessage);
+  if (!undecodable && !miscounted) return ce;
   const e = new ConnectError(`malformed request: ${ce.rawMessage}`, Code.InvalidArgument, ce.metadata, [], ce.cause);
   e.details.push(...ce.details);
   return e;

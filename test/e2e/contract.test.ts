@@ -68,10 +68,11 @@ describe("CreateTask / GetTask / ListTasks", () => {
     assert.equal(list.tasks.length, 1);
   });
 
-  it("refuses a task without owner, and unknown or malformed ids", async () => {
+  it("refuses a task without owner, an empty id, and unknown or malformed ids (ids are opaque: NOT_FOUND)", async () => {
     await rejects(t.grpc.unary("CreateTask", { owner: "" }), status.INVALID_ARGUMENT, /owner/);
     await rejects(t.grpc.unary("GetTask", { taskId: "t-does-not-exist" }), status.NOT_FOUND);
-    await rejects(t.grpc.unary("GetTask", { taskId: "bad id with spaces" }), status.INVALID_ARGUMENT, /task_id/);
+    await rejects(t.grpc.unary("GetTask", { taskId: "bad id with spaces" }), status.NOT_FOUND);
+    await rejects(t.grpc.unary("GetTask", { taskId: "" }), status.INVALID_ARGUMENT, /task_id/);
   });
 
   it("lists newest first with stable, non-overlapping pages and status filters", async () => {

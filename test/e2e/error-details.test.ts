@@ -168,6 +168,61 @@ describe("error details", () => {
     while (!(await it.next()).done);
   });
 
+  it("a request with three bad fields gets three violations, one per field, on every protocol", async () => {
+    const bad = { owner: "", kind: "k".repeat(129), label: "l".repeat(513) };
+    const want = [Code.InvalidArgument, "INVALID_ARGUMENT", ["owner", "kind", "label"]];
+    const grpcJs = await viaGrpcJs("CreateTask", bad);
+    assert.deepEqual([grpcJs.code, grpcJs.reason, grpcJs.fields], want, "grpc-js");
+    for (const [name, c] of Object.entries(clients)) {
+      const seen = await viaConnect(c, (c) => c.createTask(bad));
+      assert.deepEqual([seen.code, seen.reason, seen.fields], want, name);
+    }
+    const id = await newTask();
+    const components = [
+      { id: "", kind: { case: "button", value: { label: "Go", action: "go" } } },
+      { id: "x", kind: { case: "text", value: { text: "t".repeat(4097) } } },
+    ] as const;
+    const surface = { taskId: id, title: "t".repeat(513), components: [...components], timeout: { seconds: -1n } };
+    const fields = ["title", "components[0].id", "components[1].text.text", "timeout"];
+    for (const [name, c] of Object.entries(clients)) {
+      const seen = await viaConnect(c, async (c) => {
+        for await (const _ of c.requestConfirmation(surface)) break;
+      });
+      assert.deepEqual([seen.code, seen.fields], [Code.InvalidArgument, fields], name);
+    }
+  });
+
+  it("a malformed id is an id that does not exist; an empty one is INVALID_ARGUMENT, on every RPC", async () => {
+    const notFound = (seen: Seen) => [seen.code, seen.reason];
+    for (const rpc of ["GetTask", "CompleteTask", "FailTask", "CancelTask"]) {
+      for (const taskId of ["t nope!", "t-" + "x".repeat(200)]) {
+        assert.deepEqual(notFound(await viaGrpcJs(rpc, { taskId })), [Code.NotFound, "TASK_NOT_FOUND"], `grpc-js ${rpc} ${taskId.slice(0, 8)}`);
+      }
+      const empty = await viaGrpcJs(rpc, { taskId: "" });
+      assert.deepEqual([empty.code, empty.fields], [Code.InvalidArgument, ["task_id"]], `grpc-js ${rpc} empty`);
+    }
+    const malformed = await viaGrpcJs("ResolveConfirmation", { confirmationId: "c nope!", action: "go" });
+    assert.deepEqual(notFound(malformed), [Code.NotFound, "CONFIRMATION_NOT_FOUND"]);
+    for (const [name, c] of Object.entries(clients)) {
+      assert.deepEqual(notFound(await viaConnect(c, (c) => c.getTask({ taskId: "t nope!" }))), [Code.NotFound, "TASK_NOT_FOUND"], name);
+      const held = await viaConnect(c, async (c) => {
+        for await (const _ of c.requestConfirmation({ taskId: "t nope!", title: "x", components: [...REPLACE_SURFACE] as never })) break;
+      });
+      assert.deepEqual(notFound(held), [Code.NotFound, "TASK_NOT_FOUND"], name);
+      const answer = await viaConnect(c, (c) => c.resolveConfirmation({ confirmationId: "c nope!", action: "go" }));
+      assert.deepEqual(notFound(answer), [Code.NotFound, "CONFIRMATION_NOT_FOUND"], name);
+      const noId = await viaConnect(c, (c) => c.resolveConfirmation({ confirmationId: "", action: "go" }));
+      assert.deepEqual([noId.code, noId.fields], [Code.InvalidArgument, ["confirmation_id"]], name);
+      // Progress calls answer a malformed id found=false, and an empty one INVALID_ARGUMENT.
+      assert.equal((await c.updateProgress({ taskId: "t nope!", progress: 0.5 })).found, false, name);
+      assert.equal((await c.emitProgress({ taskId: "t nope!" })).found, false, name);
+      for (const call of [(c: Client<typeof TaskControlService>) => c.updateProgress({ taskId: "", progress: 0.5 }), (c: Client<typeof TaskControlService>) => c.emitProgress({ taskId: "" })]) {
+        const seen = await viaConnect(c, call);
+        assert.deepEqual([seen.code, seen.fields], [Code.InvalidArgument, ["task_id"]], name);
+      }
+    }
+  });
+
   it("a resume point ahead of the log is OUT_OF_RANGE with oldest_sequence in the metadata", async () => {
     for (const [name, c] of Object.entries(clients)) {
       const seen = await viaConnect(c, async (c) => {

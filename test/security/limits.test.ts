@@ -75,8 +75,9 @@ const CASES: [string, () => object, string][] = [
   ["CreateTask", () => ({ owner: "o", checkpoint: { x: Number.POSITIVE_INFINITY } }), "checkpoint"],
   ["CreateTask", () => ({ owner: "o", requestId: "has space" }), "request_id"],
   ["CreateTask", () => ({ owner: "o", requestId: s(LIMITS.idLength + 1) }), "request_id"],
-  ["GetTask", () => ({ taskId: s(LIMITS.idLength + 1) }), "task_id"],
-  ["GetTask", () => ({ taskId: "t/../../etc" }), "task_id"],
+  ["GetTask", () => ({ taskId: "" }), "task_id"],
+  ["UpdateProgress", () => ({ taskId: "", progress: 0.5 }), "task_id"],
+  ["EmitProgress", () => ({ taskId: "" }), "task_id"],
   ["UpdateProgress", () => ({ taskId, progress: Number.NaN }), "progress"],
   ["UpdateProgress", () => ({ taskId, progress: 0.5, label: s(LIMITS.labelLength + 1) }), "label"],
   ["UpdateProgress", () => ({ taskId, progress: 0.5, checkpoint: deep(LIMITS.structDepth + 1) }), "checkpoint"],
@@ -109,7 +110,8 @@ const CASES: [string, () => object, string][] = [
   ["ResolveConfirmation", () => ({ confirmationId, action: "go", values: big() }), "values"],
   ["ResolveConfirmation", () => ({ confirmationId, action: "go", values: deep(LIMITS.structDepth + 1) }), "values"],
   ["ResolveConfirmation", () => ({ confirmationId, action: "go", values: { name: s(LIMITS.textLength + 1) } }), "values.name"],
-  ["ResolveConfirmation", () => ({ confirmationId: "c x", action: "go" }), "confirmation_id"],
+  ["ResolveConfirmation", () => ({ confirmationId: "", action: "go" }), "confirmation_id"],
+  ["ResolveConfirmation", () => ({ confirmationId, action: s(LIMITS.idLength + 1) }), "action"],
   ["CompleteTask", () => ({ taskId, result: big() }), "result"],
   ["CompleteTask", () => ({ taskId, result: deep(LIMITS.structDepth + 1) }), "result"],
   ["FailTask", () => ({ taskId, errorMessage: s(LIMITS.errorMessageLength + 1) }), "error_message"],
@@ -148,6 +150,36 @@ describe("field limits", () => {
       assert.equal(((await t.grpc.unary("ListTasks", { pageSize: 1000 })) as any).tasks.length, tasksBefore);
       const c: any = await t.grpc.unary("ListTasks", { statuses: [2] });
       assert.equal(c.tasks[0].pendingConfirmation.state, 1, "the confirmation is still pending");
+    });
+  }
+});
+
+/** [rpc, request with a malformed (non-empty) id, the status]: ids are opaque, so it names nothing. */
+const MALFORMED_IDS: [string, () => object, string][] = [
+  ["GetTask", () => ({ taskId: s(LIMITS.idLength + 1) }), "NotFound"],
+  ["GetTask", () => ({ taskId: "t/../../etc" }), "NotFound"],
+  ["CompleteTask", () => ({ taskId: "t nope!" }), "NotFound"],
+  ["FailTask", () => ({ taskId: "t\u0000x", errorMessage: "x" }), "NotFound"],
+  ["CancelTask", () => ({ taskId: "ü" }), "NotFound"],
+  ["RequestConfirmation", () => ({ taskId: "t nope!", title: "t", components: OK_SURFACE }), "NotFound"],
+  ["ResolveConfirmation", () => ({ confirmationId: "c x", action: "go" }), "NotFound"],
+  ["UpdateProgress", () => ({ taskId: "t nope!", progress: 0.5 }), "OK"],
+  ["EmitProgress", () => ({ taskId: "t nope!" }), "OK"],
+];
+
+describe("malformed ids", () => {
+  for (const listener of LISTENERS) {
+    it(`${listener}: a malformed id is an unknown id (NOT_FOUND, or found=false), and nothing is stored`, async () => {
+      const tasksBefore = ((await t.grpc.unary("ListTasks", { pageSize: 1000 })) as any).tasks.length;
+      const wrong: string[] = [];
+      for (const [rpc, request, want] of MALFORMED_IDS) {
+        const out = await invoke(t, http, listener, rpc, request());
+        if (codeName(out.code) !== want || (want === "OK" && out.response?.found !== false)) {
+          wrong.push(`${rpc}: ${codeName(out.code)} ${out.message.slice(0, 120)}`);
+        }
+      }
+      assert.deepEqual(wrong, []);
+      assert.equal(((await t.grpc.unary("ListTasks", { pageSize: 1000 })) as any).tasks.length, tasksBefore);
     });
   }
 });

@@ -1167,7 +1167,7 @@ export const WatchTasksResponse_BookmarkSchema: GenMessage<WatchTasksResponse_Bo
 /**
  * TaskControlService lets background jobs report progress and ask their user to
  * confirm decisions, and lets UIs watch tasks live and answer.
- * Limits on ids, strings and payloads are listed in task.proto.
+ * Limits on ids, strings and payloads: see task.proto's header and the README's limits table.
  *
  * @generated from service taskcontrol.v1.TaskControlService
  */

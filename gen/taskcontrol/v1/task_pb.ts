@@ -314,13 +314,13 @@ export const ComponentSchema: GenMessage<Component> = /*@__PURE__*/
   messageDesc(file_taskcontrol_v1_task, 2);
 
 /**
- * Text is static text (at most 4,096 characters).
+ * Text is static text.
  *
  * @generated from message taskcontrol.v1.Component.Text
  */
 export type Component_Text = Message<"taskcontrol.v1.Component.Text"> & {
   /**
-   * The text to show.
+   * The text to show (at most 4,096 characters).
    *
    * @generated from field: string text = 1;
    */

@@ -8,7 +8,7 @@ from taskcontrol.v1 import task_control_service_pb2 as taskcontrol_dot_v1_dot_ta
 class TaskControlServiceStub(object):
     """TaskControlService lets background jobs report progress and ask their user to
     confirm decisions, and lets UIs watch tasks live and answer.
-    Limits on ids, strings and payloads are listed in task.proto.
+    Limits on ids, strings and payloads: see task.proto's header and the README's limits table.
     """
 
     def __init__(self, channel):
@@ -82,7 +82,7 @@ class TaskControlServiceStub(object):
 class TaskControlServiceServicer(object):
     """TaskControlService lets background jobs report progress and ask their user to
     confirm decisions, and lets UIs watch tasks live and answer.
-    Limits on ids, strings and payloads are listed in task.proto.
+    Limits on ids, strings and payloads: see task.proto's header and the README's limits table.
     """
 
     def CreateTask(self, request, context):
@@ -243,7 +243,7 @@ def add_TaskControlServiceServicer_to_server(servicer, server):
 class TaskControlService(object):
     """TaskControlService lets background jobs report progress and ask their user to
     confirm decisions, and lets UIs watch tasks live and answer.
-    Limits on ids, strings and payloads are listed in task.proto.
+    Limits on ids, strings and payloads: see task.proto's header and the README's limits table.
     """
 
     @staticmethod
