@@ -17,15 +17,14 @@ import * as http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { nowMs, percentile, ROOT, rssKiB, settledRss, sleep } from "./lib.js";
+import { readingWatcher } from "../test/support/raw-grpc.js";
 import { grpcClient } from "../test/support/grpc-client.js";
 import { startServerProcess } from "../test/support/server-process.js";
 import {
   type CreateTaskResponse,
   type StreamProgressResponse,
   type WatchTasksResponse,
-  WatchTasksRequestSchema,
 } from "../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** Server RSS growth the run must stay under (the stated bound of the README's promise). */
@@ -52,26 +51,6 @@ const sessions = Array.from({ length: 5 }, () => {
   return s;
 });
 
-/** A watcher that reads as fast as the socket allows and drops the bytes. */
-function readingWatcher(session: http2.ClientHttp2Session, owner: string) {
-  const stream = session.request({
-    ":method": "POST",
-    ":path": "/taskcontrol.v1.TaskControlService/WatchTasks",
-    "content-type": "application/grpc+proto",
-    te: "trailers",
-  });
-  const body = toBinary(WatchTasksRequestSchema, create(WatchTasksRequestSchema, { owner }));
-  const frame = Buffer.alloc(5 + body.length);
-  frame.writeUInt32BE(body.length, 1);
-  Buffer.from(body).copy(frame, 5);
-  stream.end(frame);
-  let bytes = 0;
-  let status: string | undefined;
-  stream.on("trailers", (h) => (status = String(h["grpc-status"])));
-  stream.on("data", (d: Buffer) => (bytes += d.length));
-  stream.on("error", () => undefined);
-  return { bytes: () => bytes, status: () => status, close: () => stream.close() };
-}
 
 try {
   const create1 = (owner: string) => worker.unary<CreateTaskResponse>("CreateTask", { owner, kind: "bench", label: "start" });

@@ -3,15 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { readingWatcher } from "../support/raw-grpc.js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { createTask, isPersisted } from "../support/flows.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
 import * as http2 from "node:http2";
-import { create, toBinary } from "@bufbuild/protobuf";
 import {
   type StreamProgressResponse,
   type WatchTasksResponse,
-  WatchTasksRequestSchema,
 } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -148,29 +147,6 @@ async function flood(): Promise<FloodResult> {
   return { carolSent, carolEvents, aheadBookmarks, bookmarks, growthMiB, floodWatcherError };
 }
 
-/**
- * A watcher that reads as fast as the socket allows and throws the bytes away (a grpc-js
- * client decoding 50 streams would compete with the flood for this process's core).
- */
-function readingWatcher(session: http2.ClientHttp2Session, owner: string) {
-  const stream = session.request({
-    ":method": "POST",
-    ":path": "/taskcontrol.v1.TaskControlService/WatchTasks",
-    "content-type": "application/grpc+proto",
-    te: "trailers",
-  });
-  const body = toBinary(WatchTasksRequestSchema, create(WatchTasksRequestSchema, { owner }));
-  const frame = Buffer.alloc(5 + body.length);
-  frame.writeUInt32BE(body.length, 1);
-  Buffer.from(body).copy(frame, 5);
-  stream.end(frame);
-  let status: string | undefined;
-  stream.on("trailers", (h) => (status = String(h["grpc-status"])));
-  stream.on("response", (h) => h["grpc-status"] !== undefined && (status = String(h["grpc-status"])));
-  stream.on("data", () => undefined);
-  stream.on("error", () => undefined);
-  return { status: () => status, close: () => stream.close() };
-}
 
 describe("one owner's flood", () => {
   it("never gives another owner's watcher a bookmark past an event it has not received", () => {

@@ -6,6 +6,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type * as grpc from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { type ReadableError, readError } from "../support/in-process.js";
 import { REPLACE_SURFACE } from "../support/flows.js";
 import { trackLeaks } from "../support/leaks.js";
 import {
@@ -24,14 +25,7 @@ import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_servic
  */
 
 /** What a client can read off a failed call. */
-interface Seen {
-  code: Code;
-  reason: string;
-  domain: string;
-  metadata: Record<string, string>;
-  fields: string[];
-  retry: boolean;
-}
+type Seen = ReadableError;
 
 type Call = (c: Client<typeof TaskControlService>) => Promise<unknown>;
 
@@ -60,16 +54,7 @@ async function viaConnect(c: Client<typeof TaskControlService>, call: Call): Pro
   try {
     await call(c);
   } catch (err) {
-    const ce = ConnectError.from(err);
-    const [info] = ce.findDetails(ErrorInfoSchema);
-    return {
-      code: ce.code,
-      reason: info?.reason ?? "",
-      domain: info?.domain ?? "",
-      metadata: { ...info?.metadata },
-      fields: ce.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field)),
-      retry: ce.findDetails(RetryInfoSchema).length > 0,
-    };
+    return readError(ConnectError.from(err));
   }
   assert.fail("the call succeeded");
 }

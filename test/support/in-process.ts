@@ -9,7 +9,7 @@ import { type Principal, principalKey } from "../../src/service/principal.js";
 import { createTaskControlService } from "../../src/service/task-control-service.js";
 import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
 import { createSqlTaskStore, type SqlTaskStore } from "../../src/store/sql-task-store.js";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** A client of the in-process service. */
@@ -114,6 +114,8 @@ export interface ReadableError {
   metadata: Record<string, string>;
   /** BadRequest field paths. */
   fields: string[];
+  /** Whether a RetryInfo came with it. */
+  retry: boolean;
 }
 
 /** Runs `call` and returns its error's details (fails if it succeeds). */
@@ -121,17 +123,22 @@ export async function errorOf(call: Promise<unknown> | (() => Promise<unknown>))
   try {
     await (typeof call === "function" ? call() : call);
   } catch (err) {
-    const ce = ConnectError.from(err);
-    const [info] = ce.findDetails(ErrorInfoSchema);
-    return {
-      code: ce.code,
-      reason: info?.reason ?? "",
-      domain: info?.domain ?? "",
-      metadata: { ...info?.metadata },
-      fields: ce.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field)),
-    };
+    return readError(ConnectError.from(err));
   }
   throw new AssertionError({ message: "the call succeeded; an error was expected" });
+}
+
+/** The code and google.rpc details of a failed call, as any connect client reads them. */
+export function readError(ce: ConnectError): ReadableError {
+  const [info] = ce.findDetails(ErrorInfoSchema);
+  return {
+    code: ce.code,
+    reason: info?.reason ?? "",
+    domain: info?.domain ?? "",
+    metadata: { ...info?.metadata },
+    fields: ce.findDetails(BadRequestSchema).flatMap((b) => b.fieldViolations.map((v) => v.field)),
+    retry: ce.findDetails(RetryInfoSchema).length > 0,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as http2 from "node:http2";
 import { create, type DescMessage, fromBinary, type MessageInitShape, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { WatchTasksRequestSchema } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
  * A server-streaming gRPC call over bare node:http2, for a peer that truly stops reading:
@@ -21,11 +22,7 @@ export function rawServerStream<I extends DescMessage, O extends DescMessage>(
     "content-type": "application/grpc+proto",
     te: "trailers",
   });
-  const body = toBinary(input, create(input, request));
-  const frame = Buffer.alloc(5 + body.length);
-  frame.writeUInt32BE(body.length, 1);
-  Buffer.from(body).copy(frame, 5);
-  stream.end(frame);
+  stream.end(grpcFrame(toBinary(input, create(input, request))));
   stream.pause();
   let buffered = Buffer.alloc(0);
   const messages: MessageShape<O>[] = [];
@@ -59,4 +56,34 @@ export function rawServerStream<I extends DescMessage, O extends DescMessage>(
       session.close();
     },
   };
+}
+
+/** The 5-byte gRPC envelope around one encoded message. */
+function grpcFrame(body: Uint8Array): Buffer {
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  Buffer.from(body).copy(frame, 5);
+  return frame;
+}
+
+/**
+ * A WatchTasks stream over bare node:http2 that reads as fast as the socket allows and throws
+ * the bytes away (a grpc-js client decoding fifty streams would compete with the server being
+ * measured for the same core).
+ */
+export function readingWatcher(session: http2.ClientHttp2Session, owner: string) {
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/taskcontrol.v1.TaskControlService/WatchTasks",
+    "content-type": "application/grpc+proto",
+    te: "trailers",
+  });
+  stream.end(grpcFrame(toBinary(WatchTasksRequestSchema, create(WatchTasksRequestSchema, { owner }))));
+  let bytes = 0;
+  let status: string | undefined;
+  stream.on("trailers", (h) => (status = String(h["grpc-status"])));
+  stream.on("response", (h) => h["grpc-status"] !== undefined && (status = String(h["grpc-status"])));
+  stream.on("data", (d: Buffer) => (bytes += d.length));
+  stream.on("error", () => undefined);
+  return { bytes: () => bytes, status: () => status, close: () => stream.close() };
 }

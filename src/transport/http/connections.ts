@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as http2 from "node:http2";
+import type { ConnectionConfig } from "../../config.js";
 
 /**
  * How long a connection may stay in each phase and how many a listener holds. Which timeout
@@ -11,24 +12,7 @@ import * as http2 from "node:http2";
  * - HTTP/2 idle: a session with no open stream (an open stream, even a silent held one,
  *   keeps it); keepalive PINGs find dead peers under open streams instead.
  */
-export interface ConnectionOptions {
-  /** @default 10000 ms */
-  readonly initialTimeoutMs: number;
-  /** @default 30000 ms */
-  readonly headersTimeoutMs: number;
-  /** @default 300000 ms */
-  readonly requestTimeoutMs: number;
-  /** @default 5000 ms */
-  readonly keepAliveTimeoutMs: number;
-  /** @default 300000 ms */
-  readonly http2IdleTimeoutMs: number;
-  /** @default 30000 ms */
-  readonly keepaliveIntervalMs: number;
-  /** @default 10000 ms */
-  readonly keepaliveTimeoutMs: number;
-  /** Connections the listener holds at once; a new one past it is closed at once. @default 8000 */
-  readonly maxConnections: number;
-}
+export type ConnectionOptions = Omit<ConnectionConfig, "maxProbeStreams" | "maxProbeStreamsPerAddress">;
 
 /** Node's own defaults, for callers (tests, tools) that do not configure them. */
 export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = Object.freeze({
