@@ -181,9 +181,10 @@ describe("the ordered feed on PostgreSQL", { skip: probe.ok ? false : probe.reas
       const tried = (r: Replica) => pending.every((c) => (r.confirmationMutations.get(c.id) ?? 0) >= 1);
       const deadline = Date.now() + 5000;
       while (!(tried(a) && tried(b)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await Promise.all(held);
       // Both attempts committed (or refused) before the log is read.
       await Promise.allSettled(pending.flatMap((c) => [a, b].flatMap((r) => r.attempts.get(c.id) ?? [])));
+      // A replica whose attempt lost learns the winner's expiry only from the log: its held
+      // calls are woken by this catch-up, not before it.
       await Promise.all([a.feed.catchUp(), b.feed.catchUp()]);
       for (const c of pending) {
         assert.equal(a.confirmationMutations.get(c.id), 1, "a tried to expire it");
