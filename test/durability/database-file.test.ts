@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
+import { type HealthClient, healthClient } from "../support/health-client.js";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { service as healthService } from "grpc-health-check";
 import { grpcClient } from "../support/grpc-client.js";
 import { createTask, retrying } from "../support/flows.js";
 import { startServerProcess } from "../support/server-process.js";
@@ -65,15 +65,6 @@ function mountExt4(): string {
   return dir;
 }
 
-type HealthClient = grpc.Client & {
-  check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
-  watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-};
-
-function healthClient(address: string): HealthClient {
-  const Ctor = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, "Health");
-  return new Ctor(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
-}
 
 const healthStatus = (c: HealthClient) =>
   new Promise<string>((resolve, reject) => c.check({ service: "" }, (err, res) => (err ? reject(err) : resolve(res!.status))));

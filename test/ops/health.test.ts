@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
+import { type HealthClient, healthClient } from "../support/health-client.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { service as healthService } from "grpc-health-check";
 import { createHealth } from "../../src/ops/health.js";
 import { startTestApp } from "../support/app.js";
 import { trackLeaks } from "../support/leaks.js";
@@ -12,15 +12,6 @@ import { authPath, writeAuthFile } from "../security/helpers.js";
 
 /** grpc.health.v1 on the gRPC listener and /healthz, /readyz on HTTP, through a life cycle. */
 
-type HealthClient = grpc.Client & {
-  check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
-  watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
-};
-
-function healthClient(address: string): HealthClient {
-  const Ctor = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, "Health");
-  return new Ctor(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
-}
 
 const leaks = trackLeaks();
 after(() => leaks.check());
