@@ -20,7 +20,6 @@ import {
   rawGrpc,
   rawHttp,
 } from "./helpers.js";
-import { trackLeaks } from "../support/leaks.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -36,7 +35,6 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 /** Statuses a hostile request may get. Anything else (INTERNAL, UNKNOWN, UNAVAILABLE, …) is a bug. */
 const CLEAN = new Set([0, 3, 5, 8, 9, 11]);
 
-const leaks = trackLeaks();
 let dir: string;
 let t: TestApp;
 let http: HttpClients;
@@ -78,7 +76,6 @@ before(async () => {
 after(async () => {
   await t.close();
   rmSync(dir, { recursive: true, force: true });
-  await leaks.check();
 });
 
 // ---- hostile values --------------------------------------------------------------------------

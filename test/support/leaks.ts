@@ -69,8 +69,10 @@ export function trackLeaks(): LeakTracker {
       // Suites imported together into one process (test/postgres/contract.test.ts) share its
       // handles: a file's check would see the others' servers. Each file checks on its own run.
       if (process.env.TASKCONTROL_TEST_COMPOSED === "1") return;
-      // Generous: on a loaded machine a peer's close can take a few seconds to land.
-      const deadline = Date.now() + (options.settleMs ?? 5000);
+      // Generous: a peer's close can take a few seconds to land on a loaded machine, and fetch()
+      // keeps an idle pooled connection until its own keep-alive timer (the server's 5 s
+      // keep-alive hint less one second) closes it. Nothing is waited for when nothing is left.
+      const deadline = Date.now() + (options.settleMs ?? 8000);
       // Closing sockets and exiting children report back on a later turn of the loop.
       while (excess(baseline).size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       const left = excess(baseline);

@@ -52,7 +52,14 @@ export async function startGrpcServer<S extends DescService>(options: GrpcServer
   // grpc-js has no connection cap: accept the sockets here, where net.Server's
   // maxConnections sheds the newest past the cap, and inject the rest into grpc-js.
   const injector = server.createConnectionInjector(options.credentials ?? grpc.ServerCredentials.createInsecure());
-  const listener = net.createServer((socket) => injector.injectConnection(socket));
+  // Accepted sockets, so that close() can end the ones grpc-js never made a session of (a
+  // peer that sent no HTTP/2 preface): its shutdown does not know them.
+  const sockets = new Set<net.Socket>();
+  const listener = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    injector.injectConnection(socket);
+  });
   listener.maxConnections = limits.maxConnections;
   const address = await listenOn(listener, options.listen);
   const stopAccepting = () => listener.close();
@@ -62,13 +69,17 @@ export async function startGrpcServer<S extends DescService>(options: GrpcServer
     close: (graceMs) =>
       new Promise<void>((resolve) => {
         stopAccepting();
+        const done = () => {
+          for (const socket of sockets) socket.destroy();
+          resolve();
+        };
         const timer = setTimeout(() => {
           server.forceShutdown();
-          resolve();
+          done();
         }, graceMs);
         server.tryShutdown(() => {
           clearTimeout(timer);
-          resolve();
+          done();
         });
       }),
   };
