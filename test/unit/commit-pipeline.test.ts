@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { confirmationFixture } from "../support/fixtures.js";
 import { describe, it } from "node:test";
 import type { Confirmation, SequencedEvent } from "../../src/domain/model.js";
 import type { TaskStore } from "../../src/domain/ports.js";
@@ -58,21 +59,7 @@ describe("commit pipeline", () => {
   });
 
   it("wakes the held confirmation call before the hub's subscribers see the answer", async () => {
-    const pending: Confirmation = {
-      id: "c-1",
-      taskId: "t",
-      owner: "o",
-      surfaceId: "confirm:c-1",
-      title: "t",
-      components: [],
-      state: "pending",
-      action: "",
-      values: null,
-      requestId: null,
-      createTime: 0,
-      expireTime: null,
-      resolveTime: null,
-    };
+    const pending = confirmationFixture({ title: "t" });
     const store = { getConfirmation: async () => pending } as unknown as TaskStore;
     const hub = createEventHub();
     const manager = createTaskManager({ store, live: hub });

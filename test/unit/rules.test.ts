@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { confirmationFixture } from "../support/fixtures.js";
 import { describe, it } from "node:test";
 import type { InvalidArgumentError } from "../../src/domain/errors.js";
 import { idProblem, structProblem } from "../../src/domain/limits.js";
@@ -14,25 +15,14 @@ describe("clampProgress", () => {
 });
 
 describe("validateAnswer", () => {
-  const c: Confirmation = {
-    id: "c-1",
+  const c: Confirmation = confirmationFixture({
     taskId: "t-1",
-    owner: "o",
-    surfaceId: "confirm:c-1",
-    title: "",
     components: [
       button("ok"),
       { id: "name", kind: "text_input", label: "", placeholder: "", defaultValue: "", required: true },
       { id: "flag", kind: "checkbox", label: "", defaultValue: false },
     ],
-    state: "pending",
-    action: "",
-    values: null,
-    requestId: null,
-    createTime: 0,
-    expireTime: null,
-    resolveTime: null,
-  };
+  });
   it("accepts an offered action with typed values", () => validateAnswer(c, "act.ok", { name: "n", flag: true }));
   it("refuses unknown actions, unknown keys, wrong types and missing required inputs", () => {
     assert.throws(() => validateAnswer(c, "act.other", { name: "n" }), /not offered/);

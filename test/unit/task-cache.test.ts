@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { confirmationFixture } from "../support/fixtures.js";
 import { describe, it } from "node:test";
 import type { Confirmation, Task, TaskStatus } from "../../src/domain/model.js";
 import { createTaskCache } from "../../src/store/task-cache.js";
@@ -24,21 +25,8 @@ const task = (id: string, status: TaskStatus = "running", revision = 1, requestI
   revision,
 });
 
-const confirmation = (id: string, state: Confirmation["state"] = "pending"): Confirmation => ({
-  id,
-  taskId: "t",
-  owner: "o",
-  surfaceId: "s",
-  title: "",
-  components: [],
-  state,
-  action: "",
-  values: null,
-  requestId: null,
-  createTime: 0,
-  expireTime: null,
-  resolveTime: null,
-});
+const confirmation = (id: string, state: Confirmation["state"] = "pending"): Confirmation =>
+  confirmationFixture({ id, state, surfaceId: "s" });
 
 describe("task cache", () => {
   it("holds every unfinished task, however many, and at most recentCapacity finished ones", () => {
