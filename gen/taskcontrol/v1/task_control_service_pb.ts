@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file taskcontrol/v1/task_control_service.proto.
  */
 export const file_taskcontrol_v1_task_control_service: GenFile = /*@__PURE__*/
-  fileDesc("Cil0YXNrY29udHJvbC92MS90YXNrX2NvbnRyb2xfc2VydmljZS5wcm90bxIOdGFza2NvbnRyb2wudjEigAEKEUNyZWF0ZVRhc2tSZXF1ZXN0Eg0KBW93bmVyGAEgASgJEgwKBGtpbmQYAiABKAkSDQoFbGFiZWwYAyABKAkSKwoKY2hlY2twb2ludBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgFIAEoCSI4ChJDcmVhdGVUYXNrUmVzcG9uc2USIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2siIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI1Cg9HZXRUYXNrUmVzcG9uc2USIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2sidgoQTGlzdFRhc2tzUmVxdWVzdBINCgVvd25lchgBIAEoCRIsCghzdGF0dXNlcxgCIAMoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUQoRTGlzdFRhc2tzUmVzcG9uc2USIwoFdGFza3MYASADKAsyFC50YXNrY29udHJvbC52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKFAQoVVXBkYXRlUHJvZ3Jlc3NSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEAoIcHJvZ3Jlc3MYAiABKAESKwoKY2hlY2twb2ludBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoFbGFiZWwYBCABKAlIAIgBAUIICgZfbGFiZWwifgoWVXBkYXRlUHJvZ3Jlc3NSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIPCgdhcHBsaWVkGAIgASgIEioKBnN0YXR1cxgDIAEoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSGAoQY2FuY2VsX3JlcXVlc3RlZBgEIAEoCCKVAQoTRW1pdFByb2dyZXNzUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKCHByb2dyZXNzGAIgASgBSACIAQESEgoFbGFiZWwYAyABKAlIAYgBARIrCgpjaGVja3BvaW50GAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEILCglfcHJvZ3Jlc3NCCAoGX2xhYmVsImsKFEVtaXRQcm9ncmVzc1Jlc3BvbnNlEg0KBWZvdW5kGAEgASgIEioKBnN0YXR1cxgCIAEoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSGAoQY2FuY2VsX3JlcXVlc3RlZBgDIAEoCCKQAQoVU3RyZWFtUHJvZ3Jlc3NSZXF1ZXN0EjcKBnVwZGF0ZRgBIAEoCzIlLnRhc2tjb250cm9sLnYxLlVwZGF0ZVByb2dyZXNzUmVxdWVzdEgAEjMKBGVtaXQYAiABKAsyIy50YXNrY29udHJvbC52MS5FbWl0UHJvZ3Jlc3NSZXF1ZXN0SABCCQoHbWVzc2FnZSKXAQoWU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZRIQCghyZWNlaXZlZBgBIAEoAxIPCgd1cGRhdGVkGAIgASgDEg8KB2VtaXR0ZWQYAyABKAMSEQoJbm90X2ZvdW5kGAQgASgDEhMKC25vdF9hcHBsaWVkGAUgASgDEiEKGWNhbmNlbF9yZXF1ZXN0ZWRfdGFza19pZHMYBiADKAkiqwEKGlJlcXVlc3RDb25maXJtYXRpb25SZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDQoFdGl0bGUYAiABKAkSLQoKY29tcG9uZW50cxgDIAMoCzIZLnRhc2tjb250cm9sLnYxLkNvbXBvbmVudBISCgpyZXF1ZXN0X2lkGAQgASgJEioKB3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ipAMKG1JlcXVlc3RDb25maXJtYXRpb25SZXNwb25zZRJGCgdwZW5kaW5nGAEgASgLMjMudGFza2NvbnRyb2wudjEuUmVxdWVzdENvbmZpcm1hdGlvblJlc3BvbnNlLlBlbmRpbmdIABJICghyZXNvbHZlZBgCIAEoCzI0LnRhc2tjb250cm9sLnYxLlJlcXVlc3RDb25maXJtYXRpb25SZXNwb25zZS5SZXNvbHZlZEgAGj0KB1BlbmRpbmcSMgoMY29uZmlybWF0aW9uGAEgASgLMhwudGFza2NvbnRyb2wudjEuQ29uZmlybWF0aW9uGqoBCghSZXNvbHZlZBIXCg9jb25maXJtYXRpb25faWQYASABKAkSMgoHb3V0Y29tZRgCIAEoDjIhLnRhc2tjb250cm9sLnYxLkNvbmZpcm1hdGlvblN0YXRlEg4KBmFjdGlvbhgDIAEoCRInCgZ2YWx1ZXMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhgKEGNhbmNlbF9yZXF1ZXN0ZWQYBSABKAhCBwoFZXZlbnQibgoaUmVzb2x2ZUNvbmZpcm1hdGlvblJlcXVlc3QSFwoPY29uZmlybWF0aW9uX2lkGAEgASgJEg4KBmFjdGlvbhgCIAEoCRInCgZ2YWx1ZXMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlEKG1Jlc29sdmVDb25maXJtYXRpb25SZXNwb25zZRIyCgxjb25maXJtYXRpb24YASABKAsyHC50YXNrY29udHJvbC52MS5Db25maXJtYXRpb24iTwoTQ29tcGxldGVUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEicKBnJlc3VsdBgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiOgoUQ29tcGxldGVUYXNrUmVzcG9uc2USIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2siYwoPRmFpbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSFQoNZXJyb3JfbWVzc2FnZRgCIAEoCRIoCgdkZXRhaWxzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI2ChBGYWlsVGFza1Jlc3BvbnNlEiIKBHRhc2sYASABKAsyFC50YXNrY29udHJvbC52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjgKEkNhbmNlbFRhc2tSZXNwb25zZRIiCgR0YXNrGAEgASgLMhQudGFza2NvbnRyb2wudjEuVGFzayJ+ChFXYXRjaFRhc2tzUmVxdWVzdBINCgVvd25lchgBIAEoCRIQCgh0YXNrX2lkcxgCIAMoCRIYChBpbmNsdWRlX3NuYXBzaG90GAMgASgIEhsKDmFmdGVyX3NlcXVlbmNlGAQgASgDSACIAQFCEQoPX2FmdGVyX3NlcXVlbmNlIogJChJXYXRjaFRhc2tzUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwoIc25hcHNob3QYAyABKAsyKy50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuU25hcHNob3RIABJGCgxzbmFwc2hvdF9lbmQYBCABKAsyLi50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuU25hcHNob3RFbmRIABJGCgx0YXNrX2NyZWF0ZWQYBSABKAsyLi50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuVGFza0NyZWF0ZWRIABI/Cghwcm9ncmVzcxgGIAEoCzIrLnRhc2tjb250cm9sLnYxLldhdGNoVGFza3NSZXNwb25zZS5Qcm9ncmVzc0gAEloKFmNvbmZpcm1hdGlvbl9yZXF1ZXN0ZWQYByABKAsyOC50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuQ29uZmlybWF0aW9uUmVxdWVzdGVkSAASWAoVY29uZmlybWF0aW9uX3Jlc29sdmVkGAggASgLMjcudGFza2NvbnRyb2wudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlLkNvbmZpcm1hdGlvblJlc29sdmVkSAASSgoOc3RhdHVzX2NoYW5nZWQYCSABKAsyMC50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuU3RhdHVzQ2hhbmdlZEgAEj8KCGJvb2ttYXJrGAogASgLMisudGFza2NvbnRyb2wudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlLkJvb2ttYXJrSAAaLgoIU25hcHNob3QSIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2saDQoLU25hcHNob3RFbmQaMQoLVGFza0NyZWF0ZWQSIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2saiwEKCFByb2dyZXNzEg8KB3Rhc2tfaWQYASABKAkSDQoFb3duZXIYAiABKAkSEAoIcHJvZ3Jlc3MYAyABKAESDQoFbGFiZWwYBCABKAkSKwoKY2hlY2twb2ludBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJcGVyc2lzdGVkGAYgASgIGksKFUNvbmZpcm1hdGlvblJlcXVlc3RlZBIyCgxjb25maXJtYXRpb24YASABKAsyHC50YXNrY29udHJvbC52MS5Db25maXJtYXRpb24aSgoUQ29uZmlybWF0aW9uUmVzb2x2ZWQSMgoMY29uZmlybWF0aW9uGAEgASgLMhwudGFza2NvbnRyb2wudjEuQ29uZmlybWF0aW9uGjMKDVN0YXR1c0NoYW5nZWQSIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2saCgoIQm9va21hcmtCBwoFZXZlbnQy3ggKElRhc2tDb250cm9sU2VydmljZRJTCgpDcmVhdGVUYXNrEiEudGFza2NvbnRyb2wudjEuQ3JlYXRlVGFza1JlcXVlc3QaIi50YXNrY29udHJvbC52MS5DcmVhdGVUYXNrUmVzcG9uc2USSgoHR2V0VGFzaxIeLnRhc2tjb250cm9sLnYxLkdldFRhc2tSZXF1ZXN0Gh8udGFza2NvbnRyb2wudjEuR2V0VGFza1Jlc3BvbnNlElAKCUxpc3RUYXNrcxIgLnRhc2tjb250cm9sLnYxLkxpc3RUYXNrc1JlcXVlc3QaIS50YXNrY29udHJvbC52MS5MaXN0VGFza3NSZXNwb25zZRJfCg5VcGRhdGVQcm9ncmVzcxIlLnRhc2tjb250cm9sLnYxLlVwZGF0ZVByb2dyZXNzUmVxdWVzdBomLnRhc2tjb250cm9sLnYxLlVwZGF0ZVByb2dyZXNzUmVzcG9uc2USWQoMRW1pdFByb2dyZXNzEiMudGFza2NvbnRyb2wudjEuRW1pdFByb2dyZXNzUmVxdWVzdBokLnRhc2tjb250cm9sLnYxLkVtaXRQcm9ncmVzc1Jlc3BvbnNlEmEKDlN0cmVhbVByb2dyZXNzEiUudGFza2NvbnRyb2wudjEuU3RyZWFtUHJvZ3Jlc3NSZXF1ZXN0GiYudGFza2NvbnRyb2wudjEuU3RyZWFtUHJvZ3Jlc3NSZXNwb25zZSgBEnAKE1JlcXVlc3RDb25maXJtYXRpb24SKi50YXNrY29udHJvbC52MS5SZXF1ZXN0Q29uZmlybWF0aW9uUmVxdWVzdBorLnRhc2tjb250cm9sLnYxLlJlcXVlc3RDb25maXJtYXRpb25SZXNwb25zZTABEm4KE1Jlc29sdmVDb25maXJtYXRpb24SKi50YXNrY29udHJvbC52MS5SZXNvbHZlQ29uZmlybWF0aW9uUmVxdWVzdBorLnRhc2tjb250cm9sLnYxLlJlc29sdmVDb25maXJtYXRpb25SZXNwb25zZRJZCgxDb21wbGV0ZVRhc2sSIy50YXNrY29udHJvbC52MS5Db21wbGV0ZVRhc2tSZXF1ZXN0GiQudGFza2NvbnRyb2wudjEuQ29tcGxldGVUYXNrUmVzcG9uc2USTQoIRmFpbFRhc2sSHy50YXNrY29udHJvbC52MS5GYWlsVGFza1JlcXVlc3QaIC50YXNrY29udHJvbC52MS5GYWlsVGFza1Jlc3BvbnNlElMKCkNhbmNlbFRhc2sSIS50YXNrY29udHJvbC52MS5DYW5jZWxUYXNrUmVxdWVzdBoiLnRhc2tjb250cm9sLnYxLkNhbmNlbFRhc2tSZXNwb25zZRJVCgpXYXRjaFRhc2tzEiEudGFza2NvbnRyb2wudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIi50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskcontrol_v1_task]);
+  fileDesc("Cil0YXNrY29udHJvbC92MS90YXNrX2NvbnRyb2xfc2VydmljZS5wcm90bxIOdGFza2NvbnRyb2wudjEiswEKEUNyZWF0ZVRhc2tSZXF1ZXN0Eg0KBW93bmVyGAEgASgJEgwKBGtpbmQYAiABKAkSDQoFbGFiZWwYAyABKAkSKwoKY2hlY2twb2ludBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKcmVxdWVzdF9pZBgFIAEoCRIxCg5sZWFzZV9kdXJhdGlvbhgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI4ChJDcmVhdGVUYXNrUmVzcG9uc2USIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2siIQoOR2V0VGFza1JlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI1Cg9HZXRUYXNrUmVzcG9uc2USIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2sidgoQTGlzdFRhc2tzUmVxdWVzdBINCgVvd25lchgBIAEoCRIsCghzdGF0dXNlcxgCIAMoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkiUQoRTGlzdFRhc2tzUmVzcG9uc2USIwoFdGFza3MYASADKAsyFC50YXNrY29udHJvbC52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKWAQoVVXBkYXRlUHJvZ3Jlc3NSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEAoIcHJvZ3Jlc3MYAiABKAESKwoKY2hlY2twb2ludBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoFbGFiZWwYBCABKAlIAIgBARIPCgdhdHRlbXB0GAUgASgDQggKBl9sYWJlbCJ+ChZVcGRhdGVQcm9ncmVzc1Jlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg8KB2FwcGxpZWQYAiABKAgSKgoGc3RhdHVzGAMgASgOMhoudGFza2NvbnRyb2wudjEuVGFza1N0YXR1cxIYChBjYW5jZWxfcmVxdWVzdGVkGAQgASgIIqYBChNFbWl0UHJvZ3Jlc3NSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSFQoIcHJvZ3Jlc3MYAiABKAFIAIgBARISCgVsYWJlbBgDIAEoCUgBiAEBEisKCmNoZWNrcG9pbnQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2F0dGVtcHQYBSABKANCCwoJX3Byb2dyZXNzQggKBl9sYWJlbCJrChRFbWl0UHJvZ3Jlc3NSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIqCgZzdGF0dXMYAiABKA4yGi50YXNrY29udHJvbC52MS5UYXNrU3RhdHVzEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYAyABKAgikAEKFVN0cmVhbVByb2dyZXNzUmVxdWVzdBI3CgZ1cGRhdGUYASABKAsyJS50YXNrY29udHJvbC52MS5VcGRhdGVQcm9ncmVzc1JlcXVlc3RIABIzCgRlbWl0GAIgASgLMiMudGFza2NvbnRyb2wudjEuRW1pdFByb2dyZXNzUmVxdWVzdEgAQgkKB21lc3NhZ2UilwEKFlN0cmVhbVByb2dyZXNzUmVzcG9uc2USEAoIcmVjZWl2ZWQYASABKAMSDwoHdXBkYXRlZBgCIAEoAxIPCgdlbWl0dGVkGAMgASgDEhEKCW5vdF9mb3VuZBgEIAEoAxITCgtub3RfYXBwbGllZBgFIAEoAxIhChljYW5jZWxfcmVxdWVzdGVkX3Rhc2tfaWRzGAYgAygJIucBChpSZXF1ZXN0Q29uZmlybWF0aW9uUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEi0KCmNvbXBvbmVudHMYAyADKAsyGS50YXNrY29udHJvbC52MS5Db21wb25lbnQSEgoKcmVxdWVzdF9pZBgEIAEoCRIqCgd0aW1lb3V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg8KB2F0dGVtcHQYBiABKAMSEQoJYW5zd2VyZXJzGAcgAygJEhYKDnRpbWVvdXRfYWN0aW9uGAggASgJIswDChtSZXF1ZXN0Q29uZmlybWF0aW9uUmVzcG9uc2USRgoHcGVuZGluZxgBIAEoCzIzLnRhc2tjb250cm9sLnYxLlJlcXVlc3RDb25maXJtYXRpb25SZXNwb25zZS5QZW5kaW5nSAASSAoIcmVzb2x2ZWQYAiABKAsyNC50YXNrY29udHJvbC52MS5SZXF1ZXN0Q29uZmlybWF0aW9uUmVzcG9uc2UuUmVzb2x2ZWRIABo9CgdQZW5kaW5nEjIKDGNvbmZpcm1hdGlvbhgBIAEoCzIcLnRhc2tjb250cm9sLnYxLkNvbmZpcm1hdGlvbhrSAQoIUmVzb2x2ZWQSFwoPY29uZmlybWF0aW9uX2lkGAEgASgJEjIKB291dGNvbWUYAiABKA4yIS50YXNrY29udHJvbC52MS5Db25maXJtYXRpb25TdGF0ZRIOCgZhY3Rpb24YAyABKAkSJwoGdmFsdWVzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIYChBjYW5jZWxfcmVxdWVzdGVkGAUgASgIEhMKC2Fuc3dlcmVkX2J5GAYgASgJEhEKCWRlZmF1bHRlZBgHIAEoCEIHCgVldmVudCJuChpSZXNvbHZlQ29uZmlybWF0aW9uUmVxdWVzdBIXCg9jb25maXJtYXRpb25faWQYASABKAkSDgoGYWN0aW9uGAIgASgJEicKBnZhbHVlcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiUQobUmVzb2x2ZUNvbmZpcm1hdGlvblJlc3BvbnNlEjIKDGNvbmZpcm1hdGlvbhgBIAEoCzIcLnRhc2tjb250cm9sLnYxLkNvbmZpcm1hdGlvbiJgChNDb21wbGV0ZVRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSJwoGcmVzdWx0GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdhdHRlbXB0GAMgASgDIjoKFENvbXBsZXRlVGFza1Jlc3BvbnNlEiIKBHRhc2sYASABKAsyFC50YXNrY29udHJvbC52MS5UYXNrInQKD0ZhaWxUYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKDWVycm9yX21lc3NhZ2UYAiABKAkSKAoHZGV0YWlscxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHYXR0ZW1wdBgEIAEoAyI2ChBGYWlsVGFza1Jlc3BvbnNlEiIKBHRhc2sYASABKAsyFC50YXNrY29udHJvbC52MS5UYXNrIjQKEUNhbmNlbFRhc2tSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjgKEkNhbmNlbFRhc2tSZXNwb25zZRIiCgR0YXNrGAEgASgLMhQudGFza2NvbnRyb2wudjEuVGFzayJ+ChFXYXRjaFRhc2tzUmVxdWVzdBINCgVvd25lchgBIAEoCRIQCgh0YXNrX2lkcxgCIAMoCRIYChBpbmNsdWRlX3NuYXBzaG90GAMgASgIEhsKDmFmdGVyX3NlcXVlbmNlGAQgASgDSACIAQFCEQoPX2FmdGVyX3NlcXVlbmNlIogJChJXYXRjaFRhc2tzUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPwoIc25hcHNob3QYAyABKAsyKy50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuU25hcHNob3RIABJGCgxzbmFwc2hvdF9lbmQYBCABKAsyLi50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuU25hcHNob3RFbmRIABJGCgx0YXNrX2NyZWF0ZWQYBSABKAsyLi50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuVGFza0NyZWF0ZWRIABI/Cghwcm9ncmVzcxgGIAEoCzIrLnRhc2tjb250cm9sLnYxLldhdGNoVGFza3NSZXNwb25zZS5Qcm9ncmVzc0gAEloKFmNvbmZpcm1hdGlvbl9yZXF1ZXN0ZWQYByABKAsyOC50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuQ29uZmlybWF0aW9uUmVxdWVzdGVkSAASWAoVY29uZmlybWF0aW9uX3Jlc29sdmVkGAggASgLMjcudGFza2NvbnRyb2wudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlLkNvbmZpcm1hdGlvblJlc29sdmVkSAASSgoOc3RhdHVzX2NoYW5nZWQYCSABKAsyMC50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UuU3RhdHVzQ2hhbmdlZEgAEj8KCGJvb2ttYXJrGAogASgLMisudGFza2NvbnRyb2wudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlLkJvb2ttYXJrSAAaLgoIU25hcHNob3QSIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2saDQoLU25hcHNob3RFbmQaMQoLVGFza0NyZWF0ZWQSIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2saiwEKCFByb2dyZXNzEg8KB3Rhc2tfaWQYASABKAkSDQoFb3duZXIYAiABKAkSEAoIcHJvZ3Jlc3MYAyABKAESDQoFbGFiZWwYBCABKAkSKwoKY2hlY2twb2ludBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJcGVyc2lzdGVkGAYgASgIGksKFUNvbmZpcm1hdGlvblJlcXVlc3RlZBIyCgxjb25maXJtYXRpb24YASABKAsyHC50YXNrY29udHJvbC52MS5Db25maXJtYXRpb24aSgoUQ29uZmlybWF0aW9uUmVzb2x2ZWQSMgoMY29uZmlybWF0aW9uGAEgASgLMhwudGFza2NvbnRyb2wudjEuQ29uZmlybWF0aW9uGjMKDVN0YXR1c0NoYW5nZWQSIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2saCgoIQm9va21hcmtCBwoFZXZlbnQiNAoQSGVhcnRiZWF0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEg8KB2F0dGVtcHQYAiABKAMinwEKEUhlYXJ0YmVhdFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEioKBnN0YXR1cxgCIAEoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSGAoQY2FuY2VsX3JlcXVlc3RlZBgDIAEoCBI1ChFsZWFzZV9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiagoQQ2xhaW1UYXNrUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEjEKDmxlYXNlX2R1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJlcXVlc3RfaWQYAyABKAkiNwoRQ2xhaW1UYXNrUmVzcG9uc2USIgoEdGFzaxgBIAEoCzIULnRhc2tjb250cm9sLnYxLlRhc2siTwoVTGlzdFRhc2tFdmVudHNSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiZQoWTGlzdFRhc2tFdmVudHNSZXNwb25zZRIyCgZldmVudHMYASADKAsyIi50YXNrY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMuMKChJUYXNrQ29udHJvbFNlcnZpY2USUwoKQ3JlYXRlVGFzaxIhLnRhc2tjb250cm9sLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0GiIudGFza2NvbnRyb2wudjEuQ3JlYXRlVGFza1Jlc3BvbnNlEkoKB0dldFRhc2sSHi50YXNrY29udHJvbC52MS5HZXRUYXNrUmVxdWVzdBofLnRhc2tjb250cm9sLnYxLkdldFRhc2tSZXNwb25zZRJQCglMaXN0VGFza3MSIC50YXNrY29udHJvbC52MS5MaXN0VGFza3NSZXF1ZXN0GiEudGFza2NvbnRyb2wudjEuTGlzdFRhc2tzUmVzcG9uc2USXwoOVXBkYXRlUHJvZ3Jlc3MSJS50YXNrY29udHJvbC52MS5VcGRhdGVQcm9ncmVzc1JlcXVlc3QaJi50YXNrY29udHJvbC52MS5VcGRhdGVQcm9ncmVzc1Jlc3BvbnNlElkKDEVtaXRQcm9ncmVzcxIjLnRhc2tjb250cm9sLnYxLkVtaXRQcm9ncmVzc1JlcXVlc3QaJC50YXNrY29udHJvbC52MS5FbWl0UHJvZ3Jlc3NSZXNwb25zZRJhCg5TdHJlYW1Qcm9ncmVzcxIlLnRhc2tjb250cm9sLnYxLlN0cmVhbVByb2dyZXNzUmVxdWVzdBomLnRhc2tjb250cm9sLnYxLlN0cmVhbVByb2dyZXNzUmVzcG9uc2UoARJwChNSZXF1ZXN0Q29uZmlybWF0aW9uEioudGFza2NvbnRyb2wudjEuUmVxdWVzdENvbmZpcm1hdGlvblJlcXVlc3QaKy50YXNrY29udHJvbC52MS5SZXF1ZXN0Q29uZmlybWF0aW9uUmVzcG9uc2UwARJuChNSZXNvbHZlQ29uZmlybWF0aW9uEioudGFza2NvbnRyb2wudjEuUmVzb2x2ZUNvbmZpcm1hdGlvblJlcXVlc3QaKy50YXNrY29udHJvbC52MS5SZXNvbHZlQ29uZmlybWF0aW9uUmVzcG9uc2USWQoMQ29tcGxldGVUYXNrEiMudGFza2NvbnRyb2wudjEuQ29tcGxldGVUYXNrUmVxdWVzdBokLnRhc2tjb250cm9sLnYxLkNvbXBsZXRlVGFza1Jlc3BvbnNlEk0KCEZhaWxUYXNrEh8udGFza2NvbnRyb2wudjEuRmFpbFRhc2tSZXF1ZXN0GiAudGFza2NvbnRyb2wudjEuRmFpbFRhc2tSZXNwb25zZRJTCgpDYW5jZWxUYXNrEiEudGFza2NvbnRyb2wudjEuQ2FuY2VsVGFza1JlcXVlc3QaIi50YXNrY29udHJvbC52MS5DYW5jZWxUYXNrUmVzcG9uc2USVQoKV2F0Y2hUYXNrcxIhLnRhc2tjb250cm9sLnYxLldhdGNoVGFza3NSZXF1ZXN0GiIudGFza2NvbnRyb2wudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlMAESUAoJSGVhcnRiZWF0EiAudGFza2NvbnRyb2wudjEuSGVhcnRiZWF0UmVxdWVzdBohLnRhc2tjb250cm9sLnYxLkhlYXJ0YmVhdFJlc3BvbnNlElAKCUNsYWltVGFzaxIgLnRhc2tjb250cm9sLnYxLkNsYWltVGFza1JlcXVlc3QaIS50YXNrY29udHJvbC52MS5DbGFpbVRhc2tSZXNwb25zZRJfCg5MaXN0VGFza0V2ZW50cxIlLnRhc2tjb250cm9sLnYxLkxpc3RUYXNrRXZlbnRzUmVxdWVzdBomLnRhc2tjb250cm9sLnYxLkxpc3RUYXNrRXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp, file_taskcontrol_v1_task]);
 
 /**
  * CreateTaskRequest describes a new task.
@@ -57,6 +57,14 @@ export type CreateTaskRequest = Message<"taskcontrol.v1.CreateTaskRequest"> & {
    * @generated from field: string request_id = 5;
    */
   requestId: string;
+
+  /**
+   * The worker's lease: unless a call of the current attempt arrives within it, the task
+   * goes STALLED. Unset or zero: no lease. Otherwise 1 s to 24 h.
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 6;
+   */
+  leaseDuration?: Duration | undefined;
 };
 
 /**
@@ -234,6 +242,14 @@ export type UpdateProgressRequest = Message<"taskcontrol.v1.UpdateProgressReques
    * @generated from field: optional string label = 4;
    */
   label?: string | undefined;
+
+  /**
+   * The caller's attempt (Task.attempt); an older one → FAILED_PRECONDITION
+   * ATTEMPT_SUPERSEDED and nothing changes. 0 = not checked.
+   *
+   * @generated from field: int64 attempt = 5;
+   */
+  attempt: bigint;
 };
 
 /**
@@ -319,6 +335,13 @@ export type EmitProgressRequest = Message<"taskcontrol.v1.EmitProgressRequest"> 
    * @generated from field: google.protobuf.Struct checkpoint = 4;
    */
   checkpoint?: JsonObject | undefined;
+
+  /**
+   * The caller's attempt, checked as in UpdateProgressRequest; 0 = not checked.
+   *
+   * @generated from field: int64 attempt = 5;
+   */
+  attempt: bigint;
 };
 
 /**
@@ -500,6 +523,29 @@ export type RequestConfirmationRequest = Message<"taskcontrol.v1.RequestConfirma
    * @generated from field: google.protobuf.Duration timeout = 5;
    */
   timeout?: Duration | undefined;
+
+  /**
+   * The caller's attempt, checked as in UpdateProgressRequest; 0 = not checked.
+   *
+   * @generated from field: int64 attempt = 6;
+   */
+  attempt: bigint;
+
+  /**
+   * Who may answer: principal names or "role:<role>" (at most 64 entries of 128
+   * characters); empty = the owner's users, gateways and admins. Admins may always answer.
+   *
+   * @generated from field: repeated string answerers = 7;
+   */
+  answerers: string[];
+
+  /**
+   * The action of one of the buttons, taken (with that button's value) when the timeout
+   * passes: the confirmation ends EXPIRED with defaulted = true. Empty: no default.
+   *
+   * @generated from field: string timeout_action = 8;
+   */
+  timeoutAction: string;
 };
 
 /**
@@ -608,6 +654,20 @@ export type RequestConfirmationResponse_Resolved = Message<"taskcontrol.v1.Reque
    * @generated from field: bool cancel_requested = 5;
    */
   cancelRequested: boolean;
+
+  /**
+   * Who answered (Confirmation.answered_by); empty unless ANSWERED.
+   *
+   * @generated from field: string answered_by = 6;
+   */
+  answeredBy: string;
+
+  /**
+   * True when the timeout took timeout_action (outcome EXPIRED, action and values set).
+   *
+   * @generated from field: bool defaulted = 7;
+   */
+  defaulted: boolean;
 };
 
 /**
@@ -638,8 +698,11 @@ export type ResolveConfirmationRequest = Message<"taskcontrol.v1.ResolveConfirma
   action: string;
 
   /**
-   * Input values keyed by input component id: text_input and select take strings,
-   * checkbox takes a bool; required inputs must be present (at most 64 KiB as JSON).
+   * Input values keyed by input component id: text_input and select take strings (a list
+   * of strings for a multiple select), checkbox takes a bool, number_input a number;
+   * required inputs must be present (at most 64 KiB as JSON). A bad value →
+   * INVALID_ARGUMENT with a BadRequest violation on values.<component id>, and the
+   * confirmation stays pending. The clicked button's value is merged in by the server.
    *
    * @generated from field: google.protobuf.Struct values = 3;
    */
@@ -688,11 +751,19 @@ export type CompleteTaskRequest = Message<"taskcontrol.v1.CompleteTaskRequest"> 
   taskId: string;
 
   /**
-   * Result payload (at most 64 KiB as JSON).
+   * Result payload (at most 64 KiB as JSON). Retrying on a SUCCEEDED task with the same
+   * (or no) result answers OK with the task and changes nothing.
    *
    * @generated from field: google.protobuf.Struct result = 2;
    */
   result?: JsonObject | undefined;
+
+  /**
+   * The caller's attempt, checked as in UpdateProgressRequest; 0 = not checked.
+   *
+   * @generated from field: int64 attempt = 3;
+   */
+  attempt: bigint;
 };
 
 /**
@@ -749,6 +820,13 @@ export type FailTaskRequest = Message<"taskcontrol.v1.FailTaskRequest"> & {
    * @generated from field: google.protobuf.Struct details = 3;
    */
   details?: JsonObject | undefined;
+
+  /**
+   * The caller's attempt, checked as in UpdateProgressRequest; 0 = not checked.
+   *
+   * @generated from field: int64 attempt = 4;
+   */
+  attempt: bigint;
 };
 
 /**
@@ -1165,6 +1243,197 @@ export const WatchTasksResponse_BookmarkSchema: GenMessage<WatchTasksResponse_Bo
   messageDesc(file_taskcontrol_v1_task_control_service, 23, 7);
 
 /**
+ * HeartbeatRequest renews a worker's lease.
+ *
+ * @generated from message taskcontrol.v1.HeartbeatRequest
+ */
+export type HeartbeatRequest = Message<"taskcontrol.v1.HeartbeatRequest"> & {
+  /**
+   * The task's id; unknown ids are answered with found=false, not an error.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The caller's attempt, checked as in UpdateProgressRequest; 0 = not checked.
+   *
+   * @generated from field: int64 attempt = 2;
+   */
+  attempt: bigint;
+};
+
+/**
+ * Describes the message taskcontrol.v1.HeartbeatRequest.
+ * Use `create(HeartbeatRequestSchema)` to create a new message.
+ */
+export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task_control_service, 24);
+
+/**
+ * HeartbeatResponse tells the worker where its task stands.
+ *
+ * @generated from message taskcontrol.v1.HeartbeatResponse
+ */
+export type HeartbeatResponse = Message<"taskcontrol.v1.HeartbeatResponse"> & {
+  /**
+   * False if the task id is unknown.
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * The task's status after the call (UNSPECIFIED if not found).
+   *
+   * @generated from field: taskcontrol.v1.TaskStatus status = 2;
+   */
+  status: TaskStatus;
+
+  /**
+   * True if the user cancelled the task: the worker should stop.
+   *
+   * @generated from field: bool cancel_requested = 3;
+   */
+  cancelRequested: boolean;
+
+  /**
+   * When the lease now lapses; unset without a lease (or for a terminal task).
+   *
+   * @generated from field: google.protobuf.Timestamp lease_expire_time = 4;
+   */
+  leaseExpireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message taskcontrol.v1.HeartbeatResponse.
+ * Use `create(HeartbeatResponseSchema)` to create a new message.
+ */
+export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task_control_service, 25);
+
+/**
+ * ClaimTaskRequest takes over a non-terminal task.
+ *
+ * @generated from message taskcontrol.v1.ClaimTaskRequest
+ */
+export type ClaimTaskRequest = Message<"taskcontrol.v1.ClaimTaskRequest"> & {
+  /**
+   * The task's id: must exist (NOT_FOUND) and not be terminal (FAILED_PRECONDITION).
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * The new attempt's lease; unset or zero keeps the task's lease duration (1 s to 24 h).
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 2;
+   */
+  leaseDuration?: Duration | undefined;
+
+  /**
+   * Idempotency key: the same non-empty request_id as the claim that made the current
+   * attempt returns that claim again, with no second increment.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message taskcontrol.v1.ClaimTaskRequest.
+ * Use `create(ClaimTaskRequestSchema)` to create a new message.
+ */
+export const ClaimTaskRequestSchema: GenMessage<ClaimTaskRequest> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task_control_service, 26);
+
+/**
+ * ClaimTaskResponse carries the claimed task.
+ *
+ * @generated from message taskcontrol.v1.ClaimTaskResponse
+ */
+export type ClaimTaskResponse = Message<"taskcontrol.v1.ClaimTaskResponse"> & {
+  /**
+   * The task with its new attempt and lease.
+   *
+   * @generated from field: taskcontrol.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message taskcontrol.v1.ClaimTaskResponse.
+ * Use `create(ClaimTaskResponseSchema)` to create a new message.
+ */
+export const ClaimTaskResponseSchema: GenMessage<ClaimTaskResponse> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task_control_service, 27);
+
+/**
+ * ListTaskEventsRequest pages through one task's persisted history.
+ *
+ * @generated from message taskcontrol.v1.ListTaskEventsRequest
+ */
+export type ListTaskEventsRequest = Message<"taskcontrol.v1.ListTaskEventsRequest"> & {
+  /**
+   * The task's id; unknown (or another owner's) → NOT_FOUND.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Page size; 0 means 100; at most 1,000 (larger values are lowered to 1,000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Opaque token from a previous response's next_page_token. A malformed token →
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message taskcontrol.v1.ListTaskEventsRequest.
+ * Use `create(ListTaskEventsRequestSchema)` to create a new message.
+ */
+export const ListTaskEventsRequestSchema: GenMessage<ListTaskEventsRequest> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task_control_service, 28);
+
+/**
+ * ListTaskEventsResponse is one page of a task's history, oldest first.
+ *
+ * @generated from message taskcontrol.v1.ListTaskEventsResponse
+ */
+export type ListTaskEventsResponse = Message<"taskcontrol.v1.ListTaskEventsResponse"> & {
+  /**
+   * The persisted events, in sequence order.
+   *
+   * @generated from field: repeated taskcontrol.v1.WatchTasksResponse events = 1;
+   */
+  events: WatchTasksResponse[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message taskcontrol.v1.ListTaskEventsResponse.
+ * Use `create(ListTaskEventsResponseSchema)` to create a new message.
+ */
+export const ListTaskEventsResponseSchema: GenMessage<ListTaskEventsResponse> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task_control_service, 29);
+
+/**
  * TaskControlService lets background jobs report progress and ask their user to
  * confirm decisions, and lets UIs watch tasks live and answer.
  * Limits on ids, strings and payloads: see task.proto's header and the README's limits table.
@@ -1292,6 +1561,39 @@ export const TaskControlService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTasksRequestSchema;
     output: typeof WatchTasksResponseSchema;
+  },
+  /**
+   * Renews the lease of the task's current attempt without writing a row, and tells the
+   * worker whether to stop. A STALLED task becomes RUNNING again.
+   *
+   * @generated from rpc taskcontrol.v1.TaskControlService.Heartbeat
+   */
+  heartbeat: {
+    methodKind: "unary";
+    input: typeof HeartbeatRequestSchema;
+    output: typeof HeartbeatResponseSchema;
+  },
+  /**
+   * Hands a non-terminal task to a new attempt (a new worker, or a supervisor restarting
+   * the job): attempt + 1 and a fresh lease; progress, label, checkpoint and a pending
+   * confirmation are kept. Older attempts' calls are refused from then on.
+   *
+   * @generated from rpc taskcontrol.v1.TaskControlService.ClaimTask
+   */
+  claimTask: {
+    methodKind: "unary";
+    input: typeof ClaimTaskRequestSchema;
+    output: typeof ClaimTaskResponseSchema;
+  },
+  /**
+   * The task's persisted history in sequence order, within the event log's retention.
+   *
+   * @generated from rpc taskcontrol.v1.TaskControlService.ListTaskEvents
+   */
+  listTaskEvents: {
+    methodKind: "unary";
+    input: typeof ListTaskEventsRequestSchema;
+    output: typeof ListTaskEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_taskcontrol_v1_task_control_service, 0);

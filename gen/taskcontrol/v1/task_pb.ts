@@ -4,15 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file taskcontrol/v1/task.proto.
  */
 export const file_taskcontrol_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("Chl0YXNrY29udHJvbC92MS90YXNrLnByb3RvEg50YXNrY29udHJvbC52MSKoBAoEVGFzaxIKCgJpZBgBIAEoCRINCgVvd25lchgCIAEoCRIMCgRraW5kGAMgASgJEg0KBWxhYmVsGAQgASgJEioKBnN0YXR1cxgFIAEoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSEAoIcHJvZ3Jlc3MYBiABKAESKwoKY2hlY2twb2ludBgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJwoGcmVzdWx0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIVCg1lcnJvcl9tZXNzYWdlGAkgASgJEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYCiABKAgSOgoUcGVuZGluZ19jb25maXJtYXRpb24YCyABKAsyHC50YXNrY29udHJvbC52MS5Db25maXJtYXRpb24SLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmV2aXNpb24YDyABKAMSLgoNZXJyb3JfZGV0YWlscxgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNY2FuY2VsX3JlYXNvbhgRIAEoCSKQAwoMQ29uZmlybWF0aW9uEgoKAmlkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSEgoKc3VyZmFjZV9pZBgDIAEoCRINCgV0aXRsZRgEIAEoCRItCgpjb21wb25lbnRzGAUgAygLMhkudGFza2NvbnRyb2wudjEuQ29tcG9uZW50EjAKBXN0YXRlGAYgASgOMiEudGFza2NvbnRyb2wudjEuQ29uZmlybWF0aW9uU3RhdGUSDgoGYWN0aW9uGAcgASgJEicKBnZhbHVlcxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxyZXNvbHZlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYDCABKAkiigYKCUNvbXBvbmVudBIKCgJpZBgBIAEoCRIuCgR0ZXh0GAIgASgLMh4udGFza2NvbnRyb2wudjEuQ29tcG9uZW50LlRleHRIABIyCgZidXR0b24YAyABKAsyIC50YXNrY29udHJvbC52MS5Db21wb25lbnQuQnV0dG9uSAASOQoKdGV4dF9pbnB1dBgEIAEoCzIjLnRhc2tjb250cm9sLnYxLkNvbXBvbmVudC5UZXh0SW5wdXRIABIyCgZzZWxlY3QYBSABKAsyIC50YXNrY29udHJvbC52MS5Db21wb25lbnQuU2VsZWN0SAASNgoIY2hlY2tib3gYBiABKAsyIi50YXNrY29udHJvbC52MS5Db21wb25lbnQuQ2hlY2tib3hIABoUCgRUZXh0EgwKBHRleHQYASABKAkaVwoGQnV0dG9uEg0KBWxhYmVsGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIuCgVzdHlsZRgDIAEoDjIfLnRhc2tjb250cm9sLnYxLkNvbXBvbmVudC5TdHlsZRpYCglUZXh0SW5wdXQSDQoFbGFiZWwYASABKAkSEwoLcGxhY2Vob2xkZXIYAiABKAkSFQoNZGVmYXVsdF92YWx1ZRgDIAEoCRIQCghyZXF1aXJlZBgEIAEoCBomCgZPcHRpb24SDQoFdmFsdWUYASABKAkSDQoFbGFiZWwYAiABKAkaYQoGU2VsZWN0Eg0KBWxhYmVsGAEgASgJEjEKB29wdGlvbnMYAiADKAsyIC50YXNrY29udHJvbC52MS5Db21wb25lbnQuT3B0aW9uEhUKDWRlZmF1bHRfdmFsdWUYAyABKAkaMAoIQ2hlY2tib3gSDQoFbGFiZWwYASABKAkSFQoNZGVmYXVsdF92YWx1ZRgCIAEoCCJYCgVTdHlsZRIVChFTVFlMRV9VTlNQRUNJRklFRBAAEhEKDVNUWUxFX1BSSU1BUlkQARITCg9TVFlMRV9TRUNPTkRBUlkQAhIQCgxTVFlMRV9EQU5HRVIQA0IGCgRraW5kKrYBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUlVOTklORxABEiQKIFRBU0tfU1RBVFVTX1dBSVRJTkdfQ09ORklSTUFUSU9OEAISGQoVVEFTS19TVEFUVVNfU1VDQ0VFREVEEAMSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAQSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAUqugEKEUNvbmZpcm1hdGlvblN0YXRlEiIKHkNPTkZJUk1BVElPTl9TVEFURV9VTlNQRUNJRklFRBAAEh4KGkNPTkZJUk1BVElPTl9TVEFURV9QRU5ESU5HEAESHwobQ09ORklSTUFUSU9OX1NUQVRFX0FOU1dFUkVEEAISHgoaQ09ORklSTUFUSU9OX1NUQVRFX0VYUElSRUQQAxIgChxDT05GSVJNQVRJT05fU1RBVEVfQ0FOQ0VMTEVEEARiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Chl0YXNrY29udHJvbC92MS90YXNrLnByb3RvEg50YXNrY29udHJvbC52MSLTBQoEVGFzaxIKCgJpZBgBIAEoCRINCgVvd25lchgCIAEoCRIMCgRraW5kGAMgASgJEg0KBWxhYmVsGAQgASgJEioKBnN0YXR1cxgFIAEoDjIaLnRhc2tjb250cm9sLnYxLlRhc2tTdGF0dXMSEAoIcHJvZ3Jlc3MYBiABKAESKwoKY2hlY2twb2ludBgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJwoGcmVzdWx0GAggASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIVCg1lcnJvcl9tZXNzYWdlGAkgASgJEhgKEGNhbmNlbF9yZXF1ZXN0ZWQYCiABKAgSOgoUcGVuZGluZ19jb25maXJtYXRpb24YCyABKAsyHC50YXNrY29udHJvbC52MS5Db25maXJtYXRpb24SLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmV2aXNpb24YDyABKAMSLgoNZXJyb3JfZGV0YWlscxgQIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNY2FuY2VsX3JlYXNvbhgRIAEoCRIPCgdhdHRlbXB0GBIgASgDEjUKEWxlYXNlX2V4cGlyZV90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg5sZWFzZV9kdXJhdGlvbhgUIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFsbF90aW1lGBUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKUBAoMQ29uZmlybWF0aW9uEgoKAmlkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSEgoKc3VyZmFjZV9pZBgDIAEoCRINCgV0aXRsZRgEIAEoCRItCgpjb21wb25lbnRzGAUgAygLMhkudGFza2NvbnRyb2wudjEuQ29tcG9uZW50EjAKBXN0YXRlGAYgASgOMiEudGFza2NvbnRyb2wudjEuQ29uZmlybWF0aW9uU3RhdGUSDgoGYWN0aW9uGAcgASgJEicKBnZhbHVlcxgIIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxyZXNvbHZlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYDCABKAkSEQoJYW5zd2VyZXJzGA0gAygJEhYKDnRpbWVvdXRfYWN0aW9uGA4gASgJEhMKC2Fuc3dlcmVkX2J5GA8gASgJEi8KC2Fuc3dlcl90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglkZWZhdWx0ZWQYESABKAgiiAkKCUNvbXBvbmVudBIKCgJpZBgBIAEoCRIuCgR0ZXh0GAIgASgLMh4udGFza2NvbnRyb2wudjEuQ29tcG9uZW50LlRleHRIABIyCgZidXR0b24YAyABKAsyIC50YXNrY29udHJvbC52MS5Db21wb25lbnQuQnV0dG9uSAASOQoKdGV4dF9pbnB1dBgEIAEoCzIjLnRhc2tjb250cm9sLnYxLkNvbXBvbmVudC5UZXh0SW5wdXRIABIyCgZzZWxlY3QYBSABKAsyIC50YXNrY29udHJvbC52MS5Db21wb25lbnQuU2VsZWN0SAASNgoIY2hlY2tib3gYBiABKAsyIi50YXNrY29udHJvbC52MS5Db21wb25lbnQuQ2hlY2tib3hIABI9CgxudW1iZXJfaW5wdXQYByABKAsyJS50YXNrY29udHJvbC52MS5Db21wb25lbnQuTnVtYmVySW5wdXRIABoUCgRUZXh0EgwKBHRleHQYASABKAkafwoGQnV0dG9uEg0KBWxhYmVsGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIuCgVzdHlsZRgDIAEoDjIfLnRhc2tjb250cm9sLnYxLkNvbXBvbmVudC5TdHlsZRImCgV2YWx1ZRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QamgEKCVRleHRJbnB1dBINCgVsYWJlbBgBIAEoCRITCgtwbGFjZWhvbGRlchgCIAEoCRIVCg1kZWZhdWx0X3ZhbHVlGAMgASgJEhAKCHJlcXVpcmVkGAQgASgIEhIKCm1heF9sZW5ndGgYBSABKAUSDwoHcGF0dGVybhgGIAEoCRIbChNwYXR0ZXJuX2Rlc2NyaXB0aW9uGAcgASgJGiYKBk9wdGlvbhINCgV2YWx1ZRgBIAEoCRINCgVsYWJlbBgCIAEoCRqFAQoGU2VsZWN0Eg0KBWxhYmVsGAEgASgJEjEKB29wdGlvbnMYAiADKAsyIC50YXNrY29udHJvbC52MS5Db21wb25lbnQuT3B0aW9uEhUKDWRlZmF1bHRfdmFsdWUYAyABKAkSEAoIbXVsdGlwbGUYBCABKAgSEAoIcmVxdWlyZWQYBSABKAgaMAoIQ2hlY2tib3gSDQoFbGFiZWwYASABKAkSFQoNZGVmYXVsdF92YWx1ZRgCIAEoCBqsAQoLTnVtYmVySW5wdXQSDQoFbGFiZWwYASABKAkSEAoDbWluGAIgASgBSACIAQESEAoDbWF4GAMgASgBSAGIAQESEQoEc3RlcBgEIAEoAUgCiAEBEhAKCHJlcXVpcmVkGAUgASgIEhoKDWRlZmF1bHRfdmFsdWUYBiABKAFIA4gBAUIGCgRfbWluQgYKBF9tYXhCBwoFX3N0ZXBCEAoOX2RlZmF1bHRfdmFsdWUiWAoFU3R5bGUSFQoRU1RZTEVfVU5TUEVDSUZJRUQQABIRCg1TVFlMRV9QUklNQVJZEAESEwoPU1RZTEVfU0VDT05EQVJZEAISEAoMU1RZTEVfREFOR0VSEANCBgoEa2luZCrPAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQARIkCiBUQVNLX1NUQVRVU19XQUlUSU5HX0NPTkZJUk1BVElPThACEhkKFVRBU0tfU1RBVFVTX1NVQ0NFRURFRBADEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAEEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAFEhcKE1RBU0tfU1RBVFVTX1NUQUxMRUQQBiq6AQoRQ29uZmlybWF0aW9uU3RhdGUSIgoeQ09ORklSTUFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASHgoaQ09ORklSTUFUSU9OX1NUQVRFX1BFTkRJTkcQARIfChtDT05GSVJNQVRJT05fU1RBVEVfQU5TV0VSRUQQAhIeChpDT05GSVJNQVRJT05fU1RBVEVfRVhQSVJFRBADEiAKHENPTkZJUk1BVElPTl9TVEFURV9DQU5DRUxMRUQQBGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Task is one background job as the service stores it.
@@ -138,6 +138,35 @@ export type Task = Message<"taskcontrol.v1.Task"> & {
    * @generated from field: string cancel_reason = 17;
    */
   cancelReason: string;
+
+  /**
+   * Which run of the job holds the task: 1 when created, incremented by every ClaimTask.
+   * Calls that carry an older attempt are refused (ATTEMPT_SUPERSEDED).
+   *
+   * @generated from field: int64 attempt = 18;
+   */
+  attempt: bigint;
+
+  /**
+   * When the lease lapses unless the current attempt calls first; unset without a lease.
+   *
+   * @generated from field: google.protobuf.Timestamp lease_expire_time = 19;
+   */
+  leaseExpireTime?: Timestamp | undefined;
+
+  /**
+   * The lease's length, renewed by every call of the current attempt; unset without a lease.
+   *
+   * @generated from field: google.protobuf.Duration lease_duration = 20;
+   */
+  leaseDuration?: Duration | undefined;
+
+  /**
+   * When the task last went STALLED; unset unless status is STALLED.
+   *
+   * @generated from field: google.protobuf.Timestamp stall_time = 21;
+   */
+  stallTime?: Timestamp | undefined;
 };
 
 /**
@@ -236,6 +265,43 @@ export type Confirmation = Message<"taskcontrol.v1.Confirmation"> & {
    * @generated from field: string request_id = 12;
    */
   requestId: string;
+
+  /**
+   * Who may answer: principal names or "role:<role>"; empty = the owner's users, gateways
+   * and admins. Admins may always answer.
+   *
+   * @generated from field: repeated string answerers = 13;
+   */
+  answerers: string[];
+
+  /**
+   * The action taken when the timeout passes (one of the buttons' actions); empty = none.
+   *
+   * @generated from field: string timeout_action = 14;
+   */
+  timeoutAction: string;
+
+  /**
+   * The answering principal's name ("anonymous" when auth is off); empty until answered,
+   * and empty when the timeout took the default.
+   *
+   * @generated from field: string answered_by = 15;
+   */
+  answeredBy: string;
+
+  /**
+   * When the answer (or the timeout's default) was recorded; unset until then.
+   *
+   * @generated from field: google.protobuf.Timestamp answer_time = 16;
+   */
+  answerTime?: Timestamp | undefined;
+
+  /**
+   * True when the confirmation ended EXPIRED with timeout_action taken as the answer.
+   *
+   * @generated from field: bool defaulted = 17;
+   */
+  defaulted: boolean;
 };
 
 /**
@@ -303,6 +369,14 @@ export type Component = Message<"taskcontrol.v1.Component"> & {
      */
     value: Component_Checkbox;
     case: "checkbox";
+  } | {
+    /**
+     * A number input; its value is a number.
+     *
+     * @generated from field: taskcontrol.v1.Component.NumberInput number_input = 7;
+     */
+    value: Component_NumberInput;
+    case: "numberInput";
   } | { case: undefined; value?: undefined };
 };
 
@@ -360,6 +434,14 @@ export type Component_Button = Message<"taskcontrol.v1.Component.Button"> & {
    * @generated from field: taskcontrol.v1.Component.Style style = 3;
    */
   style: Component_Style;
+
+  /**
+   * Merged into the answer's values when this button is clicked (at most 64 KiB as
+   * JSON); its keys must differ from every input component's id.
+   *
+   * @generated from field: google.protobuf.Struct value = 4;
+   */
+  value?: JsonObject | undefined;
 };
 
 /**
@@ -402,6 +484,29 @@ export type Component_TextInput = Message<"taskcontrol.v1.Component.TextInput"> 
    * @generated from field: bool required = 4;
    */
   required: boolean;
+
+  /**
+   * Longest value accepted, in characters; 0 = the 4,096-character limit.
+   *
+   * @generated from field: int32 max_length = 5;
+   */
+  maxLength: number;
+
+  /**
+   * A regular expression the whole value must match (RE2 syntax, linear-time matching;
+   * at most 512 characters); empty = any. An empty optional value is not checked.
+   *
+   * @generated from field: string pattern = 6;
+   */
+  pattern: string;
+
+  /**
+   * Shown beside the input when the value does not match the pattern (at most 512
+   * characters); empty = a generic message.
+   *
+   * @generated from field: string pattern_description = 7;
+   */
+  patternDescription: string;
 };
 
 /**
@@ -465,6 +570,20 @@ export type Component_Select = Message<"taskcontrol.v1.Component.Select"> & {
    * @generated from field: string default_value = 3;
    */
   defaultValue: string;
+
+  /**
+   * If true, the value is a list of the chosen options' values (possibly empty).
+   *
+   * @generated from field: bool multiple = 4;
+   */
+  multiple: boolean;
+
+  /**
+   * If true, an answer must choose an option (at least one when multiple).
+   *
+   * @generated from field: bool required = 5;
+   */
+  required: boolean;
 };
 
 /**
@@ -501,6 +620,62 @@ export type Component_Checkbox = Message<"taskcontrol.v1.Component.Checkbox"> & 
  */
 export const Component_CheckboxSchema: GenMessage<Component_Checkbox> = /*@__PURE__*/
   messageDesc(file_taskcontrol_v1_task, 2, 5);
+
+/**
+ * NumberInput asks for a number.
+ *
+ * @generated from message taskcontrol.v1.Component.NumberInput
+ */
+export type Component_NumberInput = Message<"taskcontrol.v1.Component.NumberInput"> & {
+  /**
+   * Field label (at most 512 characters).
+   *
+   * @generated from field: string label = 1;
+   */
+  label: string;
+
+  /**
+   * Smallest value accepted; unset = no bound.
+   *
+   * @generated from field: optional double min = 2;
+   */
+  min?: number | undefined;
+
+  /**
+   * Largest value accepted; unset = no bound.
+   *
+   * @generated from field: optional double max = 3;
+   */
+  max?: number | undefined;
+
+  /**
+   * The value must be min (or 0 without min) plus a whole multiple of step; unset = any.
+   *
+   * @generated from field: optional double step = 4;
+   */
+  step?: number | undefined;
+
+  /**
+   * If true, an answer must carry a number for it.
+   *
+   * @generated from field: bool required = 5;
+   */
+  required: boolean;
+
+  /**
+   * Initial value; unset for none.
+   *
+   * @generated from field: optional double default_value = 6;
+   */
+  defaultValue?: number | undefined;
+};
+
+/**
+ * Describes the message taskcontrol.v1.Component.NumberInput.
+ * Use `create(Component_NumberInputSchema)` to create a new message.
+ */
+export const Component_NumberInputSchema: GenMessage<Component_NumberInput> = /*@__PURE__*/
+  messageDesc(file_taskcontrol_v1_task, 2, 6);
 
 /**
  * Style is a rendering hint for a button.
@@ -590,6 +765,14 @@ export enum TaskStatus {
    * @generated from enum value: TASK_STATUS_CANCELLED = 5;
    */
   CANCELLED = 5,
+
+  /**
+   * The lease lapsed with no word from the worker; not terminal. The next call of the
+   * current attempt makes it RUNNING again; ClaimTask hands it to a new attempt.
+   *
+   * @generated from enum value: TASK_STATUS_STALLED = 6;
+   */
+  STALLED = 6,
 }
 
 /**

@@ -23,13 +23,31 @@ class CancelTaskResponse(_message.Message):
     task: _task_pb2.Task
     def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ...) -> None: ...
 
+class ClaimTaskRequest(_message.Message):
+    __slots__ = ["lease_duration", "request_id", "task_id"]
+    LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    lease_duration: _duration_pb2.Duration
+    request_id: str
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ..., lease_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ClaimTaskResponse(_message.Message):
+    __slots__ = ["task"]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: _task_pb2.Task
+    def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ...) -> None: ...
+
 class CompleteTaskRequest(_message.Message):
-    __slots__ = ["result", "task_id"]
+    __slots__ = ["attempt", "result", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
     result: _struct_pb2.Struct
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class CompleteTaskResponse(_message.Message):
     __slots__ = ["task"]
@@ -38,18 +56,20 @@ class CompleteTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ["checkpoint", "kind", "label", "owner", "request_id"]
+    __slots__ = ["checkpoint", "kind", "label", "lease_duration", "owner", "request_id"]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    LEASE_DURATION_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     checkpoint: _struct_pb2.Struct
     kind: str
     label: str
+    lease_duration: _duration_pb2.Duration
     owner: str
     request_id: str
-    def __init__(self, owner: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, owner: _Optional[str] = ..., kind: _Optional[str] = ..., label: _Optional[str] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., lease_duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CreateTaskResponse(_message.Message):
     __slots__ = ["task"]
@@ -58,16 +78,18 @@ class CreateTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ...) -> None: ...
 
 class EmitProgressRequest(_message.Message):
-    __slots__ = ["checkpoint", "label", "progress", "task_id"]
+    __slots__ = ["attempt", "checkpoint", "label", "progress", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
     checkpoint: _struct_pb2.Struct
     label: str
     progress: float
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ..., progress: _Optional[float] = ..., label: _Optional[str] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., progress: _Optional[float] = ..., label: _Optional[str] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class EmitProgressResponse(_message.Message):
     __slots__ = ["cancel_requested", "found", "status"]
@@ -80,14 +102,16 @@ class EmitProgressResponse(_message.Message):
     def __init__(self, found: bool = ..., status: _Optional[_Union[_task_pb2.TaskStatus, str]] = ..., cancel_requested: bool = ...) -> None: ...
 
 class FailTaskRequest(_message.Message):
-    __slots__ = ["details", "error_message", "task_id"]
+    __slots__ = ["attempt", "details", "error_message", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
     details: _struct_pb2.Struct
     error_message: str
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ..., error_message: _Optional[str] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., error_message: _Optional[str] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class FailTaskResponse(_message.Message):
     __slots__ = ["task"]
@@ -106,6 +130,44 @@ class GetTaskResponse(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     task: _task_pb2.Task
     def __init__(self, task: _Optional[_Union[_task_pb2.Task, _Mapping]] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ["attempt", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ["cancel_requested", "found", "lease_expire_time", "status"]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    cancel_requested: bool
+    found: bool
+    lease_expire_time: _timestamp_pb2.Timestamp
+    status: _task_pb2.TaskStatus
+    def __init__(self, found: bool = ..., status: _Optional[_Union[_task_pb2.TaskStatus, str]] = ..., cancel_requested: bool = ..., lease_expire_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListTaskEventsRequest(_message.Message):
+    __slots__ = ["page_size", "page_token", "task_id"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTaskEventsResponse(_message.Message):
+    __slots__ = ["events", "next_page_token"]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[WatchTasksResponse]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[WatchTasksResponse, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
     __slots__ = ["owner", "page_size", "page_token", "statuses"]
@@ -128,18 +190,24 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[_task_pb2.Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RequestConfirmationRequest(_message.Message):
-    __slots__ = ["components", "request_id", "task_id", "timeout", "title"]
+    __slots__ = ["answerers", "attempt", "components", "request_id", "task_id", "timeout", "timeout_action", "title"]
+    ANSWERERS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     COMPONENTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_ACTION_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
+    answerers: _containers.RepeatedScalarFieldContainer[str]
+    attempt: int
     components: _containers.RepeatedCompositeFieldContainer[_task_pb2.Component]
     request_id: str
     task_id: str
     timeout: _duration_pb2.Duration
+    timeout_action: str
     title: str
-    def __init__(self, task_id: _Optional[str] = ..., title: _Optional[str] = ..., components: _Optional[_Iterable[_Union[_task_pb2.Component, _Mapping]]] = ..., request_id: _Optional[str] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., title: _Optional[str] = ..., components: _Optional[_Iterable[_Union[_task_pb2.Component, _Mapping]]] = ..., request_id: _Optional[str] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., attempt: _Optional[int] = ..., answerers: _Optional[_Iterable[str]] = ..., timeout_action: _Optional[str] = ...) -> None: ...
 
 class RequestConfirmationResponse(_message.Message):
     __slots__ = ["pending", "resolved"]
@@ -149,18 +217,22 @@ class RequestConfirmationResponse(_message.Message):
         confirmation: _task_pb2.Confirmation
         def __init__(self, confirmation: _Optional[_Union[_task_pb2.Confirmation, _Mapping]] = ...) -> None: ...
     class Resolved(_message.Message):
-        __slots__ = ["action", "cancel_requested", "confirmation_id", "outcome", "values"]
+        __slots__ = ["action", "answered_by", "cancel_requested", "confirmation_id", "defaulted", "outcome", "values"]
         ACTION_FIELD_NUMBER: _ClassVar[int]
+        ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
         CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
         CONFIRMATION_ID_FIELD_NUMBER: _ClassVar[int]
+        DEFAULTED_FIELD_NUMBER: _ClassVar[int]
         OUTCOME_FIELD_NUMBER: _ClassVar[int]
         VALUES_FIELD_NUMBER: _ClassVar[int]
         action: str
+        answered_by: str
         cancel_requested: bool
         confirmation_id: str
+        defaulted: bool
         outcome: _task_pb2.ConfirmationState
         values: _struct_pb2.Struct
-        def __init__(self, confirmation_id: _Optional[str] = ..., outcome: _Optional[_Union[_task_pb2.ConfirmationState, str]] = ..., action: _Optional[str] = ..., values: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cancel_requested: bool = ...) -> None: ...
+        def __init__(self, confirmation_id: _Optional[str] = ..., outcome: _Optional[_Union[_task_pb2.ConfirmationState, str]] = ..., action: _Optional[str] = ..., values: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., cancel_requested: bool = ..., answered_by: _Optional[str] = ..., defaulted: bool = ...) -> None: ...
     PENDING_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_FIELD_NUMBER: _ClassVar[int]
     pending: RequestConfirmationResponse.Pending
@@ -208,16 +280,18 @@ class StreamProgressResponse(_message.Message):
     def __init__(self, received: _Optional[int] = ..., updated: _Optional[int] = ..., emitted: _Optional[int] = ..., not_found: _Optional[int] = ..., not_applied: _Optional[int] = ..., cancel_requested_task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpdateProgressRequest(_message.Message):
-    __slots__ = ["checkpoint", "label", "progress", "task_id"]
+    __slots__ = ["attempt", "checkpoint", "label", "progress", "task_id"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
     checkpoint: _struct_pb2.Struct
     label: str
     progress: float
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ..., progress: _Optional[float] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., label: _Optional[str] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., progress: _Optional[float] = ..., checkpoint: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., label: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class UpdateProgressResponse(_message.Message):
     __slots__ = ["applied", "cancel_requested", "found", "status"]

@@ -77,6 +77,21 @@ class TaskControlServiceStub(object):
                 request_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.WatchTasksRequest.SerializeToString,
                 response_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.WatchTasksResponse.FromString,
                 )
+        self.Heartbeat = channel.unary_unary(
+                '/taskcontrol.v1.TaskControlService/Heartbeat',
+                request_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.HeartbeatResponse.FromString,
+                )
+        self.ClaimTask = channel.unary_unary(
+                '/taskcontrol.v1.TaskControlService/ClaimTask',
+                request_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ClaimTaskRequest.SerializeToString,
+                response_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ClaimTaskResponse.FromString,
+                )
+        self.ListTaskEvents = channel.unary_unary(
+                '/taskcontrol.v1.TaskControlService/ListTaskEvents',
+                request_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ListTaskEventsRequest.SerializeToString,
+                response_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ListTaskEventsResponse.FromString,
+                )
 
 
 class TaskControlServiceServicer(object):
@@ -170,6 +185,30 @@ class TaskControlServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Heartbeat(self, request, context):
+        """Renews the lease of the task's current attempt without writing a row, and tells the
+        worker whether to stop. A STALLED task becomes RUNNING again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimTask(self, request, context):
+        """Hands a non-terminal task to a new attempt (a new worker, or a supervisor restarting
+        the job): attempt + 1 and a fresh lease; progress, label, checkpoint and a pending
+        confirmation are kept. Older attempts' calls are refused from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTaskEvents(self, request, context):
+        """The task's persisted history in sequence order, within the event log's retention.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskControlServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +271,21 @@ def add_TaskControlServiceServicer_to_server(servicer, server):
                     servicer.WatchTasks,
                     request_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.WatchTasksRequest.FromString,
                     response_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.WatchTasksResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.HeartbeatRequest.FromString,
+                    response_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'ClaimTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimTask,
+                    request_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ClaimTaskRequest.FromString,
+                    response_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ClaimTaskResponse.SerializeToString,
+            ),
+            'ListTaskEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskEvents,
+                    request_deserializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ListTaskEventsRequest.FromString,
+                    response_serializer=taskcontrol_dot_v1_dot_task__control__service__pb2.ListTaskEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -447,5 +501,56 @@ class TaskControlService(object):
         return grpc.experimental.unary_stream(request, target, '/taskcontrol.v1.TaskControlService/WatchTasks',
             taskcontrol_dot_v1_dot_task__control__service__pb2.WatchTasksRequest.SerializeToString,
             taskcontrol_dot_v1_dot_task__control__service__pb2.WatchTasksResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskcontrol.v1.TaskControlService/Heartbeat',
+            taskcontrol_dot_v1_dot_task__control__service__pb2.HeartbeatRequest.SerializeToString,
+            taskcontrol_dot_v1_dot_task__control__service__pb2.HeartbeatResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ClaimTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskcontrol.v1.TaskControlService/ClaimTask',
+            taskcontrol_dot_v1_dot_task__control__service__pb2.ClaimTaskRequest.SerializeToString,
+            taskcontrol_dot_v1_dot_task__control__service__pb2.ClaimTaskResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTaskEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/taskcontrol.v1.TaskControlService/ListTaskEvents',
+            taskcontrol_dot_v1_dot_task__control__service__pb2.ListTaskEventsRequest.SerializeToString,
+            taskcontrol_dot_v1_dot_task__control__service__pb2.ListTaskEventsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -11,39 +11,42 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19taskcontrol/v1/task.proto\x12\x0etaskcontrol.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa8\x04\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05label\x18\x04 \x01(\t\x12*\n\x06status\x18\x05 \x01(\x0e\x32\x1a.taskcontrol.v1.TaskStatus\x12\x10\n\x08progress\x18\x06 \x01(\x01\x12+\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rerror_message\x18\t \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\n \x01(\x08\x12:\n\x14pending_confirmation\x18\x0b \x01(\x0b\x32\x1c.taskcontrol.v1.Confirmation\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\x0f \x01(\x03\x12.\n\rerror_details\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rcancel_reason\x18\x11 \x01(\t\"\x90\x03\n\x0c\x43onfirmation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x12\n\nsurface_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12-\n\ncomponents\x18\x05 \x03(\x0b\x32\x19.taskcontrol.v1.Component\x12\x30\n\x05state\x18\x06 \x01(\x0e\x32!.taskcontrol.v1.ConfirmationState\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\'\n\x06values\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x0c \x01(\t\"\x8a\x06\n\tComponent\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x04text\x18\x02 \x01(\x0b\x32\x1e.taskcontrol.v1.Component.TextH\x00\x12\x32\n\x06\x62utton\x18\x03 \x01(\x0b\x32 .taskcontrol.v1.Component.ButtonH\x00\x12\x39\n\ntext_input\x18\x04 \x01(\x0b\x32#.taskcontrol.v1.Component.TextInputH\x00\x12\x32\n\x06select\x18\x05 \x01(\x0b\x32 .taskcontrol.v1.Component.SelectH\x00\x12\x36\n\x08\x63heckbox\x18\x06 \x01(\x0b\x32\".taskcontrol.v1.Component.CheckboxH\x00\x1a\x14\n\x04Text\x12\x0c\n\x04text\x18\x01 \x01(\t\x1aW\n\x06\x42utton\x12\r\n\x05label\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12.\n\x05style\x18\x03 \x01(\x0e\x32\x1f.taskcontrol.v1.Component.Style\x1aX\n\tTextInput\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bplaceholder\x18\x02 \x01(\t\x12\x15\n\rdefault_value\x18\x03 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\x1a&\n\x06Option\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x1a\x61\n\x06Select\x12\r\n\x05label\x18\x01 \x01(\t\x12\x31\n\x07options\x18\x02 \x03(\x0b\x32 .taskcontrol.v1.Component.Option\x12\x15\n\rdefault_value\x18\x03 \x01(\t\x1a\x30\n\x08\x43heckbox\x12\r\n\x05label\x18\x01 \x01(\t\x12\x15\n\rdefault_value\x18\x02 \x01(\x08\"X\n\x05Style\x12\x15\n\x11STYLE_UNSPECIFIED\x10\x00\x12\x11\n\rSTYLE_PRIMARY\x10\x01\x12\x13\n\x0fSTYLE_SECONDARY\x10\x02\x12\x10\n\x0cSTYLE_DANGER\x10\x03\x42\x06\n\x04kind*\xb6\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x01\x12$\n TASK_STATUS_WAITING_CONFIRMATION\x10\x02\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TASK_STATUS_FAILED\x10\x04\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x05*\xba\x01\n\x11\x43onfirmationState\x12\"\n\x1e\x43ONFIRMATION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43ONFIRMATION_STATE_PENDING\x10\x01\x12\x1f\n\x1b\x43ONFIRMATION_STATE_ANSWERED\x10\x02\x12\x1e\n\x1a\x43ONFIRMATION_STATE_EXPIRED\x10\x03\x12 \n\x1c\x43ONFIRMATION_STATE_CANCELLED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19taskcontrol/v1/task.proto\x12\x0etaskcontrol.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x05\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05label\x18\x04 \x01(\t\x12*\n\x06status\x18\x05 \x01(\x0e\x32\x1a.taskcontrol.v1.TaskStatus\x12\x10\n\x08progress\x18\x06 \x01(\x01\x12+\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06result\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rerror_message\x18\t \x01(\t\x12\x18\n\x10\x63\x61ncel_requested\x18\n \x01(\x08\x12:\n\x14pending_confirmation\x18\x0b \x01(\x0b\x32\x1c.taskcontrol.v1.Confirmation\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08revision\x18\x0f \x01(\x03\x12.\n\rerror_details\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rcancel_reason\x18\x11 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x12 \x01(\x03\x12\x35\n\x11lease_expire_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x0elease_duration\x18\x14 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\nstall_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x94\x04\n\x0c\x43onfirmation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x12\n\nsurface_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12-\n\ncomponents\x18\x05 \x03(\x0b\x32\x19.taskcontrol.v1.Component\x12\x30\n\x05state\x18\x06 \x01(\x0e\x32!.taskcontrol.v1.ConfirmationState\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\'\n\x06values\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x11\n\tanswerers\x18\r \x03(\t\x12\x16\n\x0etimeout_action\x18\x0e \x01(\t\x12\x13\n\x0b\x61nswered_by\x18\x0f \x01(\t\x12/\n\x0b\x61nswer_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tdefaulted\x18\x11 \x01(\x08\"\x88\t\n\tComponent\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x04text\x18\x02 \x01(\x0b\x32\x1e.taskcontrol.v1.Component.TextH\x00\x12\x32\n\x06\x62utton\x18\x03 \x01(\x0b\x32 .taskcontrol.v1.Component.ButtonH\x00\x12\x39\n\ntext_input\x18\x04 \x01(\x0b\x32#.taskcontrol.v1.Component.TextInputH\x00\x12\x32\n\x06select\x18\x05 \x01(\x0b\x32 .taskcontrol.v1.Component.SelectH\x00\x12\x36\n\x08\x63heckbox\x18\x06 \x01(\x0b\x32\".taskcontrol.v1.Component.CheckboxH\x00\x12=\n\x0cnumber_input\x18\x07 \x01(\x0b\x32%.taskcontrol.v1.Component.NumberInputH\x00\x1a\x14\n\x04Text\x12\x0c\n\x04text\x18\x01 \x01(\t\x1a\x7f\n\x06\x42utton\x12\r\n\x05label\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12.\n\x05style\x18\x03 \x01(\x0e\x32\x1f.taskcontrol.v1.Component.Style\x12&\n\x05value\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x1a\x9a\x01\n\tTextInput\x12\r\n\x05label\x18\x01 \x01(\t\x12\x13\n\x0bplaceholder\x18\x02 \x01(\t\x12\x15\n\rdefault_value\x18\x03 \x01(\t\x12\x10\n\x08required\x18\x04 \x01(\x08\x12\x12\n\nmax_length\x18\x05 \x01(\x05\x12\x0f\n\x07pattern\x18\x06 \x01(\t\x12\x1b\n\x13pattern_description\x18\x07 \x01(\t\x1a&\n\x06Option\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x1a\x85\x01\n\x06Select\x12\r\n\x05label\x18\x01 \x01(\t\x12\x31\n\x07options\x18\x02 \x03(\x0b\x32 .taskcontrol.v1.Component.Option\x12\x15\n\rdefault_value\x18\x03 \x01(\t\x12\x10\n\x08multiple\x18\x04 \x01(\x08\x12\x10\n\x08required\x18\x05 \x01(\x08\x1a\x30\n\x08\x43heckbox\x12\r\n\x05label\x18\x01 \x01(\t\x12\x15\n\rdefault_value\x18\x02 \x01(\x08\x1a\xac\x01\n\x0bNumberInput\x12\r\n\x05label\x18\x01 \x01(\t\x12\x10\n\x03min\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03max\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x11\n\x04step\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x10\n\x08required\x18\x05 \x01(\x08\x12\x1a\n\rdefault_value\x18\x06 \x01(\x01H\x03\x88\x01\x01\x42\x06\n\x04_minB\x06\n\x04_maxB\x07\n\x05_stepB\x10\n\x0e_default_value\"X\n\x05Style\x12\x15\n\x11STYLE_UNSPECIFIED\x10\x00\x12\x11\n\rSTYLE_PRIMARY\x10\x01\x12\x13\n\x0fSTYLE_SECONDARY\x10\x02\x12\x10\n\x0cSTYLE_DANGER\x10\x03\x42\x06\n\x04kind*\xcf\x01\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x01\x12$\n TASK_STATUS_WAITING_CONFIRMATION\x10\x02\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x03\x12\x16\n\x12TASK_STATUS_FAILED\x10\x04\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x05\x12\x17\n\x13TASK_STATUS_STALLED\x10\x06*\xba\x01\n\x11\x43onfirmationState\x12\"\n\x1e\x43ONFIRMATION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43ONFIRMATION_STATE_PENDING\x10\x01\x12\x1f\n\x1b\x43ONFIRMATION_STATE_ANSWERED\x10\x02\x12\x1e\n\x1a\x43ONFIRMATION_STATE_EXPIRED\x10\x03\x12 \n\x1c\x43ONFIRMATION_STATE_CANCELLED\x10\x04\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskcontrol.v1.task_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _TASKSTATUS._serialized_start=1848
-  _TASKSTATUS._serialized_end=2030
-  _CONFIRMATIONSTATE._serialized_start=2033
-  _CONFIRMATIONSTATE._serialized_end=2219
-  _TASK._serialized_start=109
-  _TASK._serialized_end=661
-  _CONFIRMATION._serialized_start=664
-  _CONFIRMATION._serialized_end=1064
-  _COMPONENT._serialized_start=1067
-  _COMPONENT._serialized_end=1845
-  _COMPONENT_TEXT._serialized_start=1359
-  _COMPONENT_TEXT._serialized_end=1379
-  _COMPONENT_BUTTON._serialized_start=1381
-  _COMPONENT_BUTTON._serialized_end=1468
-  _COMPONENT_TEXTINPUT._serialized_start=1470
-  _COMPONENT_TEXTINPUT._serialized_end=1558
-  _COMPONENT_OPTION._serialized_start=1560
-  _COMPONENT_OPTION._serialized_end=1598
-  _COMPONENT_SELECT._serialized_start=1600
-  _COMPONENT_SELECT._serialized_end=1697
-  _COMPONENT_CHECKBOX._serialized_start=1699
-  _COMPONENT_CHECKBOX._serialized_end=1747
-  _COMPONENT_STYLE._serialized_start=1749
-  _COMPONENT_STYLE._serialized_end=1837
+  _TASKSTATUS._serialized_start=2565
+  _TASKSTATUS._serialized_end=2772
+  _CONFIRMATIONSTATE._serialized_start=2775
+  _CONFIRMATIONSTATE._serialized_end=2961
+  _TASK._serialized_start=141
+  _TASK._serialized_end=864
+  _CONFIRMATION._serialized_start=867
+  _CONFIRMATION._serialized_end=1399
+  _COMPONENT._serialized_start=1402
+  _COMPONENT._serialized_end=2562
+  _COMPONENT_TEXT._serialized_start=1757
+  _COMPONENT_TEXT._serialized_end=1777
+  _COMPONENT_BUTTON._serialized_start=1779
+  _COMPONENT_BUTTON._serialized_end=1906
+  _COMPONENT_TEXTINPUT._serialized_start=1909
+  _COMPONENT_TEXTINPUT._serialized_end=2063
+  _COMPONENT_OPTION._serialized_start=2065
+  _COMPONENT_OPTION._serialized_end=2103
+  _COMPONENT_SELECT._serialized_start=2106
+  _COMPONENT_SELECT._serialized_end=2239
+  _COMPONENT_CHECKBOX._serialized_start=2241
+  _COMPONENT_CHECKBOX._serialized_end=2289
+  _COMPONENT_NUMBERINPUT._serialized_start=2292
+  _COMPONENT_NUMBERINPUT._serialized_end=2464
+  _COMPONENT_STYLE._serialized_start=2466
+  _COMPONENT_STYLE._serialized_end=2554
 # @@protoc_insertion_point(module_scope)
