@@ -9,6 +9,7 @@ import { createApp } from "../../../src/app.js";
 import { loadConfig } from "../../../src/config.js";
 import { createLogger } from "../../../src/log.js";
 import { connect, type Client } from "./client.js";
+import { confirmationView, type ConfirmationView } from "./view.js";
 
 /** A principal of the test server's auth file. */
 export interface TestPrincipal {
@@ -108,4 +109,36 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return closing;
     },
   };
+}
+
+/** Which confirmation nextConfirmation() waits for. */
+export interface ConfirmationFilter {
+  /** Only this owner's tasks. @default every task the client may see */
+  readonly owner?: string;
+  /** Only this task's. */
+  readonly taskId?: string;
+  /** Gives up (throws) after this long, in ms. @default 10000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Resolves with the first pending confirmation that matches, one already pending included:
+ * what a test does in the place of the user before it answers with client.resolveConfirmation.
+ */
+export async function nextConfirmation(client: Client, filter: ConfirmationFilter = {}): Promise<ConfirmationView> {
+  const timeoutMs = filter.timeoutMs ?? 10_000;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const events = client.watch({
+    owner: filter.owner,
+    taskIds: filter.taskId === undefined ? [] : [filter.taskId],
+    includeSnapshot: true,
+    signal,
+  });
+  for await (const event of events) {
+    const e = event.event;
+    const pending =
+      e.case === "snapshot" ? e.value.task?.pendingConfirmation : e.case === "confirmationRequested" ? e.value.confirmation : undefined;
+    if (pending) return confirmationView(pending);
+  }
+  throw new Error(`no confirmation was requested within ${timeoutMs} ms`);
 }

@@ -1,0 +1,99 @@
+// runBackground against the real server: the job's value completes the task, its error fails
+// it, a cancel aborts its signal, heartbeats keep a leased task RUNNING.
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, it } from "node:test";
+import { Builder, Button, TaskCancelled, type Client } from "../../clients/node/src/index.js";
+import { nextConfirmation, startTestServer, type TestServer } from "../../clients/node/src/testing.js";
+import { trackLeaks } from "../support/leaks.js";
+
+const leaks = trackLeaks();
+let server: TestServer;
+let client: Client;
+
+before(async () => {
+  server = await startTestServer();
+  client = server.connect();
+});
+after(async () => {
+  await server.close();
+  await leaks.check();
+});
+
+/** Resolves once `signal` aborts. */
+const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
+  it("runs the job with its task and completes the task with the job's value", async () => {
+    const run = await client.tasks.runBackground(
+      async (task) => {
+        for (let i = 1; i <= 3; i++) await client.tasks.updateProgress(task.id, i / 3, { label: `step ${i}/3` });
+        return { steps: 3 };
+      },
+      { owner: "bg", label: "Stepping", kind: "demo" },
+    );
+    const done = await run.done;
+    assert.deepEqual([done.id, done.status, done.progress, done.label, done.result], [run.id, "succeeded", 1, "step 3/3", { steps: 3 }]);
+  });
+
+  it("fails the task with the job's error, its name and stack in the details", async () => {
+    const run = await client.tasks.runBackground(
+      async () => {
+        throw new RangeError("checksum mismatch");
+      },
+      { owner: "bg" },
+    );
+    const done = await run.done;
+    assert.deepEqual([done.status, done.errorMessage, done.errorDetails?.["name"]], ["failed", "checksum mismatch", "RangeError"]);
+    assert.match(String(done.errorDetails?.["stack"]), /checksum mismatch/);
+  });
+
+  it("a cancel aborts the job's signal with TaskCancelled, even while it only sleeps", async () => {
+    let reason: unknown;
+    const run = await client.tasks.runBackground(
+      async (task) => {
+        await aborted(task.signal);
+        reason = task.signal.reason;
+        throw reason;
+      },
+      { owner: "bg" },
+    );
+    await sleep(50);
+    await client.cancel(run.id, "stop it");
+    const done = await run.done;
+    assert.equal(done.status, "cancelled");
+    assert.ok(reason instanceof TaskCancelled);
+    assert.deepEqual([reason.taskId, reason.reason], [run.id, "stop it"]);
+  });
+
+  it("a cancel while the job waits on a confirmation ends the decision and aborts the signal", async () => {
+    const run = await client.tasks.runBackground(
+      async (task) => {
+        const d = await client.tasks.requestConfirmation(task.id, new Builder().add(Button("go", { label: "Go", action: "go" })));
+        return { outcome: d.outcome, aborted: task.signal.aborted };
+      },
+      { owner: "bg" },
+    );
+    await nextConfirmation(client, { taskId: run.id });
+    await client.cancel(run.id);
+    const done = await run.done;
+    assert.deepEqual([done.status, run.signal.aborted], ["cancelled", true]);
+  });
+
+  it("heartbeats keep a task with a 1 s lease RUNNING while the job works silently (issue 13's server side)", async () => {
+    const run = await client.tasks.runBackground(
+      async (task) => {
+        const beat = await client.tasks.heartbeat(task.id);
+        assert.equal(beat.found, true);
+        await sleep(2500);
+        return { quiet: true };
+      },
+      { owner: "bg", lease: 1 },
+    );
+    await sleep(2000);
+    const mid = await client.tasks.view(run.id);
+    assert.deepEqual([mid.status, mid.leaseDurationMs], ["running", 1000]);
+    const done = await run.done;
+    assert.equal(done.status, "succeeded");
+  });
+});

@@ -1,0 +1,147 @@
+// The Node SDK's gateway side and its resilience against the real server: watch resumes by
+// itself across a restart with no gap or duplicate, a held confirmation re-attaches, auth
+// errors are typed, close() ends what runs.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { Builder, Button, connect, PermissionDenied, type WatchTasksResponse } from "../../clients/node/src/index.js";
+import { nextConfirmation, startTestServer } from "../../clients/node/src/testing.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { trackLeaks } from "../support/leaks.js";
+import { freePort } from "../support/server-process.js";
+
+const leaks = trackLeaks();
+const dir = mkdtempSync(join(tmpdir(), "taskcontrol-sdk-"));
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await leaks.check();
+});
+
+/** A server on a fixed port and file, so it can stop and come back at the same address. */
+async function restartable(port: number): Promise<TestApp> {
+  return startTestApp({ dir, db: join(dir, "restart.sqlite"), args: ["--grpc-listen", `127.0.0.1:${port}`, "--shutdown-grace-ms", "200"] });
+}
+
+describe("Node SDK: gateway and resilience", { timeout: 60_000 }, () => {
+  it("watch resumes by itself across a server restart: every persisted event once, in order", async () => {
+    const port = await freePort();
+    let app = await restartable(port);
+    const client = connect(`127.0.0.1:${port}`, { retry: { initialMs: 50, maxMs: 200 } });
+    try {
+      const id = await client.tasks.create({ owner: "resume" });
+      const seen: WatchTasksResponse[] = [];
+      const ac = new AbortController();
+      let wake: () => void = () => undefined;
+      const reading = (async () => {
+        for await (const e of client.watch({ owner: "resume", includeSnapshot: true, signal: ac.signal })) {
+          seen.push(e);
+          wake();
+        }
+      })();
+      const waitFor = (pred: () => boolean) =>
+        new Promise<void>((resolve) => {
+          wake = () => pred() && resolve();
+          wake();
+        });
+      const persisted = () => seen.filter((e) => e.event.case === "progress" && e.event.value.persisted);
+      await waitFor(() => seen.some((e) => e.event.case === "snapshotEnd"));
+      await client.tasks.updateProgress(id, 0.1, { label: "before" });
+      await waitFor(() => persisted().length === 1);
+
+      await app.close();
+      app = await restartable(port);
+      // Written while the watch is reconnecting: the resume must replay it.
+      await client.tasks.updateProgress(id, 0.2, { label: "during" });
+      await client.tasks.updateProgress(id, 0.3, { label: "after" });
+      await waitFor(() => persisted().length >= 3);
+      ac.abort();
+      await reading;
+      const labels = persisted().map((e) => (e.event.case === "progress" ? e.event.value.label : ""));
+      assert.deepEqual(labels, ["before", "during", "after"]);
+      const sequences = seen.filter((e) => e.event.case !== "snapshot" && e.event.case !== "bookmark").map((e) => e.sequence);
+      assert.deepEqual([...sequences].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), sequences, "in order");
+      assert.equal(new Set(persisted().map((e) => e.sequence)).size, 3, "no duplicate");
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+
+  it("a held confirmation re-attaches after a restart and gets the answer given meanwhile", async () => {
+    const port = await freePort();
+    let app = await restartable(port);
+    const client = connect(`127.0.0.1:${port}`, { retry: { initialMs: 50, maxMs: 200 } });
+    try {
+      const id = await client.tasks.create({ owner: "reattach" });
+      const decision = client.tasks.requestConfirmation(id, new Builder().add(Button("go", { label: "Go", action: "go" })));
+      decision.catch(() => undefined);
+      const pending = await nextConfirmation(client, { taskId: id });
+      await app.close();
+      app = await restartable(port);
+      await app.connect.resolveConfirmation({ confirmationId: pending.id, action: "go" });
+      const d = await decision;
+      assert.deepEqual([d.ok, d.action, d.confirmationId], [true, "go", pending.id]);
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+
+  it("an outage longer than the retry policy allows is Unavailable", async () => {
+    const port = await freePort();
+    const client = connect(`127.0.0.1:${port}`, { retry: { initialMs: 20, maxMs: 50, maxElapsedMs: 300 } });
+    try {
+      const err = await client.tasks.create({ owner: "nobody" }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof Error && err.name === "Unavailable", String(err));
+    } finally {
+      client.close();
+    }
+  });
+
+  it("close() ends a watch and a held confirmation", async () => {
+    const server = await startTestServer();
+    try {
+      const client = server.connect();
+      const id = await client.tasks.create({ owner: "closing" });
+      const decision = client.tasks.requestConfirmation(id, new Builder().add(Button("go", { label: "Go", action: "go" })));
+      decision.catch(() => undefined);
+      await nextConfirmation(client, { taskId: id });
+      const watching = (async () => {
+        let n = 0;
+        for await (const _ of client.watch({ includeSnapshot: true })) n += 1;
+        return n;
+      })();
+      client.close();
+      await assert.rejects(decision, /closed/);
+      assert.ok((await watching) >= 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("with auth on: a bad token is PermissionDenied; a user sees only its own tasks", async () => {
+    const server = await startTestServer({
+      principals: [
+        { name: "worker-1", role: "worker" },
+        { name: "alice", role: "user", owner: "alice" },
+        { name: "bob", role: "user", owner: "bob" },
+      ],
+    });
+    try {
+      const worker = server.connect("worker-1");
+      const id = await worker.tasks.create({ owner: "alice", label: "for alice" });
+      assert.equal((await server.connect("alice").tasks.view(id)).label, "for alice");
+      const hidden = await server.connect("bob").tasks.view(id).then(() => undefined, (e: unknown) => e);
+      assert.ok(hidden instanceof Error && hidden.name === "TaskNotFound");
+      const stranger = connect(server.address, { token: "not-a-token" });
+      const denied = await stranger.tasks.view(id).then(() => undefined, (e: unknown) => e);
+      stranger.close();
+      assert.ok(denied instanceof PermissionDenied);
+      assert.deepEqual([denied.code, denied.reason], ["UNAUTHENTICATED", "UNAUTHENTICATED"]);
+    } finally {
+      await server.close();
+    }
+  });
+});
