@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient, type CallOptions, type Client as RpcC
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { SecureClientSessionOptions } from "node:http2";
+import { bearer } from "../../../src/cli/client.js";
 import { parseServerAddress } from "../../../src/shared/address.js";
 import { TaskControlService, type WatchTasksResponse } from "../../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { ConfirmationNotFound, TaskControlError, toSdkError, Unavailable } from "./errors.js";
@@ -59,9 +60,9 @@ export interface Answer {
 /** Internal: what Tasks needs of the client. */
 export interface Caller {
   readonly rpc: RpcClient<typeof TaskControlService>;
-  /** Runs a unary call with the token, the close signal and retries. */
+  /** Runs a unary call with the close signal and retries while UNAVAILABLE. */
   unary<T>(invoke: (options: CallOptions) => Promise<T>, options?: { signal?: AbortSignal; notFound?: typeof TaskControlError }): Promise<T>;
-  /** Call options for a stream: the token and a signal that also fires on close(). */
+  /** Call options for a stream: a signal that also fires on close(). */
   streamOptions(signal: AbortSignal): CallOptions;
   /** A fresh retry state for a stream's reconnects. */
   retry(): Retry;
@@ -81,7 +82,6 @@ export class Client implements Caller {
   /** The server's base URL, e.g. "http://127.0.0.1:50051". */
   readonly baseUrl: string;
   private readonly closing = new AbortController();
-  private readonly headers: Record<string, string>;
 
   /** @internal use connect(). */
   constructor(
@@ -91,8 +91,8 @@ export class Client implements Caller {
     private readonly policy: RetryPolicy,
   ) {
     this.baseUrl = baseUrl;
-    this.headers = token ? { authorization: `Bearer ${token}` } : {};
-    this.rpc = createClient(TaskControlService, createGrpcTransport({ baseUrl, sessionManager: session }));
+    const interceptors = token ? [bearer(token)] : [];
+    this.rpc = createClient(TaskControlService, createGrpcTransport({ baseUrl, sessionManager: session, interceptors }));
     this.tasks = new Tasks(this);
   }
 
@@ -105,7 +105,7 @@ export class Client implements Caller {
   }
 
   streamOptions(signal: AbortSignal): CallOptions {
-    return { signal: AbortSignal.any([signal, this.closing.signal]), headers: this.headers };
+    return { signal: AbortSignal.any([signal, this.closing.signal]) };
   }
 
   async unary<T>(
@@ -116,7 +116,7 @@ export class Client implements Caller {
     const retry = this.retry();
     for (;;) {
       try {
-        return await invoke({ signal, headers: this.headers });
+        return await invoke({ signal });
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         const sdkError = toSdkError(err, options.notFound);
