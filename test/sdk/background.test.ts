@@ -80,6 +80,18 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
     assert.deepEqual([done.status, run.signal.aborted], ["cancelled", true]);
   });
 
+  it("close() aborts a running job and done rejects: its end could not be recorded", async () => {
+    const other = server.connect();
+    const run = await other.tasks.runBackground(async (task) => {
+      await aborted(task.signal);
+      return { never: true };
+    }, { owner: "bg" });
+    other.close();
+    await assert.rejects(run.done, /closed/);
+    assert.ok(run.signal.aborted && !(run.signal.reason instanceof TaskCancelled));
+    assert.equal((await client.tasks.view(run.id)).status, "running", "nothing recorded after close");
+  });
+
   it("heartbeats keep a task with a 1 s lease RUNNING while the job works silently (issue 13's server side)", async () => {
     const run = await client.tasks.runBackground(
       async (task) => {

@@ -2,15 +2,15 @@
 // itself across a restart with no gap or duplicate, a held confirmation re-attaches, auth
 // errors are typed, close() ends what runs.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { Builder, Button, connect, PermissionDenied, type WatchTasksResponse } from "../../clients/node/src/index.js";
+import { Builder, Button, connect, PermissionDenied, SequenceOutOfRange, type WatchTasksResponse } from "../../clients/node/src/index.js";
 import { nextConfirmation, startTestServer } from "../../clients/node/src/testing.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { trackLeaks } from "../support/leaks.js";
-import { freePort } from "../support/server-process.js";
+import { freePort, ROOT } from "../support/server-process.js";
 
 const leaks = trackLeaks();
 const dir = mkdtempSync(join(tmpdir(), "taskcontrol-sdk-"));
@@ -117,6 +117,73 @@ describe("Node SDK: gateway and resilience", { timeout: 60_000 }, () => {
       await assert.rejects(decision, /closed/);
       assert.ok((await watching) >= 0);
     } finally {
+      await server.close();
+    }
+  });
+
+  it("a confirmation's signal stops the wait; the same requestId re-attaches and gets the answer", async () => {
+    const server = await startTestServer();
+    const client = server.connect();
+    try {
+      const id = await client.tasks.create({ owner: "abort" });
+      const builder = new Builder().add(Button("go", { label: "Go", action: "go" }));
+      const ac = new AbortController();
+      const first = client.tasks.requestConfirmation(id, builder, { requestId: "ask-1", signal: ac.signal });
+      const pending = await nextConfirmation(client, { taskId: id });
+      ac.abort(new Error("worker moved on"));
+      await assert.rejects(first, /worker moved on/);
+      assert.equal((await client.tasks.view(id)).pendingConfirmation?.id, pending.id, "still pending");
+      await client.resolveConfirmation(pending.id, { action: "go" });
+      const again = await client.tasks.requestConfirmation(id, builder, { requestId: "ask-1" });
+      assert.deepEqual([again.confirmationId, again.ok, again.action], [pending.id, true, "go"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("watch with afterSequence replays what came after it; past the log's end is SequenceOutOfRange", async () => {
+    const server = await startTestServer();
+    const client = server.connect();
+    try {
+      const id = await client.tasks.create({ owner: "replay" });
+      let mark: bigint | undefined;
+      for await (const e of client.watch({ owner: "replay", includeSnapshot: true })) {
+        if (e.event.case === "snapshotEnd") {
+          mark = e.sequence;
+          break;
+        }
+      }
+      await client.tasks.updateProgress(id, 0.5, { label: "later" });
+      for await (const e of client.watch({ owner: "replay", afterSequence: mark! })) {
+        assert.equal(e.event.case, "progress");
+        assert.ok(e.event.case === "progress" && e.event.value.label === "later");
+        break;
+      }
+      const ahead = await (async () => {
+        for await (const _ of client.watch({ afterSequence: 1_000_000_000 })) return undefined;
+      })().then(() => undefined, (e: unknown) => e);
+      assert.ok(ahead instanceof SequenceOutOfRange, String(ahead));
+      assert.equal(ahead.reason, "SEQUENCE_AHEAD");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("speaks TLS: https:// or the tls option, verifying the server against a given CA", async () => {
+    const tls = join(ROOT, "clients/python/tests/tls");
+    const server = await startTestServer({ args: ["--tls-cert", join(tls, "localhost.crt"), "--tls-key", join(tls, "localhost.key")] });
+    const ca = readFileSync(join(tls, "localhost.crt"));
+    const clients = [connect(`https://${server.address}`, { tls: { ca } }), connect(server.address, { tls: { ca } })];
+    const untrusting = connect(`https://${server.address}`, { retry: { maxElapsedMs: 0 } });
+    try {
+      for (const c of clients) {
+        const id = await c.tasks.create({ owner: "tls" });
+        assert.equal((await c.tasks.view(id)).status, "running");
+      }
+      const refused = await untrusting.tasks.create({ owner: "tls" }).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof Error && /certificate/i.test(refused.message), String(refused));
+    } finally {
+      for (const c of [...clients, untrusting]) c.close();
       await server.close();
     }
   });

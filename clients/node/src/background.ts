@@ -18,7 +18,7 @@ export interface BackgroundContext {
   readonly attempt: number;
   /** The task's checkpoint when the run started (undefined for a new task). */
   readonly checkpoint: JsonObject | undefined;
-  /** Aborted when the task is cancelled; its reason is a TaskCancelled. */
+  /** Aborted when the task is cancelled (its reason a TaskCancelled) or the client closed. */
   readonly signal: AbortSignal;
 }
 
@@ -29,9 +29,12 @@ export type BackgroundFn<T> = (task: BackgroundContext) => Promise<T> | T;
 export interface BackgroundTask {
   readonly id: string;
   readonly attempt: number;
-  /** Aborted when the task is cancelled. */
+  /** Aborted when the task is cancelled (its reason a TaskCancelled) or the client closed. */
   readonly signal: AbortSignal;
-  /** Settles with the task once it ended: succeeded, failed or cancelled. */
+  /**
+   * Settles with the task once it ended: succeeded, failed or cancelled. Rejects when the end
+   * could not be recorded: the client closed first, or a newer attempt holds the task.
+   */
   readonly done: Promise<TaskView>;
 }
 
@@ -67,6 +70,12 @@ export async function runBackground<T>(tasks: Tasks, caller: Caller, fn: Backgro
     if (!cancelled.signal.aborted) cancelled.abort(new TaskCancelled(id, reason));
   };
   const stopHooks = tasks.onCancel(id, cancel);
+  // client.close() stops the job too: its calls could not reach the server any more.
+  const closing = (): void => {
+    if (!cancelled.signal.aborted) cancelled.abort(caller.closed.reason);
+  };
+  caller.closed.addEventListener("abort", closing, { once: true });
+  const wasCancelled = () => cancelled.signal.reason instanceof TaskCancelled;
   const finished = new AbortController();
   const stop = AbortSignal.any([finished.signal, caller.closed]);
   void watchForCancel(tasks, caller, id, cancel, stop);
@@ -75,11 +84,12 @@ export async function runBackground<T>(tasks: Tasks, caller: Caller, fn: Backgro
   const end = async (): Promise<TaskView> => {
     try {
       const value = await fn({ id, attempt, checkpoint: options.checkpoint, signal: cancelled.signal });
-      if (cancelled.signal.aborted) return await tasks.view(id);
+      if (wasCancelled()) return await tasks.view(id);
       return await tasks.complete(id, resultOf(value));
     } catch (err) {
       if (err instanceof AttemptSuperseded) throw err;
-      if (cancelled.signal.aborted) return await tasks.view(id);
+      if (caller.closed.aborted) throw caller.closed.reason;
+      if (wasCancelled()) return await tasks.view(id);
       const message = err instanceof Error ? err.message || err.name : String(err);
       return await tasks.fail(id, message, detailsOf(err));
     }
@@ -95,8 +105,12 @@ export async function runBackground<T>(tasks: Tasks, caller: Caller, fn: Backgro
     .finally(() => {
       heartbeats?.stop();
       stopHooks();
+      caller.closed.removeEventListener("abort", closing);
       finished.abort();
     });
+  // A run nobody awaits must not crash the process when its end cannot be recorded (the
+  // client closed, a newer attempt took over); whoever awaits `done` still gets the error.
+  done.catch(() => undefined);
   return { id, attempt, signal: cancelled.signal, done };
 }
 
