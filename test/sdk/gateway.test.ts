@@ -89,6 +89,24 @@ describe("Node SDK: gateway and resilience", { timeout: 60_000 }, () => {
     }
   });
 
+  it("a call made while the server is down goes through once it is back", async () => {
+    const port = await freePort();
+    let app = await restartable(port);
+    const client = connect(`127.0.0.1:${port}`, { retry: { initialMs: 50, maxMs: 200 } });
+    try {
+      const id = await client.tasks.create({ owner: "retry" });
+      await app.close();
+      const during = client.tasks.updateProgress(id, 0.7, { label: "sent while down" });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      app = await restartable(port);
+      assert.equal((await during).found, true);
+      assert.equal((await client.tasks.view(id)).label, "sent while down");
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+
   it("an outage longer than the retry policy allows is Unavailable", async () => {
     const port = await freePort();
     const client = connect(`127.0.0.1:${port}`, { retry: { initialMs: 20, maxMs: 50, maxElapsedMs: 300 } });

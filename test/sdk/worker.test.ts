@@ -211,6 +211,17 @@ describe("Node SDK: worker calls", { timeout: 60_000 }, () => {
     assert.deepEqual([failed.status, failed.errorMessage, failed.errorDetails], ["failed", "disk full", { free_bytes: 0 }]);
   });
 
+  it("list reads every page, filtered by owner and status", async () => {
+    const who = owner();
+    const ids = [];
+    // Past the server's default page of 50, so a second page must be read.
+    for (let i = 0; i < 55; i++) ids.push(await client.tasks.create({ owner: who, label: `t${i}` }));
+    await client.tasks.complete(ids[1]!);
+    assert.deepEqual((await client.tasks.list({ owner: who })).map((t) => t.id), [...ids].reverse());
+    assert.deepEqual((await client.tasks.list({ owner: who, statuses: ["succeeded"] })).map((t) => t.id), [ids[1]]);
+    await assert.rejects(client.tasks.list({ statuses: ["done" as never] }), RangeError);
+  });
+
   it("Builder takes only components, and Button only known styles", () => {
     assert.throws(() => new Builder().add({ id: "x" } as never), TypeError);
     assert.throws(() => Button("b", { label: "B", action: "b", style: "loud" as never }), RangeError);

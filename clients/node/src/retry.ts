@@ -42,6 +42,9 @@ export class Retry {
     const limit = this.policy.maxElapsedMs === undefined ? 60_000 : this.policy.maxElapsedMs;
     if (limit !== null && now + delay - this.since > limit) throw error;
     this.retries += 1;
-    await sleep(delay, undefined, { signal });
+    // Aborted while waiting: the caller's reason, not the timer's AbortError.
+    await sleep(delay, undefined, { signal }).catch((err: unknown) => {
+      throw signal?.aborted ? signal.reason : err;
+    });
   }
 }

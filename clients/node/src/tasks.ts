@@ -219,7 +219,11 @@ export class Tasks {
 
   /** The tasks of `owner` (the caller's own if ""), newest first, every page; `statuses` like ["running"]. */
   async list(options: { owner?: string; statuses?: readonly StatusName[] } = {}): Promise<TaskView[]> {
-    const statuses = (options.statuses ?? []).map((s) => TaskStatus[s.toUpperCase() as keyof typeof TaskStatus]);
+    const statuses = (options.statuses ?? []).map((s) => {
+      const status = TaskStatus[s.toUpperCase() as keyof typeof TaskStatus];
+      if (status === undefined || status === TaskStatus.UNSPECIFIED) throw new RangeError(`unknown task status "${s}"`);
+      return status;
+    });
     const tasks: TaskView[] = [];
     let pageToken = "";
     do {
