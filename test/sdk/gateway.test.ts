@@ -206,6 +206,31 @@ describe("Node SDK: gateway and resilience", { timeout: 60_000 }, () => {
     }
   });
 
+  it("answerers limit who may answer; answeredBy names who did (issue 14's server side)", async () => {
+    const server = await startTestServer({
+      principals: [
+        { name: "worker-1", role: "worker" },
+        { name: "alice", role: "user", owner: "alice" },
+        { name: "ops", role: "gateway" },
+      ],
+    });
+    try {
+      const worker = server.connect("worker-1");
+      const id = await worker.tasks.create({ owner: "alice" });
+      const decision = worker.tasks.requestConfirmation(id, new Builder().add(Button("go", { label: "Go", action: "go" })), { answerers: ["ops"] });
+      decision.catch(() => undefined);
+      const pending = await nextConfirmation(server.connect("ops"), { taskId: id });
+      assert.deepEqual(pending.answerers, ["ops"]);
+      const notHers = await server.connect("alice").resolveConfirmation(pending.id, { action: "go" }).then(() => undefined, (e: unknown) => e);
+      assert.ok(notHers instanceof PermissionDenied, String(notHers));
+      await server.connect("ops").resolveConfirmation(pending.id, { action: "go" });
+      const d = await decision;
+      assert.deepEqual([d.ok, d.answeredBy], [true, "ops"]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("with auth on: a bad token is PermissionDenied; a user sees only its own tasks", async () => {
     const server = await startTestServer({
       principals: [
