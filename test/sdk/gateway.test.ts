@@ -69,6 +69,40 @@ describe("Node SDK: gateway and resilience", { timeout: 60_000 }, () => {
     }
   });
 
+  it("a watcher that fell behind (RESOURCE_EXHAUSTED) resumes by itself: every persisted event once, in order", async () => {
+    const server = await startTestServer({ args: ["--watch-queue", "20"] });
+    const client = server.connect();
+    try {
+      const id = await client.tasks.create({ owner: "behind" });
+      const ac = new AbortController();
+      const events = client.watch({ owner: "behind", includeSnapshot: true, signal: ac.signal })[Symbol.asyncIterator]();
+      while ((await events.next()).value?.event.case !== "snapshotEnd");
+      // About 1 KiB each, so the flood outgrows the HTTP/2 windows of a watcher that is not reading.
+      const UPDATES = 3000;
+      const note = "x".repeat(1000);
+      async function* flood() {
+        for (let i = 1; i <= UPDATES; i++) yield { message: { case: "update" as const, value: { taskId: id, progress: i / UPDATES, label: `u${i}`, checkpoint: { note } } } };
+      }
+      const sent = await client.rpc.streamProgress(flood());
+      assert.equal(sent.updated, BigInt(UPDATES));
+      const labels: string[] = [];
+      const sequences: bigint[] = [];
+      while (labels.length < UPDATES) {
+        const { value, done } = await events.next();
+        if (done) break;
+        if (value.event.case !== "progress") continue;
+        labels.push(value.event.value.label);
+        sequences.push(value.sequence);
+      }
+      ac.abort();
+      await events.return?.();
+      assert.deepEqual(labels, Array.from({ length: UPDATES }, (_, i) => `u${i + 1}`));
+      assert.ok(sequences.every((q, i) => i === 0 || q > sequences[i - 1]!), "strictly increasing");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("a held confirmation re-attaches after a restart and gets the answer given meanwhile", async () => {
     const port = await freePort();
     let app = await restartable(port);
