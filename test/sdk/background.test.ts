@@ -80,6 +80,24 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
     assert.deepEqual([done.status, run.signal.aborted], ["cancelled", true]);
   });
 
+  it("with auth on, a worker's silent job learns of a user's cancel by push (issue 13's server side: workers may watch their tasks)", async () => {
+    const secured = await startTestServer({ principals: [{ name: "w", role: "worker" }, { name: "alice", role: "user", owner: "alice" }] });
+    try {
+      const run = await secured.connect("w").tasks.runBackground(async (task) => {
+        await aborted(task.signal);
+        throw task.signal.reason;
+      }, { owner: "alice" });
+      await sleep(100);
+      await secured.connect("alice").cancel(run.id, "not now");
+      // Nothing else would tell it: the job makes no call and has no lease to heartbeat.
+      const pushed = await Promise.race([aborted(run.signal).then(() => true), sleep(10_000).then(() => false)]);
+      assert.equal(pushed, true, "the job's signal was not aborted within 10 s of the cancel");
+      assert.equal((await run.done).status, "cancelled");
+    } finally {
+      await secured.close();
+    }
+  });
+
   it("close() aborts a running job and done rejects: its end could not be recorded", async () => {
     const other = server.connect();
     const run = await other.tasks.runBackground(async (task) => {
