@@ -116,6 +116,11 @@ async function naiveHandlers(): Promise<{ handlers: grpc.UntypedServiceImplement
     update_time: now,
     end_time: null,
     revision: 1,
+    attempt: 1,
+    lease_duration: null,
+    lease_expire_time: null,
+    stall_time: null,
+    claim_request_id: null,
   }));
   await db.orm.em.fork().insertMany(TaskRowSchema, rows);
   const NOT_FOUND = encode(UpdateProgressResponseSchema, { found: false });
