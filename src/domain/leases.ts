@@ -9,6 +9,12 @@ import { changed, endPending } from "./transitions.js";
 const TIMER_MAX_MS = 2 ** 31 - 1;
 /** The persisted expiry is renewed this long before it passes (at most 1 s, a quarter lease for short ones). */
 const RENEW_MARGIN_MS = 1000;
+/**
+ * A lapse is tried this long after the expiry: time for the replica that saw a late call (one
+ * after the renewal point) to commit its renewal, which it does at the expiry itself, before
+ * a replica that saw nothing stalls the task.
+ */
+export const LAPSE_SLACK_MS = 250;
 
 /** Options of createLeases. */
 export interface LeasesOptions {
@@ -155,7 +161,22 @@ export function createLeases(options: LeasesOptions): Leases {
       if (stallFailAfterMs > 0 && task.stallTime !== null) arm(task.id, e, task.stallTime + stallFailAfterMs);
       return;
     }
-    arm(task.id, e, Math.max(task.leaseExpireTime ?? task.updateTime + task.leaseDurationMs!, e.graceUntil));
+    const due = nextDue(task, e, clock());
+    if (due !== null) arm(task.id, e, due);
+  }
+
+  /**
+   * The next time this task's timer has something to check: the renewal point (persisted
+   * expiry - margin), the expiry itself (a late call is renewed then), the lapse point
+   * (expiry or grace, + slack); null when all have passed (a lapse is due now).
+   */
+  function nextDue(task: Task, e: Entry, now: number): number | null {
+    const dur = task.leaseDurationMs!;
+    const persisted = task.leaseExpireTime ?? task.updateTime + dur;
+    for (const at of [persisted - margin(dur), persisted, Math.max(persisted, e.graceUntil) + LAPSE_SLACK_MS]) {
+      if (at > now) return at;
+    }
+    return null;
   }
 
   async function fire(id: string): Promise<void> {
@@ -177,17 +198,16 @@ export function createLeases(options: LeasesOptions): Leases {
     if (e.holds > 0) e.lastCall = now;
     const persisted = task.leaseExpireTime ?? task.updateTime + dur;
     const fromCalls = e.lastCall + dur;
-    if (fromCalls > persisted && persisted - now <= margin(dur)) {
+    if (fromCalls > persisted) {
+      // Calls seen here outlive the persisted expiry: renew it once, near its end.
+      if (now < persisted - margin(dur)) return arm(id, e, persisted - margin(dur));
       await renew(task, fromCalls);
       return track(store.peekTask(id) ?? task);
     }
-    const effective = Math.max(memoryExpiry(e, dur, now), persisted);
-    if (effective <= now) {
-      const after = await lapse(task);
-      if (after && !isTerminal(after.status)) track(after);
-      return;
-    }
-    arm(id, e, fromCalls > persisted ? Math.min(effective, persisted - margin(dur)) : effective);
+    const due = nextDue(task, e, now);
+    if (due !== null) return arm(id, e, due);
+    const after = await lapse(task);
+    if (after && !isTerminal(after.status)) track(after);
   }
 
   /** Writes a later lease_expire_time for the current attempt (no event: nothing a watcher must see changed). */

@@ -4,6 +4,7 @@ import { Code } from "@connectrpc/connect";
 import { collect, errorOf, type InProcessService, startInProcess } from "../support/in-process.js";
 import { REPLACE_SURFACE } from "../support/flows.js";
 import { trackLeaks } from "../support/leaks.js";
+import { LAPSE_SLACK_MS } from "../../src/domain/leases.js";
 import type { WatchTasksResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
 
@@ -61,11 +62,11 @@ describe("leases", { timeout: 20_000 }, () => {
     }
   });
 
-  it("lapses to STALLED exactly at the lease with no word, pushed with stall_time; the next heartbeat makes it RUNNING", async (t) => {
+  it("lapses to STALLED at the lease (+ the lapse slack) with no word, pushed with stall_time; the next heartbeat makes it RUNNING", async (t) => {
     mockTime(t);
     const task = await newTask("lapse");
     const ui = await watching("lapse");
-    t.mock.timers.tick(9_999);
+    t.mock.timers.tick(9_999 + LAPSE_SLACK_MS);
     await barrier();
     assert.equal((await get(task.id)).status, TaskStatus.RUNNING, "not stalled 1 ms early");
     t.mock.timers.tick(1);
@@ -112,10 +113,10 @@ describe("leases", { timeout: 20_000 }, () => {
     }
     t.mock.timers.tick(6_000);
     await s.client.updateProgress({ taskId: task.id, progress: 0.7 });
-    t.mock.timers.tick(9_000);
+    t.mock.timers.tick(9_999 + LAPSE_SLACK_MS);
     await barrier();
     assert.equal((await get(task.id)).status, TaskStatus.RUNNING);
-    t.mock.timers.tick(1_000);
+    t.mock.timers.tick(1);
     await barrier();
     assert.equal((await get(task.id)).status, TaskStatus.STALLED);
     const e = await s.client.emitProgress({ taskId: task.id, progress: 0.8 });
@@ -143,7 +144,7 @@ describe("leases", { timeout: 20_000 }, () => {
     }
     assert.equal((await get(task.id)).status, TaskStatus.WAITING_CONFIRMATION, "50 s held: still waiting");
     await held.cancel();
-    t.mock.timers.tick(9_999);
+    t.mock.timers.tick(9_999 + LAPSE_SLACK_MS);
     await barrier();
     assert.equal((await get(task.id)).status, TaskStatus.WAITING_CONFIRMATION);
     t.mock.timers.tick(1);
@@ -338,14 +339,15 @@ describe("--stall-fail-after-ms", { timeout: 20_000 }, () => {
     const dead = (await s.client.createTask({ owner: "fail-after", leaseDuration: LEASE })).task!;
     const alive = (await s.client.createTask({ owner: "fail-after", leaseDuration: LEASE })).task!;
     const barrier = () => s.client.updateProgress({ taskId: "t-none", progress: 0 }).then(() => s.client.createTask({ owner: "b" }));
-    t.mock.timers.tick(10_000);
+    t.mock.timers.tick(10_000 + LAPSE_SLACK_MS);
     await barrier();
     assert.equal((await s.client.getTask({ taskId: dead.id })).task!.status, TaskStatus.STALLED);
-    t.mock.timers.tick(20_000);
+    t.mock.timers.tick(20_000 - LAPSE_SLACK_MS);
     await s.client.heartbeat({ taskId: alive.id });
     t.mock.timers.tick(5_000);
     await s.client.heartbeat({ taskId: alive.id });
-    t.mock.timers.tick(4_999);
+    // Stalled at 10 s + the slack: failed 30 s later.
+    t.mock.timers.tick(5_249);
     await barrier();
     assert.equal((await s.client.getTask({ taskId: dead.id })).task!.status, TaskStatus.STALLED, "not failed 1 ms early");
     t.mock.timers.tick(1);
