@@ -161,8 +161,9 @@ export function createLeases(options: LeasesOptions): Leases {
       if (stallFailAfterMs > 0 && task.stallTime !== null) arm(task.id, e, task.stallTime + stallFailAfterMs);
       return;
     }
-    const due = nextDue(task, e, clock());
-    if (due !== null) arm(task.id, e, due);
+    // Every check point already passed (a renewal that committed late): check at once.
+    const now = clock();
+    arm(task.id, e, nextDue(task, e, now) ?? now);
   }
 
   /**
