@@ -1,4 +1,5 @@
 import type { Component, Confirmation, JsonObject, SequencedEvent, Task, TaskStatus } from "./model.js";
+import type { Answerer } from "./rules.js";
 import type { EventSink, TaskQuery, TaskStore, Timers, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 
 // The task manager's contract: its inputs, its options and the interface the service calls.
@@ -43,6 +44,10 @@ export interface RequestConfirmationInput {
   components: Component[];
   requestId: string;
   timeoutMs: number;
+  /** Principal names or "role:<role>" who may answer; empty = the default rule. */
+  answerers?: readonly string[] | undefined;
+  /** A button's action taken when the timeout passes; "" = none (validated at the edge). */
+  timeoutAction?: string | undefined;
 }
 
 /** ResolveConfirmation's input. */
@@ -55,6 +60,16 @@ export interface ResolveConfirmationInput {
    * does not leak). undefined: any owner's.
    */
   owner?: string | undefined;
+  /** Who answers (recorded as answered_by, held to the confirmation's answerers). */
+  answerer: Answerer;
+}
+
+/** One page of a task's persisted history. */
+export interface TaskEventsQuery {
+  taskId: string;
+  /** Events with a sequence above this one. */
+  afterSequence: number;
+  limit: number;
 }
 
 /** The lifecycle of the manager: calls are refused as UNAVAILABLE outside "open". */
@@ -79,6 +94,8 @@ export interface TaskManagerOptions {
    * @default writes the error to console.error
    */
   onError?: (err: unknown, context: { confirmationId: string }) => void;
+  /** Told once per answer recorded by ResolveConfirmation (not for a safe retry), after commit. */
+  onAnswer?: (answered: Confirmation) => void;
 }
 
 /**
@@ -140,9 +157,13 @@ export interface TaskManager {
   heldConfirmations(): number;
   /**
    * ResolveConfirmation: the confirmation read once, its owner checked against the
-   * caller's scope, the answer validated; the first answer wins; the task resumes.
+   * caller's scope, the caller against its answerers, the answer validated and the clicked
+   * button's value merged in; the first answer wins (the same answer again by the same
+   * principal is a safe retry: the confirmation as it is, no new event); the task resumes.
    */
   resolveConfirmation(input: ResolveConfirmationInput): Promise<Confirmation>;
+  /** ListTaskEvents: the task's persisted events after a sequence, oldest first (the caller checked the task). */
+  listTaskEvents(query: TaskEventsQuery): Promise<SequencedEvent[]>;
   /** CompleteTask: SUCCEEDED, progress 1, result stored. */
   completeTask(input: { taskId: string; result: JsonObject | null }): Promise<Task>;
   /** FailTask: FAILED with the message and details. */

@@ -14,9 +14,10 @@ type Rpc =
   | "CompleteTask"
   | "FailTask"
   | "CancelTask"
-  | "WatchTasks";
+  | "WatchTasks"
+  | "ListTaskEvents";
 
-const USER_RPCS: readonly Rpc[] = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
+const USER_RPCS: readonly Rpc[] = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask", "ListTaskEvents"];
 
 /**
  * The one table of who may call what, on both listeners. Owner scoping (a user sees only
@@ -33,6 +34,8 @@ export const ALLOWED_RPCS: Readonly<Record<Role, ReadonlySet<string> | "all">> =
     "RequestConfirmation",
     "CompleteTask",
     "FailTask",
+    // A task's history is as visible as the task (GetTask).
+    "ListTaskEvents",
   ]),
   user: new Set<Rpc>(USER_RPCS),
   gateway: new Set<Rpc>(USER_RPCS),
