@@ -75,10 +75,11 @@ const REQUESTS: Record<string, () => Promise<unknown>> = {
   FailTask: async () => ({ taskId: await aliceTask(), errorMessage: "boom" }),
   CancelTask: async () => ({ taskId: await aliceTask(), reason: "stop" }),
   WatchTasks: async () => ({ owner: "alice", includeSnapshot: true }),
+  ListTaskEvents: async () => ({ taskId: await aliceTask() }),
 };
 
-const WORKER = ["CreateTask", "GetTask", "UpdateProgress", "EmitProgress", "StreamProgress", "RequestConfirmation", "CompleteTask", "FailTask"];
-const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
+const WORKER = ["CreateTask", "GetTask", "UpdateProgress", "EmitProgress", "StreamProgress", "RequestConfirmation", "CompleteTask", "FailTask", "ListTaskEvents"];
+const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask", "ListTaskEvents"];
 const ALLOWED: Record<"worker" | "alice" | "gateway" | "admin", readonly string[]> = {
   worker: WORKER,
   alice: USER,
@@ -110,7 +111,7 @@ describe("a user and another owner's tasks", () => {
   for (const listener of LISTENERS) {
     it(`${listener}: every RPC taking a task or confirmation id answers NOT_FOUND, as for a missing one`, async () => {
       const bob = as("bob");
-      for (const rpc of ["GetTask", "CancelTask"]) {
+      for (const rpc of ["GetTask", "CancelTask", "ListTaskEvents"]) {
         const taskId = await aliceTask();
         const out = await invoke(t, http, listener, rpc, { taskId, reason: "x" }, bob);
         assert.equal(codeName(out.code), "NotFound", `${rpc}: ${out.message}`);
