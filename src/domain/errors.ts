@@ -29,6 +29,7 @@ export const REASONS = {
   ALREADY_RESOLVED: "the confirmation was already answered, expired or cancelled; metadata confirmation_state",
   CONFIRMATION_PENDING: "the task already waits on another confirmation; metadata confirmation_id",
   REQUEST_ID_CONFLICT: "the request_id was already used for a different request",
+  ATTEMPT_SUPERSEDED: "the call's attempt is not the task's current one (ClaimTask handed it on); nothing changed; metadata current_attempt, attempt",
   WATCHER_TOO_SLOW: "the watcher fell too far behind; metadata resume_after_sequence",
   SEQUENCE_COMPACTED: "after_sequence left the retained event log; metadata oldest_sequence",
   SEQUENCE_AHEAD: "after_sequence is ahead of the event log; metadata latest_sequence",
@@ -36,6 +37,7 @@ export const REASONS = {
   MESSAGE_TOO_LARGE: "a message is past the size limit",
   UNAUTHENTICATED: "no valid bearer token",
   PERMISSION_DENIED: "the principal's role or owner does not allow the call",
+  NOT_AN_ANSWERER: "the confirmation names who may answer and the caller is not one of them; metadata confirmation_id",
   NOT_READY: "the service is starting; retry after RetryInfo's delay",
   SHUTTING_DOWN: "the service is draining; retry (on another replica) after RetryInfo's delay",
   STORE_UNAVAILABLE: "the database cannot commit now; nothing was acknowledged",
@@ -103,7 +105,7 @@ export class NotFoundError extends DomainError {
 export class FailedPreconditionError extends DomainError {
   constructor(
     message: string,
-    reason: "ILLEGAL_TRANSITION" | "ALREADY_RESOLVED" | "CONFIRMATION_PENDING" | "REQUEST_ID_CONFLICT",
+    reason: "ILLEGAL_TRANSITION" | "ALREADY_RESOLVED" | "CONFIRMATION_PENDING" | "REQUEST_ID_CONFLICT" | "ATTEMPT_SUPERSEDED",
     metadata: Record<string, string> = {},
   ) {
     super("failed_precondition", message, reason, metadata);
@@ -152,8 +154,8 @@ export class ResourceExhaustedError extends DomainError {
 
 /** The caller is known but may not do this. */
 export class PermissionDeniedError extends DomainError {
-  constructor(message: string) {
-    super("permission_denied", message, "PERMISSION_DENIED");
+  constructor(message: string, reason: "PERMISSION_DENIED" | "NOT_AN_ANSWERER" = "PERMISSION_DENIED", metadata: Record<string, string> = {}) {
+    super("permission_denied", message, reason, metadata);
   }
 }
 

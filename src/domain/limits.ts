@@ -19,14 +19,25 @@ export const LIMITS = Object.freeze({
   structDepth: 32,
   components: 64,
   selectOptions: 100,
+  /** Entries of RequestConfirmation's answerers, and the length of each. */
+  answerers: 64,
+  answererLength: 128,
+  /** Characters of a TextInput's pattern and of its pattern_description. */
+  patternLength: 512,
   watchTaskIds: 1000,
   /** ListTasks page size when none is given, and the largest one served. */
   defaultPageSize: 50,
   maxPageSize: 1000,
+  /** ListTaskEvents page size when none is given (the largest is maxPageSize). */
+  defaultEventPageSize: 100,
   /** Bytes of one whole request message on either listener. */
   messageBytes: 4 * 1024 * 1024,
   /** Longest confirmation timeout: 30 days in milliseconds. */
   maxTimeoutMs: 30 * 24 * 3600 * 1000,
+  /** Shortest lease a worker may ask for: 1 s. */
+  minLeaseMs: 1000,
+  /** Longest lease: 24 h in milliseconds. */
+  maxLeaseMs: 24 * 3600 * 1000,
 });
 
 const ID_PATTERN = /^[A-Za-z0-9._:@-]+$/;

@@ -5,8 +5,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObj
 /** A JSON object (the shape of a google.protobuf.Struct). */
 export type JsonObject = { [key: string]: JsonValue };
 
-/** Where a task is in its life; the last three are terminal. */
-export type TaskStatus = "running" | "waiting_confirmation" | "succeeded" | "failed" | "cancelled";
+/** Where a task is in its life; succeeded, failed and cancelled are terminal. */
+export type TaskStatus = "running" | "waiting_confirmation" | "stalled" | "succeeded" | "failed" | "cancelled";
 /** Where a confirmation is in its life; all but pending are final. */
 export type ConfirmationState = "pending" | "answered" | "expired" | "cancelled";
 
@@ -41,6 +41,20 @@ export interface Task {
   readonly endTime: number | null;
   /** Incremented by every persisted change; starts at 1. */
   readonly revision: number;
+  /** Which run of the job holds the task: 1 when created, + 1 per ClaimTask. */
+  readonly attempt: number;
+  /** The lease's length in ms; null without a lease. */
+  readonly leaseDurationMs: number | null;
+  /**
+   * When the lease lapses as last persisted; null without a lease. The replica serving the
+   * worker's calls knows a later expiry in memory (domain/leases.ts) and renews this at most
+   * about once per lease duration.
+   */
+  readonly leaseExpireTime: number | null;
+  /** When the task last went stalled; null unless status is stalled. */
+  readonly stallTime: number | null;
+  /** The request_id of the ClaimTask that made the current attempt; null when none. */
+  readonly claimRequestId: string | null;
 }
 
 /** Rendering hint of a button. */
@@ -49,7 +63,15 @@ export type ButtonStyle = "unspecified" | "primary" | "secondary" | "danger";
 /** One UI primitive of a confirmation surface (the SDK Builder's parts). */
 export type Component =
   | { readonly id: string; readonly kind: "text"; readonly text: string }
-  | { readonly id: string; readonly kind: "button"; readonly label: string; readonly action: string; readonly style: ButtonStyle }
+  | {
+      readonly id: string;
+      readonly kind: "button";
+      readonly label: string;
+      readonly action: string;
+      readonly style: ButtonStyle;
+      /** Merged into the answer's values when this button is clicked; null for none. */
+      readonly value: JsonObject | null;
+    }
   | {
       readonly id: string;
       readonly kind: "text_input";
@@ -57,6 +79,12 @@ export type Component =
       readonly placeholder: string;
       readonly defaultValue: string;
       readonly required: boolean;
+      /** Longest value in characters (code points); 0 = LIMITS.textLength. */
+      readonly maxLength: number;
+      /** RE2 pattern the whole value must match; "" = any. */
+      readonly pattern: string;
+      /** Shown when the value does not match; "" = a generic message. */
+      readonly patternDescription: string;
     }
   | {
       readonly id: string;
@@ -64,8 +92,30 @@ export type Component =
       readonly label: string;
       readonly options: readonly { readonly value: string; readonly label: string }[];
       readonly defaultValue: string;
+      /** The value is a list of option values. */
+      readonly multiple: boolean;
+      readonly required: boolean;
     }
-  | { readonly id: string; readonly kind: "checkbox"; readonly label: string; readonly defaultValue: boolean };
+  | { readonly id: string; readonly kind: "checkbox"; readonly label: string; readonly defaultValue: boolean }
+  | {
+      readonly id: string;
+      readonly kind: "number_input";
+      readonly label: string;
+      readonly min: number | null;
+      readonly max: number | null;
+      /** The value must be (min ?? 0) plus a whole multiple of step; null = any. */
+      readonly step: number | null;
+      readonly required: boolean;
+      readonly defaultValue: number | null;
+    };
+
+/** The kinds of component that take a value in an answer. */
+export type InputComponent = Extract<Component, { kind: "text_input" | "select" | "checkbox" | "number_input" }>;
+
+/** True for the components an answer's values are keyed by. */
+export function isInput(c: Component): c is InputComponent {
+  return c.kind !== "text" && c.kind !== "button";
+}
 
 /** A decision a running task asks its user for. Immutable like Task. */
 export interface Confirmation {
@@ -84,6 +134,16 @@ export interface Confirmation {
   readonly createTime: number;
   readonly expireTime: number | null;
   readonly resolveTime: number | null;
+  /** Who may answer: principal names or "role:<role>"; empty = the owner's users, gateways, admins. */
+  readonly answerers: readonly string[];
+  /** The button action taken when the timeout passes; "" = none. */
+  readonly timeoutAction: string;
+  /** The answering principal's name; "" until answered (and when the timeout took the default). */
+  readonly answeredBy: string;
+  /** When the answer (or the timeout's default) was recorded; null until then. */
+  readonly answerTime: number | null;
+  /** True when the confirmation ended expired with timeoutAction taken as the answer. */
+  readonly defaulted: boolean;
 }
 
 /** What happened, as pushed to watchers and (when persisted) kept in the event log. */

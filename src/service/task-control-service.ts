@@ -1,16 +1,19 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DomainError, InvalidArgumentError, UnavailableError } from "../domain/errors.js";
+import { DomainError, InvalidArgumentError, PermissionDeniedError, UnavailableError } from "../domain/errors.js";
 import type { Confirmation, Task } from "../domain/model.js";
 import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
 import {
   CancelTaskRequestSchema,
+  ClaimTaskRequestSchema,
   CompleteTaskRequestSchema,
   CreateTaskRequestSchema,
   type EmitProgressRequest,
   EmitProgressRequestSchema,
   FailTaskRequestSchema,
   GetTaskRequestSchema,
+  HeartbeatRequestSchema,
+  ListTaskEventsRequestSchema,
   ListTasksRequestSchema,
   RequestConfirmationRequestSchema,
   type RequestConfirmationResponse,
@@ -28,6 +31,7 @@ import {
   confirmationToProto,
   durationToMs,
   stateToProto,
+  timestampToProto,
   statusesFromProto,
   statusToProto,
   taskToProto,
@@ -36,7 +40,7 @@ import {
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
-import { pageLimit, validate, validateKnown } from "./validation.js";
+import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
 
 /** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
 export interface TaskControlDeps {
@@ -73,11 +77,11 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
   }
 
   function updateInput(r: UpdateProgressRequest) {
-    return { taskId: r.taskId, progress: r.progress, checkpoint: r.checkpoint, label: r.label };
+    return { taskId: r.taskId, progress: r.progress, checkpoint: r.checkpoint, label: r.label, attempt: Number(r.attempt) };
   }
 
   function emitInput(r: EmitProgressRequest) {
-    return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint };
+    return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint, attempt: Number(r.attempt) };
   }
 
   function progressAnswer(o: ProgressOutcome) {
@@ -94,6 +98,8 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           action: c.action,
           values: c.values ?? undefined,
           cancelRequested: task?.cancelRequested ?? c.state === "cancelled",
+          answeredBy: c.answeredBy,
+          defaulted: c.defaulted,
         },
       },
     });
@@ -108,6 +114,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         label: req.label,
         checkpoint: req.checkpoint ?? null,
         requestId: req.requestId,
+        leaseDurationMs: durationToMs(req.leaseDuration),
       });
       return { task: taskToProto(task) };
     },
@@ -202,6 +209,9 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         components: componentsFromProto(req.components),
         requestId: req.requestId,
         timeoutMs: durationToMs(req.timeout),
+        attempt: Number(req.attempt),
+        answerers: req.answerers,
+        timeoutAction: req.timeoutAction,
       });
       yield create(RequestConfirmationResponseSchema, {
         event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
@@ -221,20 +231,38 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
     async resolveConfirmation(req, ctx) {
       validateKnown(ResolveConfirmationRequestSchema, req);
+      const principal = ctx.values.get(principalKey);
       const c = await manager.resolveConfirmation({
         confirmationId: req.confirmationId,
         action: req.action,
         values: req.values ?? {},
         // A user sees only its owner's confirmations; others may answer any.
-        owner: ownerScope(ctx.values.get(principalKey), ""),
+        owner: ownerScope(principal, ""),
+        answerer: { name: principal.name, role: principal.role },
       });
       return { confirmation: confirmationToProto(c) };
+    },
+
+    async listTaskEvents(req, ctx) {
+      validateKnown(ListTaskEventsRequestSchema, req);
+      await visibleTask(ctx, req.taskId);
+      const limit = eventPageLimit(req.pageSize);
+      const after = req.pageToken ? decodeEventPageToken(req.pageToken, req.taskId) : 0;
+      const events = await manager.listTaskEvents({ taskId: req.taskId, afterSequence: after, limit: limit + 1 });
+      const page = events.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        events: page.map((event) => watchItemToProto({ kind: "event", event })),
+        nextPageToken: events.length > limit && last ? encodeEventPageToken(last.sequence, req.taskId) : "",
+      };
     },
 
     async completeTask(req, ctx) {
       validateKnown(CompleteTaskRequestSchema, req);
       await visibleTask(ctx, req.taskId);
-      return { task: taskToProto(await manager.completeTask({ taskId: req.taskId, result: req.result ?? null })) };
+      return {
+        task: taskToProto(await manager.completeTask({ taskId: req.taskId, result: req.result ?? null, attempt: Number(req.attempt) })),
+      };
     },
 
     async failTask(req, ctx) {
@@ -244,6 +272,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         taskId: req.taskId,
         errorMessage: req.errorMessage,
         details: req.details ?? null,
+        attempt: Number(req.attempt),
       });
       return { task: taskToProto(task) };
     },
@@ -254,9 +283,33 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       return { task: taskToProto(await manager.cancelTask({ taskId: req.taskId, reason: req.reason })) };
     },
 
+    async heartbeat(req) {
+      if (validate(HeartbeatRequestSchema, req).unknown) return { found: false, status: statusToProto(null), cancelRequested: false };
+      const o = await manager.heartbeat({ taskId: req.taskId, attempt: Number(req.attempt) });
+      return {
+        found: o.found,
+        status: statusToProto(o.status),
+        cancelRequested: o.cancelRequested,
+        leaseExpireTime: timestampToProto(o.leaseExpireTime),
+      };
+    },
+
+    async claimTask(req, ctx) {
+      validateKnown(ClaimTaskRequestSchema, req);
+      await visibleTask(ctx, req.taskId);
+      const task = await manager.claimTask({ taskId: req.taskId, leaseDurationMs: durationToMs(req.leaseDuration), requestId: req.requestId });
+      return { task: await withPending(task) };
+    },
+
     async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
       validate(WatchTasksRequestSchema, req);
-      const owner = ownerScope(ctx.values.get(principalKey), req.owner);
+      const principal = ctx.values.get(principalKey);
+      // A worker watches the tasks it runs (a cancel reaches it between calls); owner-wide
+      // watches stay with users, gateways and admins.
+      if (principal.role === "worker" && req.taskIds.length === 0) {
+        throw new PermissionDeniedError(`role worker may call WatchTasks only with task_ids`);
+      }
+      const owner = ownerScope(principal, req.owner);
       // Sequences are safe integers; anything larger is ahead of any log (OUT_OF_RANGE below).
       const afterSequence =
         req.afterSequence === undefined
@@ -356,15 +409,34 @@ function encodePageToken(last: Task, filterKey: string): string {
   return Buffer.from(JSON.stringify({ c: last.createTime, i: last.id, f: filterKey })).toString("base64url");
 }
 
-function decodePageToken(token: string, filterKey: string): { createTime: number; id: string } {
-  let parsed: unknown;
+/** The fields of an opaque page token (base64url JSON); INVALID_ARGUMENT when it is not one. */
+function readPageToken(token: string): Record<string, unknown> {
   try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (parsed !== null && typeof parsed === "object") return parsed as Record<string, unknown>;
   } catch {
-    throw new InvalidArgumentError("page_token", "is malformed");
+    // reported below
   }
-  const p = parsed as { c?: unknown; i?: unknown; f?: unknown };
+  throw new InvalidArgumentError("page_token", "is malformed");
+}
+
+function decodePageToken(token: string, filterKey: string): { createTime: number; id: string } {
+  const p = readPageToken(token) as { c?: unknown; i?: unknown; f?: unknown };
   if (typeof p.c !== "number" || typeof p.i !== "string") throw new InvalidArgumentError("page_token", "is malformed");
   if (p.f !== filterKey) throw new InvalidArgumentError("page_token", "was issued for other filters");
   return { createTime: p.c, id: p.i };
+}
+
+/** A ListTaskEvents token: the last sequence served, bound to its task. */
+function encodeEventPageToken(sequence: number, taskId: string): string {
+  return Buffer.from(JSON.stringify({ s: sequence, t: taskId })).toString("base64url");
+}
+
+function decodeEventPageToken(token: string, taskId: string): number {
+  const p = readPageToken(token) as { s?: unknown; t?: unknown };
+  if (typeof p.s !== "number" || !Number.isSafeInteger(p.s) || p.s < 0 || typeof p.t !== "string") {
+    throw new InvalidArgumentError("page_token", "is malformed");
+  }
+  if (p.t !== taskId) throw new InvalidArgumentError("page_token", "was issued for another task");
+  return p.s;
 }

@@ -26,6 +26,11 @@ export interface TaskRow {
   update_time: number;
   end_time: number | null;
   revision: number;
+  attempt: number;
+  lease_duration: number | null;
+  lease_expire_time: number | null;
+  stall_time: number | null;
+  claim_request_id: string | null;
 }
 
 /** A row of `confirmations`. */
@@ -43,6 +48,12 @@ export interface ConfirmationRow {
   create_time: number;
   expire_time: number | null;
   resolve_time: number | null;
+  /** JSON list of principal names and "role:<role>" entries; "[]" for the default rule. */
+  answerers: string;
+  timeout_action: string;
+  answered_by: string;
+  answer_time: number | null;
+  defaulted: boolean;
 }
 
 /** A row of `events`: the persisted event log, one row per sequence number. */
@@ -80,6 +91,11 @@ export const TaskSchema = new EntitySchema<TaskRow>({
     update_time: millis(),
     end_time: { ...millis(), nullable: true },
     revision: { type: "integer" },
+    attempt: { type: "integer", default: 1 },
+    lease_duration: { ...millis(), nullable: true },
+    lease_expire_time: { ...millis(), nullable: true },
+    stall_time: { ...millis(), nullable: true },
+    claim_request_id: { type: "string", nullable: true },
   },
   indexes: [
     { name: "tasks_owner_create_idx", properties: ["owner", "create_time", "id"] },
@@ -106,6 +122,11 @@ export const ConfirmationSchema = new EntitySchema<ConfirmationRow>({
     create_time: millis(),
     expire_time: { ...millis(), nullable: true },
     resolve_time: { ...millis(), nullable: true },
+    answerers: { type: "text", default: "[]" },
+    timeout_action: { type: "string", default: "" },
+    answered_by: { type: "string", default: "" },
+    answer_time: { ...millis(), nullable: true },
+    defaulted: { type: "boolean", default: false },
   },
   indexes: [{ name: "confirmations_state_idx", properties: ["state"] }],
   uniques: [{ name: "confirmations_task_request_unique", properties: ["task_id", "request_id"] }],
@@ -123,7 +144,11 @@ export const EventSchema = new EntitySchema<EventRow>({
     type: { type: "string" },
     payload: { type: "text" },
   },
-  indexes: [{ name: "events_time_idx", properties: ["time"] }],
+  indexes: [
+    { name: "events_time_idx", properties: ["time"] },
+    // ListTaskEvents: one task's history in sequence order.
+    { name: "events_task_sequence_idx", properties: ["task_id", "sequence"] },
+  ],
 });
 
 /** Every entity schema, for the ORM's configuration. */

@@ -74,11 +74,27 @@ const REQUESTS: Record<string, () => Promise<unknown>> = {
   CompleteTask: async () => ({ taskId: await aliceTask() }),
   FailTask: async () => ({ taskId: await aliceTask(), errorMessage: "boom" }),
   CancelTask: async () => ({ taskId: await aliceTask(), reason: "stop" }),
+  // Owner-wide: a worker may watch only task_ids (checked below), so it is refused this one.
   WatchTasks: async () => ({ owner: "alice", includeSnapshot: true }),
+  Heartbeat: async () => ({ taskId: await aliceTask() }),
+  ClaimTask: async () => ({ taskId: await aliceTask() }),
+  ListTaskEvents: async () => ({ taskId: await aliceTask() }),
 };
 
-const WORKER = ["CreateTask", "GetTask", "UpdateProgress", "EmitProgress", "StreamProgress", "RequestConfirmation", "CompleteTask", "FailTask"];
-const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
+const WORKER = [
+  "CreateTask",
+  "GetTask",
+  "UpdateProgress",
+  "EmitProgress",
+  "StreamProgress",
+  "RequestConfirmation",
+  "CompleteTask",
+  "FailTask",
+  "Heartbeat",
+  "ClaimTask",
+  "ListTaskEvents",
+];
+const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask", "ListTaskEvents"];
 const ALLOWED: Record<"worker" | "alice" | "gateway" | "admin", readonly string[]> = {
   worker: WORKER,
   alice: USER,
@@ -106,11 +122,20 @@ describe("role × RPC matrix", () => {
   }
 });
 
+describe("a worker's watch", () => {
+  for (const listener of LISTENERS) {
+    it(`${listener}: a worker may watch its task_ids (a cancel reaches it between calls)`, async () => {
+      const out = await invoke(t, http, listener, "WatchTasks", { taskIds: [await aliceTask()], includeSnapshot: true }, as("worker"));
+      assert.equal(out.code, 0, out.message);
+    });
+  }
+});
+
 describe("a user and another owner's tasks", () => {
   for (const listener of LISTENERS) {
     it(`${listener}: every RPC taking a task or confirmation id answers NOT_FOUND, as for a missing one`, async () => {
       const bob = as("bob");
-      for (const rpc of ["GetTask", "CancelTask"]) {
+      for (const rpc of ["GetTask", "CancelTask", "ListTaskEvents"]) {
         const taskId = await aliceTask();
         const out = await invoke(t, http, listener, rpc, { taskId, reason: "x" }, bob);
         assert.equal(codeName(out.code), "NotFound", `${rpc}: ${out.message}`);
