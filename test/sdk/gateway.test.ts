@@ -240,7 +240,7 @@ describe("Node SDK: gateway and resilience", { timeout: 60_000 }, () => {
     }
   });
 
-  it("answerers limit who may answer; answeredBy names who did (issue 14's server side)", async () => {
+  it("answerers limit who may answer; answeredBy names who did", async () => {
     const server = await startTestServer({
       principals: [
         { name: "worker-1", role: "worker" },

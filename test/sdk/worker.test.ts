@@ -156,22 +156,25 @@ describe("Node SDK: worker calls", { timeout: 60_000 }, () => {
     assert.deepEqual([up.found, up.applied, up.cancelRequested, up.status], [true, false, true, "cancelled"]);
   });
 
-  it("button values, answeredBy and timeoutAction reach the decision (issue 14's server side)", async () => {
+  it("button values, answeredBy and timeoutAction reach the decision", async () => {
     const id = await client.tasks.create({ owner: owner() });
     const builder = new Builder().add(
-      Button("merge", { label: "Merge", action: "resolve", value: { strategy: "merge" } }),
-      Button("replace", { label: "Replace", action: "resolve", value: { strategy: "replace" } }),
+      Button("merge", { label: "Merge", action: "merge", value: { strategy: "merge" } }),
+      Button("replace", { label: "Replace", action: "replace", value: { strategy: "replace" } }),
       NumberInput("copies", { label: "Copies", min: 1, max: 3 }),
       Select("target", { label: "Target", options: ["a", { value: "b", label: "B" }] }),
     );
     const decision = started(client.tasks.requestConfirmation(id, builder));
     const pending = await nextConfirmation(client, { taskId: id });
-    await client.resolveConfirmation(pending.id, { action: "resolve", values: { copies: 2, target: "b" } });
+    await client.resolveConfirmation(pending.id, { action: "merge", values: { copies: 2, target: "b" } });
     const d = await decision;
     assert.deepEqual([d.ok, d.values, d.answeredBy], [true, { copies: 2, target: "b", strategy: "merge" }, "anonymous"]);
 
-    const defaulted = await client.tasks.requestConfirmation(id, builder, { timeoutMs: 200, timeoutAction: "resolve" });
-    assert.deepEqual([defaulted.ok, defaulted.outcome, defaulted.defaulted, defaulted.action], [false, "expired", true, "resolve"]);
+    const defaulted = await client.tasks.requestConfirmation(id, builder, { timeoutMs: 200, timeoutAction: "replace" });
+    assert.deepEqual(
+      [defaulted.ok, defaulted.outcome, defaulted.defaulted, defaulted.action, defaulted.values, defaulted.answeredBy],
+      [false, "expired", true, "replace", { strategy: "replace" }, ""],
+    );
   });
 
   it("errors are typed and carry the reason, metadata and bad fields", async () => {
@@ -188,11 +191,14 @@ describe("Node SDK: worker calls", { timeout: 60_000 }, () => {
     assert.ok(noButton instanceof InvalidArgument);
     assert.equal((await client.tasks.view(id)).status, "running", "a refused surface changed nothing");
 
-    const decision = started(client.tasks.requestConfirmation(id, new Builder().add(Button("ok", { label: "OK", action: "ok" }))));
+    const yesNo = new Builder().add(Button("ok", { label: "OK", action: "ok" }), Button("no", { label: "No", action: "no" }));
+    const decision = started(client.tasks.requestConfirmation(id, yesNo));
     const pending = await nextConfirmation(client, { taskId: id });
     await client.resolveConfirmation(pending.id, { action: "ok" });
     await decision;
-    const twice = await client.resolveConfirmation(pending.id, { action: "ok" }).then(() => undefined, (e: unknown) => e);
+    // The same answer again is a safe retry; a different one loses to the first.
+    assert.equal((await client.resolveConfirmation(pending.id, { action: "ok" })).state, "answered");
+    const twice = await client.resolveConfirmation(pending.id, { action: "no" }).then(() => undefined, (e: unknown) => e);
     assert.ok(twice instanceof FailedPrecondition);
     assert.deepEqual([twice.reason, twice.metadata["confirmation_state"]], ["ALREADY_RESOLVED", "CONFIRMATION_STATE_ANSWERED"]);
 
