@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
-import { Builder, Button, TaskCancelled, type Client } from "../../clients/node/src/index.js";
+import { AttemptSuperseded, Builder, Button, TaskCancelled, type Client } from "../../clients/node/src/index.js";
 import { nextConfirmation, startTestServer, type TestServer } from "../../clients/node/src/testing.js";
 import { trackLeaks } from "../support/leaks.js";
 
@@ -35,6 +35,7 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
     );
     const done = await run.done;
     assert.deepEqual([done.id, done.status, done.progress, done.label, done.result], [run.id, "succeeded", 1, "step 3/3", { steps: 3 }]);
+    assert.deepEqual([run.attempt, done.leaseDurationMs], [1, 60_000], "a lease of 60 s by default, as in the Python SDK");
   });
 
   it("fails the task with the job's error, its name and stack in the details", async () => {
@@ -45,8 +46,8 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
       { owner: "bg" },
     );
     const done = await run.done;
-    assert.deepEqual([done.status, done.errorMessage, done.errorDetails?.["name"]], ["failed", "checksum mismatch", "RangeError"]);
-    assert.match(String(done.errorDetails?.["stack"]), /checksum mismatch/);
+    assert.deepEqual([done.status, done.errorMessage, done.errorDetails?.["type"]], ["failed", "checksum mismatch", "RangeError"]);
+    assert.match(String(done.errorDetails?.["traceback"]), /checksum mismatch/);
   });
 
   it("a cancel aborts the job's signal with TaskCancelled, even while it only sleeps", async () => {
@@ -97,6 +98,32 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
     } finally {
       await secured.close();
     }
+  });
+
+  it("a claim by another attempt stops the job (AttemptSuperseded) and leaves the task to it; resume runs from the checkpoint", async () => {
+    const first = server.connect();
+    const run = await first.tasks.runBackground(async (task) => {
+      await first.tasks.updateProgress(task.id, 0.4, { checkpoint: { rows: 400 } });
+      await aborted(task.signal);
+      // Its calls are fenced from now on.
+      await first.tasks.updateProgress(task.id, 0.5);
+    }, { owner: "bg", lease: 30 });
+    const supervisor = server.connect();
+    const seen: number[] = [];
+    const second = await supervisor.tasks.runBackground(async (task) => {
+      seen.push(task.attempt);
+      assert.deepEqual(task.checkpoint, { rows: 400 });
+      return { resumedFrom: task.checkpoint?.["rows"] ?? null };
+    }, { owner: "bg", resume: run.id });
+    assert.equal(second.id, run.id);
+    const err = await run.done.then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof AttemptSuperseded, String(err));
+    assert.equal(err.reason, "ATTEMPT_SUPERSEDED");
+    assert.ok(run.signal.reason instanceof AttemptSuperseded);
+    const done = await second.done;
+    assert.deepEqual([seen, done.attempt, done.status, done.progress, done.result], [[2], 2, "succeeded", 1, { resumedFrom: 400 }]);
+    first.close();
+    supervisor.close();
   });
 
   it("close() aborts a running job and done rejects: its end could not be recorded", async () => {

@@ -3,12 +3,23 @@
 import { Code } from "@connectrpc/connect";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { Caller } from "./client.js";
-import { AttemptSuperseded, TaskControlError } from "./errors.js";
+import { AttemptSuperseded, superseded, TaskControlError } from "./errors.js";
 import type { CreateOptions, Tasks } from "./tasks.js";
 import type { TaskView } from "./view.js";
 
-/** Options of runBackground: those of tasks.create(). `lease` (seconds) turns heartbeats on. */
-export type BackgroundOptions = CreateOptions;
+/** The lease of a background task when none is given, in seconds (the Python SDK's too). */
+export const DEFAULT_LEASE_S = 60;
+
+/** Options of runBackground: those of tasks.create(), and `resume`. */
+export interface BackgroundOptions extends CreateOptions {
+  /**
+   * The lease in seconds; the SDK heartbeats every lease/3 while the job runs, so a worker
+   * that dies goes STALLED within it. @default 60
+   */
+  readonly lease?: number;
+  /** Claims this (stalled) task as a new attempt instead of creating one; the job starts from its checkpoint. */
+  readonly resume?: string;
+}
 
 /** What the job function receives. */
 export interface BackgroundContext {
@@ -16,9 +27,12 @@ export interface BackgroundContext {
   readonly id: string;
   /** This run's attempt (1 for a new task; 0 from a server without leases). */
   readonly attempt: number;
-  /** The task's checkpoint when the run started (undefined for a new task). */
+  /** The task's checkpoint when the run started: the one given, or a resumed task's last. */
   readonly checkpoint: JsonObject | undefined;
-  /** Aborted when the task is cancelled (its reason a TaskCancelled) or the client closed. */
+  /**
+   * Aborted when the job must stop: the task was cancelled (the reason is a TaskCancelled),
+   * another attempt claimed it (an AttemptSuperseded), or the client closed.
+   */
   readonly signal: AbortSignal;
 }
 
@@ -29,7 +43,7 @@ export type BackgroundFn<T> = (task: BackgroundContext) => Promise<T> | T;
 export interface BackgroundTask {
   readonly id: string;
   readonly attempt: number;
-  /** Aborted when the task is cancelled (its reason a TaskCancelled) or the client closed. */
+  /** The job's signal (see BackgroundContext.signal). */
   readonly signal: AbortSignal;
   /**
    * Settles with the task once it ended: succeeded, failed or cancelled. Rejects when the end
@@ -56,38 +70,53 @@ function resultOf(value: unknown): JsonObject | undefined {
   return { value: value as JsonValue };
 }
 
+/** How a failed job is described in the task's error details (the keys the Python SDK uses). */
 function detailsOf(err: unknown): JsonObject {
-  if (err instanceof Error) return { name: err.name, stack: err.stack ?? "" };
-  return { thrown: String(err) };
+  if (err instanceof Error) return { type: err.name, traceback: err.stack ?? "" };
+  return { type: typeof err, traceback: String(err) };
 }
 
 /** Implements Tasks.runBackground. */
 export async function runBackground<T>(tasks: Tasks, caller: Caller, fn: BackgroundFn<T>, options: BackgroundOptions): Promise<BackgroundTask> {
-  const id = await tasks.create(options);
+  let lease = options.lease ?? DEFAULT_LEASE_S;
+  let id: string;
+  let checkpoint: JsonObject | undefined;
+  if (options.resume !== undefined) {
+    // Without a lease of ours the claim keeps the task's: heartbeat on that one.
+    const claimed = await tasks.claim(options.resume, { lease: options.lease, requestId: options.requestId });
+    id = claimed.id;
+    checkpoint = claimed.checkpoint;
+    if (options.lease === undefined && claimed.leaseDurationMs) lease = claimed.leaseDurationMs / 1000;
+  } else {
+    id = await tasks.create({ ...options, lease });
+    checkpoint = options.checkpoint;
+  }
   const attempt = tasks.attempt(id);
-  const cancelled = new AbortController();
-  const cancel = (reason: string): void => {
-    if (!cancelled.signal.aborted) cancelled.abort(new TaskCancelled(id, reason));
+  const stopped = new AbortController();
+  const stopJob = (reason: Error): void => {
+    if (!stopped.signal.aborted) stopped.abort(reason);
   };
+  const cancel = (reason: string): void => stopJob(new TaskCancelled(id, reason));
   const stopHooks = tasks.onCancel(id, cancel);
   // client.close() stops the job too: its calls could not reach the server any more.
-  const closing = (): void => {
-    if (!cancelled.signal.aborted) cancelled.abort(caller.closed.reason);
-  };
+  const closing = (): void => stopJob(caller.closed.reason as Error);
   caller.closed.addEventListener("abort", closing, { once: true });
-  const wasCancelled = () => cancelled.signal.reason instanceof TaskCancelled;
+  const wasCancelled = () => stopped.signal.reason instanceof TaskCancelled;
   const finished = new AbortController();
-  const stop = AbortSignal.any([finished.signal, caller.closed]);
-  void watchForCancel(tasks, caller, id, cancel, stop);
-  const heartbeats = options.lease ? startHeartbeats(tasks, id, (options.lease * 1000) / 3) : undefined;
+  const helpers = AbortSignal.any([finished.signal, caller.closed]);
+  void watchTask(tasks, caller, { id, attempt }, cancel, stopJob, helpers);
+  const heartbeats = startHeartbeats(tasks, id, (lease * 1000) / 3, stopJob);
 
   const end = async (): Promise<TaskView> => {
     try {
-      const value = await fn({ id, attempt, checkpoint: options.checkpoint, signal: cancelled.signal });
+      const value = await fn({ id, attempt, checkpoint, signal: stopped.signal });
+      if (stopped.signal.reason instanceof AttemptSuperseded) throw stopped.signal.reason;
       if (wasCancelled()) return await tasks.view(id);
       return await tasks.complete(id, resultOf(value));
     } catch (err) {
       if (err instanceof AttemptSuperseded) throw err;
+      // Another attempt owns the task now: it is not ours to end.
+      if (stopped.signal.reason instanceof AttemptSuperseded) throw stopped.signal.reason;
       if (caller.closed.aborted) throw caller.closed.reason;
       if (wasCancelled()) return await tasks.view(id);
       const message = err instanceof Error ? err.message || err.name : String(err);
@@ -103,7 +132,7 @@ export async function runBackground<T>(tasks: Tasks, caller: Caller, fn: Backgro
       throw err;
     })
     .finally(() => {
-      heartbeats?.stop();
+      heartbeats.stop();
       stopHooks();
       caller.closed.removeEventListener("abort", closing);
       finished.abort();
@@ -111,11 +140,14 @@ export async function runBackground<T>(tasks: Tasks, caller: Caller, fn: Backgro
   // A run nobody awaits must not crash the process when its end cannot be recorded (the
   // client closed, a newer attempt took over); whoever awaits `done` still gets the error.
   done.catch(() => undefined);
-  return { id, attempt, signal: cancelled.signal, done };
+  return { id, attempt, signal: stopped.signal, done };
 }
 
-/** Heartbeats every `everyMs` until stopped; a server without Heartbeat (UNIMPLEMENTED) ends them. */
-function startHeartbeats(tasks: Tasks, id: string, everyMs: number): { stop(): void } {
+/**
+ * Heartbeats every `everyMs` until stopped. A refusal as superseded stops the job; a server
+ * without Heartbeat (UNIMPLEMENTED) ends the heartbeats; other failures wait for the next beat.
+ */
+function startHeartbeats(tasks: Tasks, id: string, everyMs: number, stopJob: (reason: Error) => void): { stop(): void } {
   let inFlight = false;
   const timer = setInterval(() => {
     if (inFlight) return;
@@ -123,7 +155,8 @@ function startHeartbeats(tasks: Tasks, id: string, everyMs: number): { stop(): v
     tasks
       .heartbeat(id)
       .catch((err: unknown) => {
-        if (err instanceof TaskControlError && err.grpcCode === Code.Unimplemented) clearInterval(timer);
+        if (err instanceof AttemptSuperseded) stopJob(err);
+        if (err instanceof AttemptSuperseded || (err instanceof TaskControlError && err.grpcCode === Code.Unimplemented)) clearInterval(timer);
       })
       .finally(() => {
         inFlight = false;
@@ -133,25 +166,34 @@ function startHeartbeats(tasks: Tasks, id: string, everyMs: number): { stop(): v
 }
 
 /**
- * Watches the one task so a cancel reaches the job at once, not only with its next call or
- * heartbeat. The snapshot closes the race with a cancel before the watch started: a task
- * missing from it has ended, so it is read once. Errors (a role that may not watch, an old
- * server) leave the job to learn it from its calls' responses.
+ * Watches the one task so a cancel (or a claim by another attempt) reaches the job at once,
+ * not only with its next call or heartbeat. The snapshot closes the race with a cancel
+ * before the watch started: a task missing from it has ended, so it is read once. Errors (a
+ * role that may not watch, an old server) leave the job to learn it from its calls.
  */
-async function watchForCancel(tasks: Tasks, caller: Caller, id: string, cancel: (reason: string) => void, signal: AbortSignal): Promise<void> {
+async function watchTask(
+  tasks: Tasks,
+  caller: Caller,
+  run: { id: string; attempt: number },
+  cancel: (reason: string) => void,
+  stopJob: (reason: Error) => void,
+  signal: AbortSignal,
+): Promise<void> {
   let seen = false;
   try {
-    for await (const event of caller.watch({ taskIds: [id], includeSnapshot: true, signal })) {
+    for await (const event of caller.watch({ taskIds: [run.id], includeSnapshot: true, signal })) {
       const e = event.event;
       if (e.case === "snapshot" || e.case === "statusChanged") {
         seen = true;
-        if (e.value.task?.cancelRequested) cancel(e.value.task.cancelReason);
+        const task = e.value.task;
+        if (task?.cancelRequested) cancel(task.cancelReason);
+        else if (task && run.attempt > 0 && task.attempt > BigInt(run.attempt)) stopJob(superseded(run.id, task.attempt, run.attempt));
       } else if (e.case === "snapshotEnd" && !seen) {
-        const now = await tasks.view(id);
+        const now = await tasks.view(run.id);
         if (now.cancelRequested) cancel(now.cancelReason);
       }
     }
   } catch {
-    // See above: the job's own calls still carry cancel_requested.
+    // See above: the job's own calls and heartbeats still carry both.
   }
 }

@@ -1,6 +1,8 @@
 // The SDK's typed errors: every failed call becomes a TaskControlError (or a subclass saying
 // more), carrying the status code and the google.rpc details programs branch on.
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { errorInfo, fieldViolations, retryDelayMs } from "../../../src/client/error-details.js";
 
 /** One bad request field: its request path (`progress`, `values.new_name`) and why. */
@@ -73,6 +75,19 @@ export class Unavailable extends TaskControlError {
 /** after_sequence is older than the retained event log (OUT_OF_RANGE): re-list, then watch. */
 export class SequenceOutOfRange extends TaskControlError {
   override readonly name: string = "SequenceOutOfRange";
+}
+
+/** The error a job gets when its watch saw a newer attempt take the task over. */
+export function superseded(taskId: string, current: bigint, ours: number): AttemptSuperseded {
+  const info = create(ErrorInfoSchema, {
+    reason: "ATTEMPT_SUPERSEDED",
+    domain: "taskcontrol",
+    metadata: { current_attempt: String(current), attempt: String(ours) },
+  });
+  const err = new ConnectError(`task ${taskId} was claimed by attempt ${current}`, Code.FailedPrecondition, undefined, [
+    { desc: ErrorInfoSchema, value: info },
+  ]);
+  return new AttemptSuperseded(err);
 }
 
 /** "NOT_FOUND" for Code.NotFound. */
