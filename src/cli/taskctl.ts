@@ -6,6 +6,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ConfirmationSchema, TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
 import { createCliClient, DEFAULT_SERVER, failureText, type TaskControlClient } from "./client.js";
 import { runDemo } from "./demo.js";
+import { runHistory } from "./history.js";
 import { EXIT, println, processIo, UsageError, type CliIo } from "./io.js";
 import { actionsOf, describeTask, jsonLine, LIST_HEADER, listRow, taskJson } from "./render.js";
 import { runWatch } from "./watch.js";
@@ -17,6 +18,7 @@ Commands:
   watch [--owner o] [--task id ...]       live progress bars; answer confirmations in place
   list [--owner o] [--status s ...] [--limit n]
   get <task-id>
+  history <task-id>                       the task's events: milestones, decisions, status
   confirm <confirmation-id> --action a [--value k=v ...] [--value k:=json ...]
   cancel <task-id> [--reason text]
   demo [--owner o] [--step-ms 1500]       ten progress steps, then a confirmation
@@ -46,6 +48,7 @@ const COMMANDS: Record<string, { options: Options; positionals: number }> = {
     positionals: 0,
   },
   get: { options: {}, positionals: 1 },
+  history: { options: {}, positionals: 1 },
   confirm: {
     options: {
       action: { type: "string" },
@@ -151,6 +154,8 @@ async function run(inv: Invocation, client: TaskControlClient, io: CliIo): Promi
       println(io.stdout, inv.json ? taskJson(res.task) : describeTask(res.task));
       return EXIT.ok;
     }
+    case "history":
+      return runHistory({ client, io, json: inv.json, taskId: inv.args[0]! });
     case "cancel": {
       const res = await client.cancelTask({ taskId: inv.args[0]!, reason: str(o["reason"]) ?? "" });
       if (res.task === undefined) throw new Error("the server returned no task");
