@@ -10,7 +10,7 @@ export interface CliIo {
   readonly stderr: Writable;
   /** Read for in-place confirmation prompts (only when it is a TTY). */
   readonly stdin: Readable & { isTTY?: boolean };
-  /** TASKCONTROL_ADDRESS, TASKCONTROL_TOKEN, TASKCONTROL_OWNER, USER. */
+  /** TASKCONTROL_ADDRESS, TASKCONTROL_TOKEN, TASKCONTROL_OWNER. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted on SIGINT/SIGTERM: long-running commands (watch, demo) end cleanly. */
   readonly signal: AbortSignal;

@@ -1,7 +1,6 @@
 // taskctl: the command-line client of taskcontrol. `main(argv)` parses the command line with
 // commander (global options go before or after the command) and runs one command against the
 // gRPC listener; bin/taskctl.mjs calls it.
-import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ConfirmationSchema, TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
@@ -91,7 +90,7 @@ const COMMANDS: readonly CommandSpec[] = [
     summary: "the ten-step demo task, then a confirmation (you act as its worker)",
     define: (c) =>
       c
-        .option("--owner <owner>", "the task's owner (default $TASKCONTROL_OWNER, else $USER)")
+        .option("--owner <owner>", "the task's owner (default $TASKCONTROL_OWNER, else demo: the monitor's /?owner=demo)")
         .option("--step-ms <ms>", "pause before each step", "1500"),
   },
 ];
@@ -405,15 +404,16 @@ function parseStepMs(v: string | undefined): number {
   return n;
 }
 
+/**
+ * The demo's owner: $TASKCONTROL_OWNER, else "demo", the owner the Python examples use too,
+ * so every demo shows at the monitor's /?owner=demo.
+ */
 function defaultOwner(io: CliIo): string {
-  const fromEnv = io.env["TASKCONTROL_OWNER"] ?? io.env["USER"];
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username || "demo";
-  } catch {
-    return "demo";
-  }
+  return io.env["TASKCONTROL_OWNER"] || DEMO_OWNER;
 }
+
+/** The owner of every demo (taskctl demo, the Python examples) unless TASKCONTROL_OWNER says otherwise. */
+export const DEMO_OWNER = "demo";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;

@@ -156,6 +156,17 @@ describe("taskctl against a running server", () => {
     assert.deepEqual(all.stdout.map((l) => parse(l)["label"]), ["job 4", "job 3", "job 2", "job 1", "job 0"]);
   });
 
+  test("`demo` without --owner belongs to demo, the owner of the README's monitor URL and of the Python examples", async () => {
+    const demo = taskctl(["demo", "--step-ms", "5000", "--json", ...serverArgs], { TASKCONTROL_OWNER: "", USER: "someone-else" });
+    try {
+      const created = parse(await demo.waitForLine((l) => parse(l)["event"] === "created"));
+      assert.equal(created["task"]["owner"], "demo");
+    } finally {
+      demo.child.kill("SIGINT");
+      await demo.exited;
+    }
+  });
+
   test("calls report the server's error and usage mistakes exit 2", async () => {
     const missing = await taskctlDone(["get", "no-such-task", ...serverArgs]);
     assert.equal(missing.code, 1);
