@@ -165,15 +165,24 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         if (o.found && o.cancelRequested) cancelled.add(taskId);
       };
       let invalid: { index: number; err: InvalidArgumentError } | undefined;
+      // The first update the manager refused (a superseded attempt, the store unavailable). It
+      // is caught as it happens, not when the window is awaited: a rejection left unhandled
+      // while the stream waits for its next message would take the whole process down.
+      let refused: { error: unknown } | undefined;
       try {
         for await (const msg of requests) {
+          if (refused) break;
           const index = received++;
           const m = msg.message;
           try {
             if (validate(StreamProgressRequestSchema, msg).unknown) {
               tally("update", "")(UNKNOWN_TASK);
             } else if (m.case === "update") {
-              inFlight.push(manager.updateProgress(updateInput(m.value)).then(tally("update", m.value.taskId)));
+              inFlight.push(
+                manager
+                  .updateProgress(updateInput(m.value))
+                  .then(tally("update", m.value.taskId), (error: unknown) => void (refused ??= { error })),
+              );
             } else if (m.case === "emit") {
               tally("emit", m.value.taskId)(await manager.emitProgress(emitInput(m.value)));
             }
@@ -189,7 +198,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         // Whatever ends the stream, the updates already accepted are committed before it closes.
         await Promise.allSettled(inFlight);
       }
-      await Promise.all(inFlight);
+      if (refused) throw refused.error;
       if (invalid) throw new StreamProgressInvalidError(invalid.index, { ...counts }, invalid.err);
       return {
         received: BigInt(received),

@@ -221,6 +221,33 @@ describe("attempts and claims", { timeout: 20_000 }, () => {
     assert.equal((await s.client.completeTask({ taskId: task.id, attempt: 2n })).task!.status, TaskStatus.SUCCEEDED);
   });
 
+  it("StreamProgress: a superseded update ends the stream ATTEMPT_SUPERSEDED while the stream waits for its next message; the updates before it are kept", async () => {
+    const task = (await s.client.createTask({ owner: "claims", leaseDuration: LEASE })).task!;
+    await s.client.claimTask({ taskId: task.id });
+    const rejections: unknown[] = [];
+    const onRejection = (err: unknown): void => void rejections.push(err);
+    process.on("unhandledRejection", onRejection);
+    try {
+      const err = await errorOf(
+        s.client.streamProgress(
+          (async function* () {
+            yield { message: { case: "update" as const, value: { taskId: task.id, progress: 0.3, attempt: 2n } } };
+            yield { message: { case: "update" as const, value: { taskId: task.id, progress: 0.9, attempt: 1n } } };
+            // The refused update commits (and rejects) while the stream waits here.
+            await new Promise((r) => setTimeout(r, 200));
+            yield { message: { case: "update" as const, value: { taskId: task.id, progress: 0.95, attempt: 2n } } };
+          })(),
+        ),
+      );
+      assert.deepEqual([err.code, err.reason], [Code.FailedPrecondition, "ATTEMPT_SUPERSEDED"]);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(rejections, [], "no rejection was left unhandled (it would crash the server)");
+      assert.equal((await get(task.id)).progress, 0.3, "the update before it was kept; none after it applied");
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
+  });
+
   it("a claim of a waiting task keeps its confirmation; the new attempt re-attaches with the request_id", async () => {
     const task = (await s.client.createTask({ owner: "claims", leaseDuration: LEASE })).task!;
     const held = collect((signal) =>
