@@ -33,6 +33,8 @@ export interface CallStep extends Expecting {
   call: string;
   request?: JsonValue;
   timeout_ms?: number;
+  /** Polls: repeats the call every 100 ms until `expect` matches, for at most this long. */
+  within_ms?: number;
 }
 /** A client-streaming call with all its messages. */
 export interface StreamStep extends Expecting {
@@ -88,6 +90,8 @@ export interface SdkStep extends Expecting {
   sdk: string;
   args?: JsonValue;
   as?: string;
+  /** How long the operation may take. @default 10000 */
+  within_ms?: number;
 }
 /** Client mode: waits for a background SDK operation's result. */
 export interface AwaitStep extends Expecting {
@@ -120,7 +124,7 @@ export interface Case {
 
 const VERBS = ["call", "stream", "open", "next", "until", "end", "quiet", "drop", "sleep_ms", "repeat", "sdk", "await"] as const;
 const ALLOWED: Record<(typeof VERBS)[number], string[]> = {
-  call: ["request", "expect", "error", "save", "timeout_ms"],
+  call: ["request", "expect", "error", "save", "timeout_ms", "within_ms"],
   stream: ["requests", "expect", "error", "save", "timeout_ms"],
   open: ["as", "request"],
   next: ["expect", "error", "save", "within_ms", "skip"],
@@ -130,7 +134,7 @@ const ALLOWED: Record<(typeof VERBS)[number], string[]> = {
   drop: [],
   sleep_ms: [],
   repeat: ["every_ms", "steps"],
-  sdk: ["args", "as", "expect", "error", "save"],
+  sdk: ["args", "as", "expect", "error", "save", "within_ms"],
   await: ["expect", "error", "save", "within_ms"],
 };
 

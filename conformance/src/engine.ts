@@ -20,6 +20,12 @@ export interface EngineContext {
 
 type Vars = Record<string, JsonValue>;
 
+/** JSON for a failure message, cut to a readable length. */
+const clip = (v: unknown, max = 600) => {
+  const text = JSON.stringify(v) ?? "undefined";
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+};
+
 /** A failed step: where, and why. */
 export class StepFailure extends Error {}
 
@@ -75,14 +81,15 @@ function pick(value: JsonValue, path: string): JsonValue {
   }
 }
 
-function checkError(got: WireError, want: ErrorExpect, vars: Vars): void {
+/** `wire` false for errors an SDK raised: those carry the reason and metadata, not ErrorInfo's domain. */
+function checkError(got: WireError, want: ErrorExpect, vars: Vars, wire: boolean): void {
   const fail = (why: string) => {
     throw new StepFailure(`${why} (got ${got.code} ${got.reason ?? "no ErrorInfo"}: ${got.message})`);
   };
   if (got.code !== want.code) fail(`expected code ${want.code}`);
   if (want.reason !== undefined) {
     if (got.reason !== want.reason) fail(`expected ErrorInfo reason ${want.reason}`);
-    if (got.domain !== "taskcontrol") fail(`expected ErrorInfo domain taskcontrol, got ${got.domain}`);
+    if (wire && got.domain !== "taskcontrol") fail(`expected ErrorInfo domain taskcontrol, got ${got.domain}`);
   }
   if (want.metadata) {
     const why = mismatch(got.metadata, resolve(want.metadata, vars) as JsonValue, "metadata");
@@ -100,16 +107,17 @@ function settle(
   step: { expect?: JsonValue; error?: ErrorExpect; save?: Record<string, string> },
   outcome: { value: JsonValue } | { error: WireError },
   vars: Vars,
+  wire = true,
 ): void {
   if ("error" in outcome) {
     if (!step.error) throw new StepFailure(`unexpected error ${outcome.error.code} ${outcome.error.reason ?? ""}: ${outcome.error.message}`);
-    checkError(outcome.error, step.error, vars);
+    checkError(outcome.error, step.error, vars, wire);
     return;
   }
-  if (step.error) throw new StepFailure(`expected error ${step.error.code} ${step.error.reason ?? ""}, got ${JSON.stringify(outcome.value)}`);
+  if (step.error) throw new StepFailure(`expected error ${step.error.code} ${step.error.reason ?? ""}, got ${clip(outcome.value)}`);
   if (step.expect !== undefined) {
     const why = mismatch(outcome.value, resolve(step.expect, vars) as JsonValue);
-    if (why) throw new StepFailure(`${why}\n  in ${JSON.stringify(outcome.value)}`);
+    if (why) throw new StepFailure(`${why}\n  in ${clip(outcome.value)}`);
   }
   for (const [name, path] of Object.entries(step.save ?? {})) vars[name] = pick(outcome.value, path);
 }
@@ -126,6 +134,13 @@ const kindOf = (m: JsonValue): string[] => (m && typeof m === "object" && !Array
 const skipped = (m: JsonValue, skip: string[]) => kindOf(m).some((k) => skip.includes(k));
 /** Bookmarks come whenever a stream idles; a step sees them only if it asks (skip: []). */
 const DEFAULT_SKIP = ["bookmark"];
+
+/** p's value, or a StepFailure once `ms` passed. */
+async function inTime<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StepFailure(`${what} did not finish within ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 /** Runs one case; resolves on success, throws StepFailure (or another error) on failure. */
 export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
@@ -150,8 +165,16 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
         case "call": {
           const s = step as import("./cases.js").CallStep;
           const req = resolve(s.request ?? {}, vars) as JsonValue;
-          settle(s, await outcomeOf(ctx.wire.unary(s.call, req, s.timeout_ms ?? DEFAULT_CALL_TIMEOUT_MS)), vars);
-          return;
+          const deadline = Date.now() + (s.within_ms ?? 0);
+          for (;;) {
+            const outcome = await outcomeOf(ctx.wire.unary(s.call, req, s.timeout_ms ?? DEFAULT_CALL_TIMEOUT_MS));
+            try {
+              return settle(s, outcome, vars);
+            } catch (err) {
+              if (Date.now() >= deadline) throw err;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
         case "stream": {
           const s = step as import("./cases.js").StreamStep;
@@ -168,8 +191,9 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
         case "next": {
           const s = step as import("./cases.js").NextStep;
           const skip = s.skip ?? DEFAULT_SKIP;
+          const deadline = Date.now() + (s.within_ms ?? DEFAULT_WITHIN_MS);
           for (;;) {
-            const r = await stream(s.next).next(s.within_ms ?? DEFAULT_WITHIN_MS);
+            const r = await stream(s.next).next(Math.max(0, deadline - Date.now()));
             if ("timeout" in r) throw new StepFailure(`no message on '${s.next}' within ${s.within_ms ?? DEFAULT_WITHIN_MS} ms`);
             if ("end" in r) {
               if (r.end) settle(s, { error: r.end }, vars);
@@ -189,10 +213,10 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
           const passed: JsonValue[] = [];
           for (;;) {
             const r = await stream(s.until).next(Math.max(0, deadline - Date.now()));
-            if ("timeout" in r) throw new StepFailure(`nothing matching on '${s.until}' within ${within} ms; passed over ${JSON.stringify(passed)}`);
+            if ("timeout" in r) throw new StepFailure(`nothing matching on '${s.until}' within ${within} ms; passed over ${clip(passed)}`);
             if ("end" in r) {
               if (r.end && s.error) return settle(s, { error: r.end }, vars);
-              throw new StepFailure(`'${s.until}' ended (${r.end ? `${r.end.code} ${r.end.reason}` : "OK"}) before a match; passed over ${JSON.stringify(passed)}`);
+              throw new StepFailure(`'${s.until}' ended (${r.end ? `${r.end.code} ${r.end.reason}` : "OK"}) before a match; passed over ${clip(passed)}`);
             }
             if (mismatch(r.message, want) === undefined) return settle(s, { value: r.message }, vars);
             passed.push(r.message);
@@ -201,12 +225,13 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
         case "end": {
           const s = step as import("./cases.js").EndStep;
           const skip = s.skip ?? DEFAULT_SKIP;
+          const deadline = Date.now() + (s.within_ms ?? DEFAULT_WITHIN_MS);
           for (;;) {
-            const r = await stream(s.end).next(s.within_ms ?? DEFAULT_WITHIN_MS);
+            const r = await stream(s.end).next(Math.max(0, deadline - Date.now()));
             if ("timeout" in r) throw new StepFailure(`'${s.end}' did not end within ${s.within_ms ?? DEFAULT_WITHIN_MS} ms`);
             if ("message" in r) {
               if (skipped(r.message, skip)) continue;
-              throw new StepFailure(`'${s.end}' sent ${JSON.stringify(r.message)} instead of ending`);
+              throw new StepFailure(`'${s.end}' sent ${clip(r.message)} instead of ending`);
             }
             if (r.end) return settle({ error: s.error }, { error: r.end }, vars);
             if (s.error) throw new StepFailure(`'${s.end}' ended OK, expected ${s.error.code} ${s.error.reason ?? ""}`);
@@ -224,7 +249,7 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
             const r = await stream(s.quiet).next(left);
             if ("timeout" in r) return;
             if ("end" in r) throw new StepFailure(`'${s.quiet}' ended (${r.end ? `${r.end.code} ${r.end.reason}` : "OK"}) instead of staying open`);
-            if (!skipped(r.message, skip)) throw new StepFailure(`'${s.quiet}' sent ${JSON.stringify(r.message)}, expected nothing for ${s.for_ms} ms`);
+            if (!skipped(r.message, skip)) throw new StepFailure(`'${s.quiet}' sent ${clip(r.message)}, expected nothing for ${s.for_ms} ms`);
           }
         }
         case "drop": {
@@ -257,20 +282,15 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
             background.set(s.as, p);
             return;
           }
-          settle(s, await p, vars);
+          settle(s, await inTime(p, s.within_ms ?? DEFAULT_CALL_TIMEOUT_MS, `sdk ${s.sdk}`), vars, false);
           return;
         }
         case "await": {
           const s = step as import("./cases.js").AwaitStep;
           const p = background.get(s.await);
           if (!p) throw new StepFailure(`no background sdk call '${s.await}'`);
-          const within = s.within_ms ?? DEFAULT_WITHIN_MS;
-          let timer: NodeJS.Timeout | undefined;
-          const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), within)));
-          const r = await Promise.race([p, late]).finally(() => clearTimeout(timer));
-          if (r === "late") throw new StepFailure(`sdk call '${s.await}' did not finish within ${within} ms`);
           background.delete(s.await);
-          settle(s, r, vars);
+          settle(s, await inTime(p, s.within_ms ?? DEFAULT_WITHIN_MS, `sdk call '${s.await}'`), vars, false);
           return;
         }
       }

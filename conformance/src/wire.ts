@@ -5,7 +5,7 @@
  * case says `status: TASK_STATUS_RUNNING` or `leaseDuration: 1s` exactly as the contract does.
  */
 import { fromJson, toJson, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
@@ -99,8 +99,7 @@ export function transportFor(options: WireOptions): Transport {
 }
 
 export function createWire(options: WireOptions): Wire {
-  const client = createClient(TaskControlService, transportFor(options)) as unknown as Client<typeof TaskControlService> &
-    Record<string, Unary & ServerStream & ClientStream>;
+  const client = createClient(TaskControlService, transportFor(options)) as unknown as Record<string, unknown>;
   const methods = new Map(TaskControlService.methods.map((m) => [m.name, m as DescMethod] as const));
   const method = (name: string, kind: DescMethod["methodKind"]): DescMethod => {
     const m = methods.get(name);
@@ -112,7 +111,7 @@ export function createWire(options: WireOptions): Wire {
     methods,
     async unary(name, request, timeoutMs) {
       const m = method(name, "unary");
-      const res = await client[m.localName]!(fromJson(m.input, request), { timeoutMs });
+      const res = await (client[m.localName] as Unary)(fromJson(m.input, request), { timeoutMs });
       return json(m, res);
     },
     async clientStream(name, requests, timeoutMs) {
@@ -121,7 +120,7 @@ export function createWire(options: WireOptions): Wire {
       async function* source() {
         yield* msgs;
       }
-      const res = await client[m.localName]!(source(), { timeoutMs });
+      const res = await (client[m.localName] as ClientStream)(source(), { timeoutMs });
       return json(m, res);
     },
     serverStream(name, request) {
@@ -133,7 +132,7 @@ export function createWire(options: WireOptions): Wire {
       const input = fromJson(m.input, request);
       void (async () => {
         try {
-          for await (const res of client[m.localName]!(input, { signal: abort.signal })) {
+          for await (const res of (client[m.localName] as ServerStream)(input, { signal: abort.signal })) {
             queue.push(json(m, res));
             wake?.();
           }
