@@ -54,7 +54,9 @@ function scalarEqual(actual: Json, expected: Json): boolean {
   if (actual === expected) return true;
   const a = numeric(actual);
   const e = numeric(expected);
-  if (a !== undefined && e !== undefined && (typeof actual === "string" || typeof expected === "string")) return a === e;
+  // An int64 arrives as a string ("3"); a case may write it as a number (3).
+  const mixed = (typeof actual === "string" && typeof expected === "number") || (typeof actual === "number" && typeof expected === "string");
+  if (mixed && a !== undefined && e !== undefined) return a === e;
   return false;
 }
 

@@ -81,7 +81,7 @@ function build(client: NodeClient, title: string, components: Args[]): unknown {
 function sdkError(err: unknown): WireError {
   const e = err as { code?: unknown; reason?: string; metadata?: Record<string, string>; fieldViolations?: { field: string }[]; message?: string };
   if (typeof e?.code === "string" && typeof e.reason === "string") {
-    return { code: e.code, reason: e.reason, metadata: { ...(e.metadata ?? {}) }, message: e.message ?? "", violations: (e.fieldViolations ?? []).map((v) => v.field) };
+    return { code: e.code.toLowerCase(), reason: e.reason, metadata: { ...(e.metadata ?? {}) }, message: e.message ?? "", violations: (e.fieldViolations ?? []).map((v) => v.field) };
   }
   return adapterErrorOf(err);
 }
