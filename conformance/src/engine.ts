@@ -36,7 +36,8 @@ const DEFAULT_CASE_TIMEOUT_MS = 60_000;
 function lookup(vars: Vars, path: string): JsonValue {
   let v: JsonValue | undefined = vars;
   for (const part of path.split(".")) {
-    if (v === null || typeof v !== "object" || Array.isArray(v) || !(part in v)) throw new StepFailure(`no variable \${${path}}`);
+    // Objects by key, arrays by index ("events.0.sequence").
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, part)) throw new StepFailure(`no variable \${${path}}`);
     v = (v as Record<string, JsonValue>)[part];
   }
   return v as JsonValue;
