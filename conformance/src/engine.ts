@@ -220,7 +220,7 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
               throw new StepFailure(`'${s.until}' ended (${r.end ? `${r.end.code} ${r.end.reason}` : "OK"}) before a match; passed over ${clip(passed)}`);
             }
             if (mismatch(r.message, want) === undefined) return settle(s, { value: r.message }, vars);
-            passed.push(r.message);
+            if (!skipped(r.message, DEFAULT_SKIP)) passed.push(r.message);
           }
         }
         case "end": {
@@ -310,6 +310,12 @@ export async function runCase(c: Case, ctx: EngineContext): Promise<void> {
       })(),
       new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new StepFailure(`case took longer than ${limit} ms`)), limit))),
     ]);
+  } catch (err) {
+    // A background SDK call that failed is often why a later step waited in vain: say so.
+    const settled = await Promise.all([...background].map(async ([name, p]) => [name, await inTime(p, 0, "").catch(() => undefined)] as const));
+    const failed = settled.flatMap(([name, r]) => (r && "error" in r ? [`background sdk '${name}' failed: ${r.error.code} ${r.error.reason ?? ""} ${r.error.message}`] : []));
+    if (err instanceof StepFailure && failed.length) throw new StepFailure(`${err.message}\n  (${failed.join("; ")})`);
+    throw err;
   } finally {
     clearTimeout(timer);
     for (const s of streams.values()) s.drop();
