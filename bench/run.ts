@@ -1,7 +1,7 @@
 /**
  * The benchmark of issue 4, in one run:  node --import tsx bench/run.ts [options]
  *
- *   --only a,b,…     sections to run: unary, stream, fanout, bullmq, naive, memory, replicas
+ *   --only a,b,…     sections to run: unary, stream, fanout, cancel, bullmq, naive, memory, replicas
  *                    (default all; replicas runs bench/replicas.ts: 1 vs 2 replicas on PostgreSQL)
  *   --rounds N       A/B rounds per method (default 4)
  *   --round-ms MS    length of one round per target (default 3000)
@@ -10,7 +10,7 @@
  *                    summarise with bench/profile-summary.ts)
  *   --out FILE       JSON results (default bench/results/latest.json; "-" writes none)
  *   --server-args "…" extra flags for the service child (e.g. "--durability full")
- *   --methods a,b    unary methods to measure (default UpdateProgress,EmitProgress)
+ *   --methods a,b    unary methods to measure (default UpdateProgress,EmitProgress,Heartbeat)
  *
  * See bench/README.md for what each row means.
  */
@@ -28,12 +28,16 @@ import { grpcClient, type GrpcTestClient } from "../test/support/grpc-client.js"
 import { type ServerProcess, startServerProcess } from "../test/support/server-process.js";
 import {
   EmitProgressRequestSchema,
+  HeartbeatRequestSchema,
   StreamProgressRequestSchema,
   TaskControlService,
   UpdateProgressRequestSchema,
+  type CancelTaskResponse,
   type CreateTaskResponse,
   type UpdateProgressResponse,
+  type WatchTasksResponse,
 } from "../gen/taskcontrol/v1/task_control_service_pb.js";
+import { TaskStatus } from "../gen/taskcontrol/v1/task_pb.js";
 import {
   type Agent,
   type BenchServer,
@@ -58,10 +62,10 @@ const { values: opts } = parseArgs({
     profile: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench/results/latest.json") },
     "server-args": { type: "string", default: "" },
-    methods: { type: "string", default: "UpdateProgress,EmitProgress" },
+    methods: { type: "string", default: "UpdateProgress,EmitProgress,Heartbeat" },
   },
 });
-const ALL = ["unary", "stream", "fanout", "bullmq", "naive", "memory", "replicas"] as const;
+const ALL = ["unary", "stream", "fanout", "cancel", "bullmq", "naive", "memory", "replicas"] as const;
 const only = new Set(opts.only ? opts.only.split(",").map((s) => s.trim()) : ALL);
 const ROUNDS = Number(opts.rounds);
 const ROUND_MS = Number(opts["round-ms"]);
@@ -72,6 +76,10 @@ const FANOUT_LEVELS = [1, 100, 1000];
 const FANOUT_RATE = 20; // events/s
 const FANOUT_SECONDS = 5;
 const HELD = 10_000;
+/** Cancels measured by the cancel section (one at a time, 1,000 tasks running). */
+const CANCELS = 300;
+/** The lease of the tasks the Heartbeat row and the cancel section run on, in seconds. */
+const LEASE_S = 60;
 const REDIS = { host: "127.0.0.1", port: 6379 };
 const RUN = Date.now().toString(36);
 const SERVER_ARGS = ["--log-level", "warn", ...opts["server-args"].split(" ").filter(Boolean)];
@@ -380,7 +388,7 @@ async function withBatches<T>(httpAddress: string, fn: () => Promise<T>): Promis
   };
 }
 
-async function createTasks(client: GrpcTestClient, owner: string, n: number): Promise<string[]> {
+async function createTasks(client: GrpcTestClient, owner: string, n: number, leaseSeconds = 0): Promise<string[]> {
   const ids: string[] = new Array(n);
   let next = 0;
   await Promise.all(
@@ -388,7 +396,12 @@ async function createTasks(client: GrpcTestClient, owner: string, n: number): Pr
       for (;;) {
         const i = next++;
         if (i >= n) return;
-        const res = await client.unary<CreateTaskResponse>("CreateTask", { owner, kind: "bench", label: `task ${i}` });
+        const res = await client.unary<CreateTaskResponse>("CreateTask", {
+          owner,
+          kind: "bench",
+          label: `task ${i}`,
+          ...(leaseSeconds ? { leaseDuration: { seconds: BigInt(leaseSeconds), nanos: 0 } } : {}),
+        });
         ids[i] = res.task!.id;
       }
     }),
@@ -405,12 +418,18 @@ async function sectionUnary(svc: ServerProcess, bare: BenchServer, svcClient: Gr
   const emits = Array.from({ length: 4 * TASKS }, (_, i) =>
     encode(EmitProgressRequestSchema, { taskId: ids[i % TASKS]!, progress: ((i % 97) + 1) / 100, label: `line ${i}` }),
   );
+  // Heartbeats renew leases: tasks of their own, each with a lease (the lease path, never a row per call).
+  const leased = opts.methods!.split(",").includes("Heartbeat") ? await createTasks(svcClient, `bench-lease-${RUN}`, TASKS, LEASE_S) : [];
+  const beats = leased.map((id) => encode(HeartbeatRequestSchema, { taskId: id, attempt: 1n }));
   const found = (r: unknown) => (r as { found: boolean }).found;
   for (const [name, reqs, key] of [
     ["UpdateProgress", updates, "updateProgress"],
     ["EmitProgress", emits, "emitProgress"],
+    ["Heartbeat", beats, "heartbeat"],
   ] as const) {
     if (!opts.methods!.split(",").includes(name)) continue;
+    const commits0 = await batchStats(svc.httpAddress);
+    let calls = 0;
     let bad = 0;
     const batches: number[] = [];
     const svcSend = unarySender(svcClient, name, reqs);
@@ -424,17 +443,21 @@ async function sectionUnary(svc: ServerProcess, bare: BenchServer, svcClient: Gr
           const { value: x, meanBatch } = await withBatches(svc.httpAddress, () => drive(svcSend, ms, INFLIGHT, found));
           if (meanBatch !== undefined) batches.push(meanBatch);
           bad += x.bad;
+          calls += x.done;
           return x;
         },
       },
       { label: "bare", pid: bare.pid, run: (ms) => drive(bareSend, ms) },
     );
     if (bad) notes.push(`${name}: ${bad} answers had found=false`);
+    const commits1 = await batchStats(svc.httpAddress);
     results[key] = {
       taskcontrol: r.a,
       bare: r.b,
       ratio: r.ratio,
       ...(batches.length ? { meanBatch: percentile(batches, 50) } : {}),
+      // Commits (of any kind) per call while the service ran this method: ~0 for a call that writes no row.
+      ...(commits0 && commits1 ? { commitsPerCall: Number(((commits1.count - commits0.count) / Math.max(1, calls)).toFixed(4)), calls } : {}),
     };
   }
 }
@@ -660,6 +683,105 @@ async function sectionReplicas(dir: string): Promise<void> {
   log(`replicas: postgres 1 replica ${one.callsPerSecond}/s, 2 replicas ${two.callsPerSecond}/s`);
 }
 
+/**
+ * CancelTask → the worker's event: 1,000 leased tasks running, each watched by its worker
+ * (WatchTasks with task_ids, as the Python SDK's run_background does) and heartbeating in the
+ * background; the tasks are cancelled one at a time. Latency = receipt of the status_changed
+ * (CANCELLED, with the reason) on the task's watch − CancelTask's answer (negative when the
+ * push arrived first: the hub is told before the caller is answered; counted as 0).
+ */
+async function sectionCancel(svc: ServerProcess, svcClient: GrpcTestClient) {
+  const owner = `bench-cancel-${RUN}`;
+  const ids = await createTasks(svcClient, owner, TASKS, LEASE_S);
+  const channels = Array.from({ length: 4 }, () => grpcClient(svc.grpcAddress));
+  const arrived = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  const ready: Promise<void>[] = [];
+  const calls: grpc.ClientReadableStream<unknown>[] = [];
+  ids.forEach((id, i) => {
+    const { responses, call } = channels[i % channels.length]!.serverStream<WatchTasksResponse>("WatchTasks", {
+      taskIds: [id],
+      includeSnapshot: true,
+    });
+    calls.push(call as grpc.ClientReadableStream<unknown>);
+    call.on("error", () => undefined);
+    ready.push(
+      new Promise<void>((resolve) => {
+        void (async () => {
+          try {
+            for await (const e of responses) {
+              if (e.event.case === "snapshotEnd") resolve();
+              if (e.event.case === "statusChanged" && e.event.value.task?.status === TaskStatus.CANCELLED && e.event.value.task.cancelReason) {
+                arrived.set(id, nowMs());
+                waiters.get(id)?.();
+              }
+            }
+          } catch {
+            resolve();
+          }
+        })();
+      }),
+    );
+  });
+  await Promise.all(ready);
+  log(`cancel: ${TASKS} worker watches open`);
+  // The workers keep heartbeating meanwhile.
+  let beating = true;
+  const heartbeats = Array.from({ length: 8 }, async (_, lane) => {
+    for (let n = lane; beating; n += 8) {
+      await svcClient.unary("Heartbeat", { taskId: ids[n % TASKS]!, attempt: 1n }).catch(() => undefined);
+    }
+  });
+  const afterAnswer: number[] = [];
+  const afterSend: number[] = [];
+  let early = 0;
+  let lost = 0;
+  try {
+    for (let i = 0; i < CANCELS; i++) {
+      const id = ids[i]!;
+      const sent = nowMs();
+      await svcClient.unary<CancelTaskResponse>("CancelTask", { taskId: id, reason: `bench ${i}` });
+      const answered = nowMs();
+      if (!arrived.has(id)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          waiters.set(id, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        waiters.delete(id);
+      }
+      const at = arrived.get(id);
+      if (at === undefined) {
+        lost++;
+        continue;
+      }
+      if (at < answered) early++;
+      afterAnswer.push(Math.max(0, at - answered));
+      afterSend.push(at - sent);
+      await sleep(5);
+    }
+  } finally {
+    beating = false;
+    await Promise.all(heartbeats);
+    for (const c of calls) c.cancel();
+    for (const c of channels) c.close();
+  }
+  results.cancelPush = {
+    tasks: TASKS,
+    cancels: CANCELS,
+    lost,
+    pushedBeforeAnswer: early,
+    p50: percentile(afterAnswer, 50),
+    p99: percentile(afterAnswer, 99),
+    max: Math.max(...afterAnswer),
+    fromSendP50: percentile(afterSend, 50),
+    fromSendP99: percentile(afterSend, 99),
+  };
+  log(`cancel push: p50 ${percentile(afterAnswer, 50).toFixed(2)} ms, p99 ${percentile(afterAnswer, 99).toFixed(2)} ms after the answer; ${lost} lost`);
+}
+
 async function sectionNaive(bare: BenchServer | undefined, bareClient: GrpcTestClient | undefined) {
   const naive = await startBenchServer("naive");
   track(naive.pid);
@@ -790,6 +912,29 @@ function table(): { text: string; targets: { name: string; value: number; target
       `${f2(e.ratio)}×`,
       "≥ 0.90× bare",
       verdict("EmitProgress ≥ 0.90× bare", e.ratio, e.ratio >= 0.9, "0.90"),
+    ]);
+  }
+  if (R.heartbeat) {
+    const hb = R.heartbeat;
+    const e = R.emitProgress;
+    rows.push([
+      "Heartbeat calls/s (64 in flight, 1,000 leased tasks)",
+      `${f0(hb.taskcontrol.median)} [${cpu(hb.taskcontrol)}]`,
+      `bare ${f0(hb.bare.median)}${e ? `; EmitProgress ${f0(e.taskcontrol.median)}` : ""}`,
+      `${f2(hb.ratio)}× bare; ${hb.commitsPerCall ?? "—"} commits/call`,
+      "no row write per call",
+      verdict("Heartbeat writes no row per call", hb.commitsPerCall ?? Number.NaN, (hb.commitsPerCall ?? 1) < 0.01, "< 0.01 commits/call"),
+    ]);
+  }
+  if (R.cancelPush) {
+    const c = R.cancelPush;
+    rows.push([
+      `CancelTask → worker's watch event p50/p99 ms (${f0(c.tasks)} running)`,
+      `${f2(c.p50)} / ${f2(c.p99)} (max ${f1(c.max)})`,
+      "",
+      `${c.cancels} cancels, ${c.lost} lost, ${c.pushedBeforeAnswer} pushed before the answer; from send p99 ${f2(c.fromSendP99)}`,
+      "p99 ≤ 100 ms",
+      verdict("CancelTask → worker event p99 ≤ 100 ms", c.p99, c.p99 <= 100 && c.lost === 0, "100"),
     ]);
   }
   const bullRate: number | undefined = R.bullmq?.updateProgress?.median;
@@ -941,7 +1086,7 @@ async function main(): Promise<void> {
       log(`warning: ${warning}`);
     }
     if (opts.profile) mkdirSync(PROFILE_DIR, { recursive: true });
-    const needSvc = ["unary", "stream", "fanout"].some((s) => only.has(s));
+    const needSvc = ["unary", "stream", "fanout", "cancel"].some((s) => only.has(s));
     const needBare = ["unary", "stream", "memory"].some((s) => only.has(s));
     const needAgents = ["fanout", "bullmq", "memory"].some((s) => only.has(s));
     const svc = needSvc
@@ -978,6 +1123,7 @@ async function main(): Promise<void> {
       if (only.has("unary")) await sectionUnary(svc!, bare!, svcClient!, bareClient!, ids);
       if (only.has("stream")) await sectionStream(svc!, bare!, svcClient!, bareClient!, ids);
       if (only.has("fanout")) await sectionFanout(svc!, svcClient!, agents);
+      if (only.has("cancel")) await sectionCancel(svc!, svcClient!);
       if (only.has("bullmq")) await sectionBull(agents);
       if (only.has("naive")) await sectionNaive(bare, bareClient);
       if (svc) {

@@ -21,6 +21,7 @@ import { TaskSchema as TaskRowSchema, type TaskRow } from "../src/store/schema.j
 import {
   CreateTaskResponseSchema,
   EmitProgressResponseSchema,
+  HeartbeatResponseSchema,
   RequestConfirmationResponseSchema,
   StreamProgressResponseSchema,
   TaskControlService,
@@ -68,6 +69,7 @@ function bareHandlers(): grpc.UntypedServiceImplementation {
   const CREATE = encode(CreateTaskResponseSchema, { task });
   const UPDATE = encode(UpdateProgressResponseSchema, { found: true, applied: true, status: TaskStatus.RUNNING });
   const EMIT = encode(EmitProgressResponseSchema, { found: true, status: TaskStatus.RUNNING });
+  const HEARTBEAT = encode(HeartbeatResponseSchema, { found: true, status: TaskStatus.RUNNING });
   const SNAPSHOT_END = encode(WatchTasksResponseSchema, { sequence: 1n, event: { case: "snapshotEnd", value: {} } });
   const PENDING = encode(RequestConfirmationResponseSchema, {
     event: { case: "pending", value: { confirmation: { id: "c-0", taskId: task.id, title: "constant" } } },
@@ -82,6 +84,7 @@ function bareHandlers(): grpc.UntypedServiceImplementation {
     CreateTask: unary(CREATE),
     UpdateProgress: unary(UPDATE),
     EmitProgress: unary(EMIT),
+    Heartbeat: unary(HEARTBEAT),
     StreamProgress: (call: grpc.ServerReadableStream<unknown, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       let n = 0;
       call.on("data", () => n++);
@@ -116,6 +119,11 @@ async function naiveHandlers(): Promise<{ handlers: grpc.UntypedServiceImplement
     update_time: now,
     end_time: null,
     revision: 1,
+    attempt: 1,
+    lease_duration: null,
+    lease_expire_time: null,
+    stall_time: null,
+    claim_request_id: null,
   }));
   await db.orm.em.fork().insertMany(TaskRowSchema, rows);
   const NOT_FOUND = encode(UpdateProgressResponseSchema, { found: false });

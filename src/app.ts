@@ -100,6 +100,8 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     live: replication?.live(hub) ?? hub,
     watch: createWatchSource({ hub, store }),
     onError: (err, { confirmationId }) => log.error({ err, confirmationId }, "confirmation expiry failed; it stays pending until the next start"),
+    stallFailAfterMs: config.stallFailAfterMs,
+    onLeaseError: (err, taskId) => log.error({ err, taskId }, "lease check failed; the next timer or start-up tries again"),
   });
   // After a commit: the manager, then the watchers, then live lines of other replicas.
   store.onCommit(createCommitPipeline({ manager, hub, relay: replication ?? undefined }));
@@ -130,6 +132,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     heldConfirmations: () => manager.heldConfirmations(),
     eventCount: () => store.eventCount(),
     watchers: () => hub.subscriberCount(),
+    leases: () => manager.leaseCounts(),
     onBatch: (listener) => store.onBatch(listener),
   });
   const connections = connectionLimits(config, log);

@@ -58,6 +58,8 @@ export interface Config {
   readonly dbCheckMs: number;
   /** A write not committed after this long marks the database unwritable (not ready), in ms. @default 10000 */
   readonly dbStallMs: number;
+  /** A STALLED task whose stall lasted this many ms is failed (with details); 0 = never. */
+  readonly stallFailAfterMs: number;
 }
 
 /** How long a connection may stay in each phase, and how many each listener holds. */
@@ -224,6 +226,7 @@ export const SETTINGS = {
   "max-probe-streams-per-address": integer("TASKCONTROL_MAX_PROBE_STREAMS_PER_ADDRESS", 100, 1, "The same, per remote address"),
   "db-check-ms": ms("TASKCONTROL_DB_CHECK_MS", 500, 10, "How often the SQLite files at --db are checked (deleted or replaced: the server stops, exit 74) and a failing database is probed, in ms"),
   "db-stall-ms": ms("TASKCONTROL_DB_STALL_MS", 10_000, 100, "A write not committed after this many ms marks the database unwritable (not ready)"),
+  "stall-fail-after-ms": ms("TASKCONTROL_STALL_FAIL_AFTER_MS", 0, 0, "A STALLED task (its lease lapsed with no word from the worker) still stalled after this many ms is FAILED with details; 0 = never"),
 } satisfies Record<string, Setting<unknown>>;
 
 /** A flag of the table. */
@@ -335,6 +338,7 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
     }),
     dbCheckMs: v["db-check-ms"],
     dbStallMs: v["db-stall-ms"],
+    stallFailAfterMs: v["stall-fail-after-ms"],
   };
   if (config.connections.headersTimeoutMs > config.connections.requestTimeoutMs) {
     throw new ConfigError("--http-headers-timeout-ms must not exceed --http-request-timeout-ms");

@@ -2,7 +2,7 @@
 import { toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { TaskSchema, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
-import { percent, statusText, type TaskEntry } from "../client/task-state.js";
+import { percent, stallText, statusText, type TaskEntry } from "../client/task-state.js";
 
 /** A fixed-width bar like "██████░░░░" for a fraction in [0, 1]. */
 export function progressBar(progress: number, width = 20): string {
@@ -24,7 +24,8 @@ export function taskLine(entry: TaskEntry, columns = 100): string {
   const barWidth = columns >= 80 ? 20 : Math.max(5, Math.floor(columns / 6));
   const head = `${progressBar(entry.shownProgress, barWidth)} ${String(percent(entry.shownProgress)).padStart(3)}%  ${statusText(t.status).padEnd(9)}  `;
   const label = t.label || t.kind || t.id;
-  const live = entry.liveLine === "" ? "" : `  › ${entry.liveLine}`;
+  const stalled = stallText(t);
+  const live = stalled ? `  › ${stalled}` : entry.liveLine === "" ? "" : `  › ${entry.liveLine}`;
   return truncate(head + label + live, columns);
 }
 
@@ -41,6 +42,9 @@ export function describeTask(t: Task): string {
     ["updated", time(t.updateTime)],
     ["ended", time(t.endTime)],
     ["revision", String(t.revision)],
+    ["attempt", t.attempt > 1n || t.leaseDuration !== undefined ? String(t.attempt) : ""],
+    ["stalled", stallText(t)],
+    ["lease expires", time(t.leaseExpireTime)],
   ];
   if (t.cancelRequested) lines.push(["cancel requested", `yes${t.cancelReason ? ` (${t.cancelReason})` : ""}`]);
   if (t.errorMessage) lines.push(["error", t.errorMessage]);

@@ -1,6 +1,6 @@
 // What a watcher knows about tasks, built from WatchTasks events (and ListTasks pages).
 // Shared by taskctl watch and the web monitor; no Node or DOM APIs.
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   ConfirmationState,
   TaskStatus,
@@ -167,6 +167,8 @@ export function statusText(status: TaskStatus): string {
       return "running";
     case TaskStatus.WAITING_CONFIRMATION:
       return "waiting for you";
+    case TaskStatus.STALLED:
+      return "stalled";
     case TaskStatus.SUCCEEDED:
       return "succeeded";
     case TaskStatus.FAILED:
@@ -176,6 +178,20 @@ export function statusText(status: TaskStatus): string {
     default:
       return "unknown";
   }
+}
+
+/**
+ * For a STALLED task, what a person needs: "no word from the worker for 63 s (attempt 2)",
+ * counted from the worker's last known call (the lease's expiry less its duration); "" for
+ * any other status.
+ */
+export function stallText(task: Task, now = Date.now()): string {
+  if (task.status !== TaskStatus.STALLED) return "";
+  const lease = task.leaseDuration === undefined ? 0 : durationMs(task.leaseDuration);
+  const from = task.leaseExpireTime ?? task.stallTime ?? task.updateTime;
+  const lastWord = from === undefined ? now : timestampMs(from) - lease;
+  const seconds = Math.max(0, Math.round((now - lastWord) / 1000));
+  return `no word from the worker for ${seconds} s (attempt ${task.attempt})`;
 }
 
 /** Whole percent for display, floored so 99.6 % does not read as done. */

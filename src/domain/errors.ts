@@ -29,6 +29,7 @@ export const REASONS = {
   ALREADY_RESOLVED: "the confirmation was already answered, expired or cancelled; metadata confirmation_state",
   CONFIRMATION_PENDING: "the task already waits on another confirmation; metadata confirmation_id",
   REQUEST_ID_CONFLICT: "the request_id was already used for a different request",
+  ATTEMPT_SUPERSEDED: "the call's attempt is not the task's current one (ClaimTask handed it on); nothing changed; metadata current_attempt, attempt",
   WATCHER_TOO_SLOW: "the watcher fell too far behind; metadata resume_after_sequence",
   SEQUENCE_COMPACTED: "after_sequence left the retained event log; metadata oldest_sequence",
   SEQUENCE_AHEAD: "after_sequence is ahead of the event log; metadata latest_sequence",
@@ -103,7 +104,7 @@ export class NotFoundError extends DomainError {
 export class FailedPreconditionError extends DomainError {
   constructor(
     message: string,
-    reason: "ILLEGAL_TRANSITION" | "ALREADY_RESOLVED" | "CONFIRMATION_PENDING" | "REQUEST_ID_CONFLICT",
+    reason: "ILLEGAL_TRANSITION" | "ALREADY_RESOLVED" | "CONFIRMATION_PENDING" | "REQUEST_ID_CONFLICT" | "ATTEMPT_SUPERSEDED",
     metadata: Record<string, string> = {},
   ) {
     super("failed_precondition", message, reason, metadata);

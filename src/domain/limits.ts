@@ -27,6 +27,10 @@ export const LIMITS = Object.freeze({
   messageBytes: 4 * 1024 * 1024,
   /** Longest confirmation timeout: 30 days in milliseconds. */
   maxTimeoutMs: 30 * 24 * 3600 * 1000,
+  /** Shortest lease a worker may ask for: 1 s. */
+  minLeaseMs: 1000,
+  /** Longest lease: 24 h in milliseconds. */
+  maxLeaseMs: 24 * 3600 * 1000,
 });
 
 const ID_PATTERN = /^[A-Za-z0-9._:@-]+$/;

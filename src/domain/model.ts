@@ -5,8 +5,8 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObj
 /** A JSON object (the shape of a google.protobuf.Struct). */
 export type JsonObject = { [key: string]: JsonValue };
 
-/** Where a task is in its life; the last three are terminal. */
-export type TaskStatus = "running" | "waiting_confirmation" | "succeeded" | "failed" | "cancelled";
+/** Where a task is in its life; succeeded, failed and cancelled are terminal. */
+export type TaskStatus = "running" | "waiting_confirmation" | "stalled" | "succeeded" | "failed" | "cancelled";
 /** Where a confirmation is in its life; all but pending are final. */
 export type ConfirmationState = "pending" | "answered" | "expired" | "cancelled";
 
@@ -41,6 +41,20 @@ export interface Task {
   readonly endTime: number | null;
   /** Incremented by every persisted change; starts at 1. */
   readonly revision: number;
+  /** Which run of the job holds the task: 1 when created, + 1 per ClaimTask. */
+  readonly attempt: number;
+  /** The lease's length in ms; null without a lease. */
+  readonly leaseDurationMs: number | null;
+  /**
+   * When the lease lapses as last persisted; null without a lease. The replica serving the
+   * worker's calls knows a later expiry in memory (domain/leases.ts) and renews this at most
+   * about once per lease duration.
+   */
+  readonly leaseExpireTime: number | null;
+  /** When the task last went stalled; null unless status is stalled. */
+  readonly stallTime: number | null;
+  /** The request_id of the ClaimTask that made the current attempt; null when none. */
+  readonly claimRequestId: string | null;
 }
 
 /** Rendering hint of a button. */

@@ -10,6 +10,8 @@ export interface CreateTaskInput {
   label: string;
   checkpoint: JsonObject | null;
   requestId: string;
+  /** The worker's lease in ms; 0 = no lease. */
+  leaseDurationMs?: number | undefined;
 }
 
 /** UpdateProgress's input: checkpoint and label replace only when given. */
@@ -18,6 +20,8 @@ export interface UpdateProgressInput {
   progress: number;
   checkpoint?: JsonObject | undefined;
   label?: string | undefined;
+  /** The caller's attempt; 0 or unset = not checked. */
+  attempt?: number | undefined;
 }
 
 /** EmitProgress's input: omitted progress/label fall back to the stored ones. */
@@ -26,6 +30,31 @@ export interface EmitProgressInput {
   progress?: number | undefined;
   label?: string | undefined;
   checkpoint?: JsonObject | undefined;
+  /** The caller's attempt; 0 or unset = not checked. */
+  attempt?: number | undefined;
+}
+
+/** What Heartbeat tells the worker; leaseExpireTime is the expiry as this replica knows it. */
+export interface HeartbeatOutcome {
+  found: boolean;
+  status: TaskStatus | null;
+  cancelRequested: boolean;
+  leaseExpireTime: number | null;
+}
+
+/** ClaimTask's input: leaseDurationMs 0 keeps the task's lease duration. */
+export interface ClaimTaskInput {
+  taskId: string;
+  leaseDurationMs: number;
+  requestId: string;
+}
+
+/** What the leases of this replica did (metrics). */
+export interface LeaseCounts {
+  expired: number;
+  recovered: number;
+  claims: number;
+  stallsFailed: number;
 }
 
 /** What UpdateProgress and EmitProgress tell the worker. */
@@ -43,6 +72,8 @@ export interface RequestConfirmationInput {
   components: Component[];
   requestId: string;
   timeoutMs: number;
+  /** The caller's attempt; 0 or unset = not checked. */
+  attempt?: number | undefined;
 }
 
 /** ResolveConfirmation's input. */
@@ -79,6 +110,17 @@ export interface TaskManagerOptions {
    * @default writes the error to console.error
    */
   onError?: (err: unknown, context: { confirmationId: string }) => void;
+  /**
+   * A stall older than this many ms fails the task (with details); 0 = never.
+   * @default 0
+   */
+  stallFailAfterMs?: number;
+  /**
+   * Told when a lease check (lapse, renewal, stall failure) fails to commit; the next timer
+   * or start-up tries again.
+   * @default writes the error to console.error
+   */
+  onLeaseError?: (err: unknown, taskId: string) => void;
 }
 
 /**
@@ -143,12 +185,27 @@ export interface TaskManager {
    * caller's scope, the answer validated; the first answer wins; the task resumes.
    */
   resolveConfirmation(input: ResolveConfirmationInput): Promise<Confirmation>;
-  /** CompleteTask: SUCCEEDED, progress 1, result stored. */
-  completeTask(input: { taskId: string; result: JsonObject | null }): Promise<Task>;
-  /** FailTask: FAILED with the message and details. */
-  failTask(input: { taskId: string; errorMessage: string; details: JsonObject | null }): Promise<Task>;
-  /** CancelTask: CANCELLED with cancel_requested; a pending confirmation ends CANCELLED. */
+  /**
+   * CompleteTask: SUCCEEDED, progress 1, result stored. On a SUCCEEDED task with the same
+   * (or no) result: the task as it is, nothing written (a safe retry).
+   */
+  completeTask(input: { taskId: string; result: JsonObject | null; attempt?: number }): Promise<Task>;
+  /** FailTask: FAILED with the message and details; on a FAILED task with the same message (and details, if given): a safe retry. */
+  failTask(input: { taskId: string; errorMessage: string; details: JsonObject | null; attempt?: number }): Promise<Task>;
+  /** CancelTask: CANCELLED with cancel_requested; a pending confirmation ends CANCELLED. On a CANCELLED task: a safe retry. */
   cancelTask(input: { taskId: string; reason: string }): Promise<Task>;
+  /**
+   * Heartbeat: renews the lease of the current attempt in memory (no row write); a stalled
+   * task becomes running again (one commit). Unknown task → found=false.
+   */
+  heartbeat(input: { taskId: string; attempt: number }): Promise<HeartbeatOutcome>;
+  /**
+   * ClaimTask: attempt + 1, a fresh lease, stalled → running (waiting_confirmation stays with
+   * its confirmation). The request_id of the claim that made the current attempt returns it again.
+   */
+  claimTask(input: ClaimTaskInput): Promise<Task>;
+  /** What this replica's leases did (metrics). */
+  leaseCounts(): LeaseCounts;
   /**
    * WatchTasks: snapshot or replay, then live events, with no gap and no duplicate (see
    * events/watch.ts). UNAVAILABLE unless open; throws at once, before the stream starts.

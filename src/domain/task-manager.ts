@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { createConfirmationWaits } from "./confirmation-waits.js";
+import { assertAttempt, createLeases, recoverStalled } from "./leases.js";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "./errors.js";
 import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent } from "./model.js";
 import { isTerminal } from "./model.js";
@@ -7,7 +9,9 @@ import type { TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } fr
 import { NODE_TIMERS } from "./ports.js";
 import { assertNotTerminal, clampProgress, validateAnswer } from "./rules.js";
 import type {
+  ClaimTaskInput,
   CreateTaskInput,
+  HeartbeatOutcome,
   EmitProgressInput,
   ManagerState,
   ProgressOutcome,
@@ -42,21 +46,57 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     timers: options.timers ?? NODE_TIMERS,
     onExpiryError: (err, confirmationId) => onError(err, { confirmationId }),
   });
+  const leases = createLeases({
+    store,
+    clock,
+    timers: options.timers ?? NODE_TIMERS,
+    stallFailAfterMs: options.stallFailAfterMs ?? 0,
+    onError: options.onLeaseError ?? ((err, taskId) => console.error("lease check failed", { taskId }, err)),
+  });
+
+  /**
+   * A stalled task whose current attempt called: back to running (or waiting_confirmation),
+   * pushed. Only a stalled task costs this mutation; the caller's attempt is checked in it.
+   */
+  async function recover(taskId: string, attempt: number): Promise<Task | null> {
+    const { value } = await store.mutate({
+      keys: { tasks: [taskId] },
+      apply(w): { task: Task; recovered: boolean } | null {
+        const t = w.task(taskId);
+        if (!t) return null;
+        assertAttempt(t, attempt);
+        const next = recoverStalled(w, t);
+        return { task: next ?? t, recovered: next !== null };
+      },
+    });
+    if (!value) return null;
+    if (value.recovered) leases.recovered();
+    leases.touch(value.task);
+    return value.task;
+  }
 
   function assertOpen(): void {
     if (state !== "open") throw new UnavailableError(`task manager is ${state}; retry later`, state === "opening" ? "NOT_READY" : "SHUTTING_DOWN");
   }
 
+  /**
+   * A terminal transition. `retried` says when a finished task already holds this very
+   * outcome (a retry after a lost answer): then it answers the task as it is, with no write
+   * and no event.
+   */
   async function finish(
     taskId: string,
     what: string,
     patch: (task: Task, now: number) => Partial<Task>,
+    check: { attempt?: number | undefined; retried: (task: Task) => boolean },
   ): Promise<Task> {
     assertOpen();
     const { value } = await store.mutate({
       keys: { tasks: [taskId] },
       apply(w) {
         const task = mustTask(w, taskId);
+        assertAttempt(task, check.attempt);
+        if (isTerminal(task.status) && check.retried(task)) return task;
         assertNotTerminal(task, what);
         endPending(w, task);
         const next = changed(task, { ...patch(task, w.now), pendingConfirmationId: null, endTime: w.now }, w.now);
@@ -69,10 +109,15 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   }
 
   /** Pushes one live line for a known task; a finished task takes none, as its row takes no updates. */
-  function emitFor(task: Task, input: EmitProgressInput, progress: number | undefined): ProgressOutcome {
+  function emitFor(task: Task, input: EmitProgressInput, progress: number | undefined): ProgressOutcome | Promise<ProgressOutcome> {
+    assertAttempt(task, input.attempt);
     if (isTerminal(task.status)) {
       return { found: true, applied: false, status: task.status, cancelRequested: task.cancelRequested };
     }
+    if (task.status === "stalled") {
+      return recover(task.id, input.attempt ?? 0).then((t) => (t ? emitFor(t, input, progress) : notFound()));
+    }
+    leases.touch(task);
     const event: TaskEvent = {
       type: "progress",
       taskId: task.id,
@@ -90,6 +135,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     open(): void {
       state = "open";
       for (const c of store.pendingConfirmations()) waits.schedule(c);
+      leases.open();
     },
 
     drain(): void {
@@ -99,6 +145,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     close(): void {
       state = "closed";
       waits.close();
+      leases.close();
     },
 
     state(): ManagerState {
@@ -107,6 +154,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     onEvents(events: readonly SequencedEvent[]): void {
       waits.onEvents(events);
+      leases.onEvents(events);
     },
 
     async createTask(input: CreateTaskInput): Promise<Task> {
@@ -142,6 +190,11 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
             updateTime: w.now,
             endTime: null,
             revision: 1,
+            attempt: 1,
+            leaseDurationMs: input.leaseDurationMs || null,
+            leaseExpireTime: input.leaseDurationMs ? w.now + input.leaseDurationMs : null,
+            stallTime: null,
+            claimRequestId: null,
           };
           w.putTask(task);
           w.emit({ type: "task_created", task });
@@ -155,7 +208,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       assertOpen();
       const task = await store.getTask(taskId);
       if (!task) throw new NotFoundError(`task ${taskId} not found`);
-      return task;
+      return leases.overlay(task);
     },
 
     currentTask(taskId: string): Promise<Task | null> {
@@ -179,17 +232,24 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       return store.mutate({
         keys: { tasks: [input.taskId] },
         apply(w): ProgressOutcome {
-          const task = w.task(input.taskId);
-          if (!task) return notFound();
-          if (isTerminal(task.status)) {
-            return { found: true, applied: false, status: task.status, cancelRequested: task.cancelRequested };
+          const current = w.task(input.taskId);
+          if (!current) return notFound();
+          assertAttempt(current, input.attempt);
+          if (isTerminal(current.status)) {
+            return { found: true, applied: false, status: current.status, cancelRequested: current.cancelRequested };
           }
+          const recovered = recoverStalled(w, current);
+          if (recovered) leases.recovered();
+          const task = recovered ?? current;
+          leases.touch(task);
           const next = changed(
             task,
             {
               progress,
               ...(input.checkpoint !== undefined ? { checkpoint: input.checkpoint } : {}),
               ...(input.label !== undefined ? { label: input.label } : {}),
+              // The row is written anyway: the persisted lease moves with it, for free.
+              ...(task.leaseDurationMs ? { leaseExpireTime: w.now + task.leaseDurationMs } : {}),
             },
             w.now,
           );
@@ -212,7 +272,13 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       assertOpen();
       const progress = input.progress === undefined ? undefined : clampProgress(input.progress);
       const cached = store.peekTask(input.taskId);
-      if (cached) return Promise.resolve(emitFor(cached, input, progress));
+      if (cached) {
+        try {
+          return Promise.resolve(emitFor(cached, input, progress));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
       return store.getTask(input.taskId).then((task) => (task ? emitFor(task, input, progress) : notFound()));
     },
 
@@ -224,7 +290,13 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
           confirmationRequests: input.requestId ? [{ taskId: input.taskId, requestId: input.requestId }] : [],
         },
         apply(w): Confirmation {
-          const task = mustTask(w, input.taskId);
+          const current = mustTask(w, input.taskId);
+          assertAttempt(current, input.attempt);
+          // A call of the current attempt: a stalled task (its held call had dropped) comes back.
+          const recovered = recoverStalled(w, current);
+          if (recovered) leases.recovered();
+          const task = recovered ?? current;
+          leases.touch(task);
           if (input.requestId) {
             const previous = w.confirmationByRequest(task.id, input.requestId);
             if (previous) return previous;
@@ -265,7 +337,18 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     },
 
     waitFor(confirmation: Confirmation, signal: AbortSignal): Promise<Confirmation | null> {
-      return waits.waitFor(confirmation, signal);
+      // An open call keeps the task's lease alive; when it ends, the lease runs from then.
+      const task = store.peekTask(confirmation.taskId);
+      const wait = waits.waitFor(confirmation, signal);
+      if (!task?.leaseDurationMs) return wait;
+      const release = leases.hold(task);
+      return wait.then(
+        (c) => (release(), c),
+        (err: unknown) => {
+          release();
+          throw err;
+        },
+      );
     },
 
     heldConfirmations(): number {
@@ -295,24 +378,85 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       return value;
     },
 
-    completeTask(input: { taskId: string; result: JsonObject | null }): Promise<Task> {
-      return finish(input.taskId, "complete it", () => ({ status: "succeeded", progress: 1, result: input.result }));
+    completeTask(input: { taskId: string; result: JsonObject | null; attempt?: number }): Promise<Task> {
+      return finish(input.taskId, "complete it", () => ({ status: "succeeded", progress: 1, result: input.result }), {
+        attempt: input.attempt,
+        // The same (or no) result again: the retry of a CompleteTask whose answer was lost.
+        retried: (t) => t.status === "succeeded" && (input.result === null || isDeepStrictEqual(t.result, input.result)),
+      });
     },
 
-    failTask(input: { taskId: string; errorMessage: string; details: JsonObject | null }): Promise<Task> {
-      return finish(input.taskId, "fail it", () => ({
-        status: "failed",
-        errorMessage: input.errorMessage,
-        errorDetails: input.details,
-      }));
+    failTask(input: { taskId: string; errorMessage: string; details: JsonObject | null; attempt?: number }): Promise<Task> {
+      return finish(
+        input.taskId,
+        "fail it",
+        () => ({ status: "failed", errorMessage: input.errorMessage, errorDetails: input.details }),
+        {
+          attempt: input.attempt,
+          // The same message (and the same or no details) again is a retry; another is a new failure.
+          retried: (t) =>
+            t.status === "failed" &&
+            t.errorMessage === input.errorMessage &&
+            (input.details === null || isDeepStrictEqual(t.errorDetails, input.details)),
+        },
+      );
     },
 
     cancelTask(input: { taskId: string; reason: string }): Promise<Task> {
-      return finish(input.taskId, "cancel it", () => ({
-        status: "cancelled",
-        cancelRequested: true,
-        cancelReason: input.reason,
-      }));
+      return finish(
+        input.taskId,
+        "cancel it",
+        () => ({ status: "cancelled", cancelRequested: true, cancelReason: input.reason }),
+        // Cancelling a cancelled task is a retry whatever its reason: the first reason stays.
+        { retried: (t) => t.status === "cancelled" },
+      );
+    },
+
+    async heartbeat(input: { taskId: string; attempt: number }): Promise<HeartbeatOutcome> {
+      assertOpen();
+      let task = store.peekTask(input.taskId) ?? (await store.getTask(input.taskId));
+      if (!task) return { found: false, status: null, cancelRequested: false, leaseExpireTime: null };
+      assertAttempt(task, input.attempt);
+      if (task.status === "stalled") task = (await recover(task.id, input.attempt)) ?? task;
+      else leases.touch(task);
+      return { found: true, status: task.status, cancelRequested: task.cancelRequested, leaseExpireTime: leases.expiryOf(task) };
+    },
+
+    async claimTask(input: ClaimTaskInput): Promise<Task> {
+      assertOpen();
+      const { value } = await store.mutate({
+        keys: { tasks: [input.taskId] },
+        apply(w): { task: Task; claimed: boolean } {
+          const task = mustTask(w, input.taskId);
+          if (input.requestId && task.claimRequestId === input.requestId) return { task, claimed: false };
+          assertNotTerminal(task, "claim it");
+          const lease = input.leaseDurationMs || task.leaseDurationMs || null;
+          const pending = task.pendingConfirmationId ? w.confirmation(task.pendingConfirmationId) : null;
+          const waiting = pending !== null && pending.state === "pending";
+          const next = changed(
+            task,
+            {
+              attempt: task.attempt + 1,
+              status: waiting ? "waiting_confirmation" : "running",
+              stallTime: null,
+              leaseDurationMs: lease,
+              leaseExpireTime: lease ? w.now + lease : null,
+              claimRequestId: input.requestId || null,
+            },
+            w.now,
+          );
+          w.putTask(next);
+          // Watchers see the new attempt (and a stalled task running again).
+          w.emit(waiting ? { type: "status_changed", task: next, pending } : { type: "status_changed", task: next });
+          return { task: next, claimed: true };
+        },
+      });
+      if (value.claimed) leases.claimed();
+      return leases.overlay(value.task);
+    },
+
+    leaseCounts() {
+      return { ...leases.counts };
     },
 
     watch(request: WatchRequest, signal: AbortSignal, watchOptions: WatchOptions): AsyncIterable<WatchItem> {

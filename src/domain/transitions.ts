@@ -23,11 +23,14 @@ export function endConfirmation(w: Working, c: Confirmation, patch: Pick<Confirm
   return ended;
 }
 
-/** Puts a task that was waiting on `c` back to running (unless it has ended meanwhile). */
+/**
+ * Puts a task that was waiting on `c` back to running (unless it has ended meanwhile). A
+ * stalled task (its worker's held call dropped) stays stalled: nobody is there to run it.
+ */
 export function resumeAfter(w: Working, c: Confirmation): void {
   const task = w.task(c.taskId);
   if (task && task.pendingConfirmationId === c.id && !isTerminal(task.status)) {
-    const next = changed(task, { status: "running", pendingConfirmationId: null }, w.now);
+    const next = changed(task, { status: task.status === "stalled" ? "stalled" : "running", pendingConfirmationId: null }, w.now);
     w.putTask(next);
     w.emit({ type: "status_changed", task: next });
   }

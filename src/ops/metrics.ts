@@ -15,6 +15,8 @@ export interface MetricSources {
   eventCount(): Promise<number>;
   /** Open WatchTasks subscriptions. */
   watchers(): number;
+  /** What this replica's leases did so far (monotonic counts). */
+  leases(): { expired: number; recovered: number; claims: number; stallsFailed: number };
   /** Registers a listener told the size of each committed write batch. */
   onBatch(listener: (size: number) => void): void;
 }
@@ -116,6 +118,21 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.set(await sources.eventCount());
     },
   });
+  const leaseCounter = (name: string, help: string, read: (c: ReturnType<MetricSources["leases"]>) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        // The counts live in the task manager; the counter shows them as they are now.
+        this.reset();
+        this.inc(read(sources.leases()));
+      },
+    });
+  leaseCounter("taskcontrol_leases_expired_total", "Leases that lapsed on this replica: the task went STALLED.", (c) => c.expired);
+  leaseCounter("taskcontrol_stalls_recovered_total", "STALLED tasks that a call of their current attempt made RUNNING again.", (c) => c.recovered);
+  leaseCounter("taskcontrol_claims_total", "ClaimTask calls that made a new attempt.", (c) => c.claims);
+  leaseCounter("taskcontrol_stalls_failed_total", "STALLED tasks failed by --stall-fail-after-ms.", (c) => c.stallsFailed);
   const batches = new Histogram({
     name: "taskcontrol_store_batch_size",
     help: "Mutations committed per write batch (group commit).",

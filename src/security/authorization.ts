@@ -14,7 +14,9 @@ type Rpc =
   | "CompleteTask"
   | "FailTask"
   | "CancelTask"
-  | "WatchTasks";
+  | "WatchTasks"
+  | "Heartbeat"
+  | "ClaimTask";
 
 const USER_RPCS: readonly Rpc[] = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
 
@@ -33,6 +35,10 @@ export const ALLOWED_RPCS: Readonly<Record<Role, ReadonlySet<string> | "all">> =
     "RequestConfirmation",
     "CompleteTask",
     "FailTask",
+    "Heartbeat",
+    "ClaimTask",
+    // Only with task_ids (the service refuses an owner-wide watch of a worker).
+    "WatchTasks",
   ]),
   user: new Set<Rpc>(USER_RPCS),
   gateway: new Set<Rpc>(USER_RPCS),

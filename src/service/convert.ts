@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { DurationSchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type * as d from "../domain/model.js";
+import { isTerminal } from "../domain/model.js";
 import type { WatchItem } from "../domain/ports.js";
 import {
   type Component,
@@ -21,6 +22,7 @@ import { type WatchTasksResponse, WatchTasksResponseSchema } from "../../gen/tas
 const STATUS_TO_PROTO: Record<d.TaskStatus, TaskStatus> = {
   running: TaskStatus.RUNNING,
   waiting_confirmation: TaskStatus.WAITING_CONFIRMATION,
+  stalled: TaskStatus.STALLED,
   succeeded: TaskStatus.SUCCEEDED,
   failed: TaskStatus.FAILED,
   cancelled: TaskStatus.CANCELLED,
@@ -66,6 +68,9 @@ function ts(ms: number | null): Timestamp | undefined {
   return ms === null ? undefined : timestampFromMs(ms);
 }
 
+/** Epoch milliseconds (or null) as a Timestamp (or unset). */
+export const timestampToProto = ts;
+
 /** A domain task as the contract's Task, with its pending confirmation when given. */
 export function taskToProto(t: d.Task, pending: d.Confirmation | null = null): Task {
   return create(TaskSchema, {
@@ -86,6 +91,10 @@ export function taskToProto(t: d.Task, pending: d.Confirmation | null = null): T
     updateTime: ts(t.updateTime),
     endTime: ts(t.endTime),
     revision: BigInt(t.revision),
+    attempt: BigInt(t.attempt),
+    leaseExpireTime: isTerminal(t.status) ? undefined : ts(t.leaseExpireTime),
+    leaseDuration: t.leaseDurationMs ? durationFromMs(t.leaseDurationMs) : undefined,
+    stallTime: t.status === "stalled" ? ts(t.stallTime) : undefined,
   });
 }
 
@@ -183,6 +192,11 @@ export function componentsFromProto(components: readonly Component[]): d.Compone
         throw new Error(`components[${i}] has no kind: the request was not validated`);
     }
   });
+}
+
+/** Milliseconds as a Duration. */
+export function durationFromMs(ms: number): Duration {
+  return create(DurationSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
 }
 
 /** A (validated) Duration as milliseconds; unset is 0 (wait forever). */

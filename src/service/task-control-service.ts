@@ -1,16 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { DomainError, InvalidArgumentError, UnavailableError } from "../domain/errors.js";
+import { DomainError, InvalidArgumentError, PermissionDeniedError, UnavailableError } from "../domain/errors.js";
 import type { Confirmation, Task } from "../domain/model.js";
 import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
 import {
   CancelTaskRequestSchema,
+  ClaimTaskRequestSchema,
   CompleteTaskRequestSchema,
   CreateTaskRequestSchema,
   type EmitProgressRequest,
   EmitProgressRequestSchema,
   FailTaskRequestSchema,
   GetTaskRequestSchema,
+  HeartbeatRequestSchema,
   ListTasksRequestSchema,
   RequestConfirmationRequestSchema,
   type RequestConfirmationResponse,
@@ -28,6 +30,7 @@ import {
   confirmationToProto,
   durationToMs,
   stateToProto,
+  timestampToProto,
   statusesFromProto,
   statusToProto,
   taskToProto,
@@ -73,11 +76,11 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
   }
 
   function updateInput(r: UpdateProgressRequest) {
-    return { taskId: r.taskId, progress: r.progress, checkpoint: r.checkpoint, label: r.label };
+    return { taskId: r.taskId, progress: r.progress, checkpoint: r.checkpoint, label: r.label, attempt: Number(r.attempt) };
   }
 
   function emitInput(r: EmitProgressRequest) {
-    return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint };
+    return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint, attempt: Number(r.attempt) };
   }
 
   function progressAnswer(o: ProgressOutcome) {
@@ -108,6 +111,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         label: req.label,
         checkpoint: req.checkpoint ?? null,
         requestId: req.requestId,
+        leaseDurationMs: durationToMs(req.leaseDuration),
       });
       return { task: taskToProto(task) };
     },
@@ -202,6 +206,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         components: componentsFromProto(req.components),
         requestId: req.requestId,
         timeoutMs: durationToMs(req.timeout),
+        attempt: Number(req.attempt),
       });
       yield create(RequestConfirmationResponseSchema, {
         event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
@@ -234,7 +239,9 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     async completeTask(req, ctx) {
       validateKnown(CompleteTaskRequestSchema, req);
       await visibleTask(ctx, req.taskId);
-      return { task: taskToProto(await manager.completeTask({ taskId: req.taskId, result: req.result ?? null })) };
+      return {
+        task: taskToProto(await manager.completeTask({ taskId: req.taskId, result: req.result ?? null, attempt: Number(req.attempt) })),
+      };
     },
 
     async failTask(req, ctx) {
@@ -244,6 +251,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         taskId: req.taskId,
         errorMessage: req.errorMessage,
         details: req.details ?? null,
+        attempt: Number(req.attempt),
       });
       return { task: taskToProto(task) };
     },
@@ -254,9 +262,33 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       return { task: taskToProto(await manager.cancelTask({ taskId: req.taskId, reason: req.reason })) };
     },
 
+    async heartbeat(req) {
+      if (validate(HeartbeatRequestSchema, req).unknown) return { found: false, status: statusToProto(null), cancelRequested: false };
+      const o = await manager.heartbeat({ taskId: req.taskId, attempt: Number(req.attempt) });
+      return {
+        found: o.found,
+        status: statusToProto(o.status),
+        cancelRequested: o.cancelRequested,
+        leaseExpireTime: timestampToProto(o.leaseExpireTime),
+      };
+    },
+
+    async claimTask(req, ctx) {
+      validateKnown(ClaimTaskRequestSchema, req);
+      await visibleTask(ctx, req.taskId);
+      const task = await manager.claimTask({ taskId: req.taskId, leaseDurationMs: durationToMs(req.leaseDuration), requestId: req.requestId });
+      return { task: await withPending(task) };
+    },
+
     async *watchTasks(req, ctx): AsyncGenerator<WatchTasksResponse> {
       validate(WatchTasksRequestSchema, req);
-      const owner = ownerScope(ctx.values.get(principalKey), req.owner);
+      const principal = ctx.values.get(principalKey);
+      // A worker watches the tasks it runs (a cancel reaches it between calls); owner-wide
+      // watches stay with users, gateways and admins.
+      if (principal.role === "worker" && req.taskIds.length === 0) {
+        throw new PermissionDeniedError(`role worker may call WatchTasks only with task_ids`);
+      }
+      const owner = ownerScope(principal, req.owner);
       // Sequences are safe integers; anything larger is ahead of any log (OUT_OF_RANGE below).
       const afterSequence =
         req.afterSequence === undefined

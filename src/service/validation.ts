@@ -28,6 +28,10 @@ export type Rule =
   | { readonly kind: "fraction" }
   | { readonly kind: "repeated"; readonly min?: number; readonly max: number; readonly each?: Rule; readonly unit: string }
   | { readonly kind: "duration"; readonly maxMs: number }
+  /** A lease: unset or zero = none (or the task's own), else between minMs and maxMs. */
+  | { readonly kind: "lease"; readonly minMs: number; readonly maxMs: number }
+  /** A caller's attempt (int64): not negative; 0 = not checked. */
+  | { readonly kind: "attempt" }
   | { readonly kind: "page_size"; readonly fallback: number; readonly max: number }
   | { readonly kind: "sequence" }
   /** A confirmation surface as a whole; each component's fields have their own rows. */
@@ -43,6 +47,8 @@ const taskRef: Rule = { kind: "ref", to: "task" };
 const optionalKey: Rule = { kind: "key", required: false };
 const requiredKey: Rule = { kind: "key", required: true };
 const label = text(LIMITS.labelLength);
+const lease: Rule = { kind: "lease", minMs: LIMITS.minLeaseMs, maxMs: LIMITS.maxLeaseMs };
+const attempt: Rule = { kind: "attempt" };
 
 /**
  * Every request message (and the messages inside them), by its name in taskcontrol.v1, then
@@ -55,14 +61,15 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
     label,
     checkpoint: struct,
     request_id: optionalKey,
+    lease_duration: lease,
   },
   GetTaskRequest: { task_id: taskRef },
   ListTasksRequest: {
     owner: text(LIMITS.ownerLength),
     page_size: { kind: "page_size", fallback: LIMITS.defaultPageSize, max: LIMITS.maxPageSize },
   },
-  UpdateProgressRequest: { task_id: taskRef, progress: { kind: "fraction" }, checkpoint: struct, label },
-  EmitProgressRequest: { task_id: taskRef, progress: { kind: "fraction" }, label, checkpoint: struct },
+  UpdateProgressRequest: { task_id: taskRef, progress: { kind: "fraction" }, checkpoint: struct, label, attempt },
+  EmitProgressRequest: { task_id: taskRef, progress: { kind: "fraction" }, label, checkpoint: struct, attempt },
   StreamProgressRequest: { message: { kind: "oneof", flat: true } },
   RequestConfirmationRequest: {
     task_id: taskRef,
@@ -70,6 +77,7 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
     components: { kind: "components", min: 1, max: LIMITS.components },
     request_id: optionalKey,
     timeout: { kind: "duration", maxMs: LIMITS.maxTimeoutMs },
+    attempt,
   },
   ResolveConfirmationRequest: {
     confirmation_id: { kind: "ref", to: "confirmation" },
@@ -77,14 +85,16 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
     action: text(LIMITS.idLength),
     values: struct,
   },
-  CompleteTaskRequest: { task_id: taskRef, result: struct },
-  FailTaskRequest: { task_id: taskRef, error_message: text(LIMITS.errorMessageLength), details: struct },
+  CompleteTaskRequest: { task_id: taskRef, result: struct, attempt },
+  FailTaskRequest: { task_id: taskRef, error_message: text(LIMITS.errorMessageLength), details: struct, attempt },
   CancelTaskRequest: { task_id: taskRef, reason: text(LIMITS.reasonLength) },
   WatchTasksRequest: {
     owner: text(LIMITS.ownerLength),
     task_ids: { kind: "repeated", max: LIMITS.watchTaskIds, each: requiredKey, unit: "ids" },
     after_sequence: { kind: "sequence" },
   },
+  HeartbeatRequest: { task_id: taskRef, attempt },
+  ClaimTaskRequest: { task_id: taskRef, lease_duration: lease, request_id: optionalKey },
   Component: { id: requiredKey, kind: { kind: "oneof" } },
   "Component.Text": { text: text(LIMITS.textLength) },
   "Component.Button": { label, action: requiredKey },
@@ -216,6 +226,17 @@ function ruleProblem(rule: Rule, value: unknown, at: string, msg: Record<string,
       if (d.seconds * 1000n + BigInt(Math.ceil(d.nanos / 1e6)) > BigInt(rule.maxMs)) return `is longer than ${days(rule.maxMs)} days`;
       return undefined;
     }
+    case "lease": {
+      const d = value as Duration | undefined;
+      if (!d || (d.seconds === 0n && d.nanos === 0)) return undefined;
+      if (d.seconds < 0n || d.nanos < 0 || d.nanos > 999_999_999) return "must be a non-negative duration";
+      const ms = Number(d.seconds) * 1000 + d.nanos / 1e6;
+      if (ms < rule.minMs) return `is shorter than ${rule.minMs / 1000} s`;
+      if (ms > rule.maxMs) return `is longer than ${rule.maxMs / 3_600_000} h`;
+      return undefined;
+    }
+    case "attempt":
+      return (value as bigint) < 0n ? "must not be negative" : undefined;
     case "page_size":
       return (value as number) < 0 ? "must not be negative" : undefined;
     case "sequence":
@@ -268,6 +289,10 @@ export function describeRule(rule: Rule): string {
       return `${rule.min !== undefined ? `${rule.min}-${n(rule.max)}` : `at most ${n(rule.max)}`} ${rule.unit}${rule.each ? `; each ${describeRule(rule.each)}` : ""}`;
     case "duration":
       return `non-negative, at most ${days(rule.maxMs)} days; unset or zero waits forever`;
+    case "lease":
+      return `unset or zero: no lease (ClaimTask: the task's); otherwise ${rule.minMs / 1000} s to ${rule.maxMs / 3_600_000} h`;
+    case "attempt":
+      return "not negative; 0 = not checked; an attempt other than the task's current one → FAILED_PRECONDITION ATTEMPT_SUPERSEDED";
     case "page_size":
       return `not negative; 0 means ${rule.fallback}; larger than ${n(rule.max)} is lowered to ${n(rule.max)}`;
     case "sequence":

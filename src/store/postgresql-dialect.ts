@@ -14,6 +14,10 @@ const VALUES_TYPES: Record<string, string> = {
   update_time: "bigint",
   end_time: "bigint",
   revision: "int",
+  attempt: "int",
+  lease_duration: "bigint",
+  lease_expire_time: "bigint",
+  stall_time: "bigint",
 };
 
 /**

@@ -24,6 +24,11 @@ export const TASK_COLUMNS = [
   "update_time",
   "end_time",
   "revision",
+  "attempt",
+  "lease_duration",
+  "lease_expire_time",
+  "stall_time",
+  "claim_request_id",
 ] as const;
 
 /** A column of `tasks`. */
@@ -64,6 +69,11 @@ export function taskToRow(t: Task): TaskRow {
     update_time: t.updateTime,
     end_time: t.endTime,
     revision: t.revision,
+    attempt: t.attempt,
+    lease_duration: t.leaseDurationMs,
+    lease_expire_time: t.leaseExpireTime,
+    stall_time: t.stallTime,
+    claim_request_id: t.claimRequestId,
   };
 }
 
@@ -88,7 +98,16 @@ export function rowToTask(r: TaskRow): Task {
     updateTime: Number(r.update_time),
     endTime: r.end_time === null ? null : Number(r.end_time),
     revision: Number(r.revision),
+    attempt: Number(r.attempt),
+    leaseDurationMs: nullableNumber(r.lease_duration),
+    leaseExpireTime: nullableNumber(r.lease_expire_time),
+    stallTime: nullableNumber(r.stall_time),
+    claimRequestId: r.claim_request_id,
   };
+}
+
+function nullableNumber(v: number | string | null): number | null {
+  return v === null ? null : Number(v);
 }
 
 /** The `events` row of a sequenced event; the payload is the whole event as JSON. */

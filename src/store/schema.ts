@@ -26,6 +26,11 @@ export interface TaskRow {
   update_time: number;
   end_time: number | null;
   revision: number;
+  attempt: number;
+  lease_duration: number | null;
+  lease_expire_time: number | null;
+  stall_time: number | null;
+  claim_request_id: string | null;
 }
 
 /** A row of `confirmations`. */
@@ -80,6 +85,11 @@ export const TaskSchema = new EntitySchema<TaskRow>({
     update_time: millis(),
     end_time: { ...millis(), nullable: true },
     revision: { type: "integer" },
+    attempt: { type: "integer", default: 1 },
+    lease_duration: { ...millis(), nullable: true },
+    lease_expire_time: { ...millis(), nullable: true },
+    stall_time: { ...millis(), nullable: true },
+    claim_request_id: { type: "string", nullable: true },
   },
   indexes: [
     { name: "tasks_owner_create_idx", properties: ["owner", "create_time", "id"] },

@@ -58,7 +58,9 @@ describe("Connect protocol over HTTP/1.1", () => {
 
     const done = await c.completeTask({ taskId: task!.id, result: { rows: 2000 } });
     assert.equal(done.task!.status, TaskStatus.SUCCEEDED);
-    const again = await c.completeTask({ taskId: task!.id }).catch((e) => ConnectError.from(e));
+    // A repeat with no result is a safe retry (OK, the task as it is); another result is refused.
+    assert.equal((await c.completeTask({ taskId: task!.id })).task!.revision, done.task!.revision);
+    const again = await c.completeTask({ taskId: task!.id, result: { rows: 1 } }).catch((e) => ConnectError.from(e));
     assert.equal((again as ConnectError).code, Code.FailedPrecondition);
     const missing = await c.getTask({ taskId: "t-missing" }).catch((e) => ConnectError.from(e));
     assert.equal((missing as ConnectError).code, Code.NotFound);

@@ -94,6 +94,20 @@ describe("metrics", () => {
     assert.equal(get(await scrape(), "taskcontrol_pending_confirmations") - get(before, "taskcontrol_pending_confirmations"), 1);
   });
 
+  it("count lease lapses, recovered stalls and claims", async () => {
+    const before = await scrape();
+    const created = await invoke(t, http, "grpc", "CreateTask", { owner: "o", leaseDuration: { seconds: 1n, nanos: 0 } }, bearer(tokens.worker));
+    const taskId = (created.response as { task: { id: string } }).task.id;
+    // No word for the 1 s lease: it lapses; a heartbeat recovers it; a claim makes attempt 2.
+    await eventually(async () => get(await scrape(), "taskcontrol_leases_expired_total") - get(before, "taskcontrol_leases_expired_total") === 1, 5000, "the lapse");
+    await invoke(t, http, "grpc", "Heartbeat", { taskId, attempt: 1n }, bearer(tokens.worker));
+    await invoke(t, http, "grpc", "ClaimTask", { taskId }, bearer(tokens.worker));
+    const now = await scrape();
+    assert.equal(get(now, "taskcontrol_stalls_recovered_total") - get(before, "taskcontrol_stalls_recovered_total"), 1);
+    assert.equal(get(now, "taskcontrol_claims_total") - get(before, "taskcontrol_claims_total"), 1);
+    assert.equal(get(now, "taskcontrol_stalls_failed_total"), 0);
+  });
+
   it("count auth-file reloads by result, and include the process defaults", async () => {
     assert.equal(await t.app.reload(), true);
     const m = await scrape();

@@ -74,10 +74,24 @@ const REQUESTS: Record<string, () => Promise<unknown>> = {
   CompleteTask: async () => ({ taskId: await aliceTask() }),
   FailTask: async () => ({ taskId: await aliceTask(), errorMessage: "boom" }),
   CancelTask: async () => ({ taskId: await aliceTask(), reason: "stop" }),
+  // Owner-wide: a worker may watch only task_ids (checked below), so it is refused this one.
   WatchTasks: async () => ({ owner: "alice", includeSnapshot: true }),
+  Heartbeat: async () => ({ taskId: await aliceTask() }),
+  ClaimTask: async () => ({ taskId: await aliceTask() }),
 };
 
-const WORKER = ["CreateTask", "GetTask", "UpdateProgress", "EmitProgress", "StreamProgress", "RequestConfirmation", "CompleteTask", "FailTask"];
+const WORKER = [
+  "CreateTask",
+  "GetTask",
+  "UpdateProgress",
+  "EmitProgress",
+  "StreamProgress",
+  "RequestConfirmation",
+  "CompleteTask",
+  "FailTask",
+  "Heartbeat",
+  "ClaimTask",
+];
 const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
 const ALLOWED: Record<"worker" | "alice" | "gateway" | "admin", readonly string[]> = {
   worker: WORKER,
@@ -103,6 +117,15 @@ describe("role × RPC matrix", () => {
         assert.deepEqual(wrong, []);
       });
     }
+  }
+});
+
+describe("a worker's watch", () => {
+  for (const listener of LISTENERS) {
+    it(`${listener}: a worker may watch its task_ids (a cancel reaches it between calls)`, async () => {
+      const out = await invoke(t, http, listener, "WatchTasks", { taskIds: [await aliceTask()], includeSnapshot: true }, as("worker"));
+      assert.equal(out.code, 0, out.message);
+    });
   }
 });
 

@@ -47,6 +47,8 @@ export async function startInProcess(
     timers?: Timers;
     /** Puts a wrapper between the store and the manager (to count or fail its calls). */
     wrapStore?: (store: SqlTaskStore) => TaskStore;
+    /** The manager's --stall-fail-after-ms. @default 0 (never) */
+    stallFailAfterMs?: number;
   } = {},
 ): Promise<InProcessService> {
   const db = await openDatabase({ db: ":memory:", durability: "normal" });
@@ -61,6 +63,7 @@ export async function startInProcess(
     watch: createWatchSource({ hub, store: seen }),
     clock,
     timers: options.timers ?? NODE_TIMERS,
+    stallFailAfterMs: options.stallFailAfterMs ?? 0,
   });
   // As src/app.ts: the store's one commit listener is the pipeline (manager, then hub).
   store.onCommit(createCommitPipeline({ manager, hub }));

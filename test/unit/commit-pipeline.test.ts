@@ -60,7 +60,7 @@ describe("commit pipeline", () => {
 
   it("wakes the held confirmation call before the hub's subscribers see the answer", async () => {
     const pending = confirmationFixture({ title: "t" });
-    const store = { getConfirmation: async () => pending } as unknown as TaskStore;
+    const store = { getConfirmation: async () => pending, peekTask: () => undefined } as unknown as TaskStore;
     const hub = createEventHub();
     const manager = createTaskManager({ store, live: hub });
     const publish = createCommitPipeline({ manager, hub });

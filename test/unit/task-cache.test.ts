@@ -23,6 +23,11 @@ const task = (id: string, status: TaskStatus = "running", revision = 1, requestI
   updateTime: 0,
   endTime: null,
   revision,
+  attempt: 1,
+  leaseDurationMs: null,
+  leaseExpireTime: null,
+  stallTime: null,
+  claimRequestId: null,
 });
 
 const confirmation = (id: string, state: Confirmation["state"] = "pending"): Confirmation =>

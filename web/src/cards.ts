@@ -4,6 +4,7 @@ import { TaskStatus, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
 import {
   isTerminal,
   percent,
+  stallText,
   statusText,
   type TaskEntry,
 } from "../../src/client/task-state.js";
@@ -12,7 +13,7 @@ import { h, setText } from "./dom.js";
 /** The filter choices of the "Show" select, by option value. */
 export const STATUS_FILTERS: Record<string, (s: TaskStatus) => boolean> = {
   all: () => true,
-  active: (s) => s === TaskStatus.RUNNING || s === TaskStatus.WAITING_CONFIRMATION,
+  active: (s) => s === TaskStatus.RUNNING || s === TaskStatus.WAITING_CONFIRMATION || s === TaskStatus.STALLED,
   running: (s) => s === TaskStatus.RUNNING,
   waiting: (s) => s === TaskStatus.WAITING_CONFIRMATION,
   succeeded: (s) => s === TaskStatus.SUCCEEDED,
@@ -60,6 +61,8 @@ export class TaskCard {
   private readonly cancelButton: HTMLButtonElement;
   private readonly answerButton: HTMLButtonElement;
   private entry: TaskEntry;
+  /** Re-draws a stalled card's "no word for N s" every second while it stays stalled. */
+  private stallTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(entry: TaskEntry, actions: CardActions) {
     this.entry = entry;
@@ -144,19 +147,33 @@ export class TaskCard {
       "aria-label",
       `Answer: ${t.pendingConfirmation?.title || "confirmation"} (${t.label || t.id})`,
     );
+    const stalled = stallText(t);
     const err =
       t.status === TaskStatus.FAILED
         ? t.errorMessage || "failed"
         : t.status === TaskStatus.CANCELLED && t.cancelReason
           ? `Cancelled: ${t.cancelReason}`
-          : "";
+          : stalled && `Stalled: ${stalled}`;
     setText(this.errorLine, err);
     this.errorLine.hidden = err === "";
+    this.tickWhileStalled(stalled !== "");
     this.drawTimes(t);
     const cp = t.checkpoint === undefined ? "" : JSON.stringify(t.checkpoint, null, 2);
     this.checkpoint.hidden = cp === "";
     setText(this.checkpointPre, cp);
     this.cancelButton.hidden = isTerminal(t.status);
+  }
+
+  private tickWhileStalled(stalled: boolean): void {
+    if (!stalled) {
+      clearInterval(this.stallTimer);
+      this.stallTimer = undefined;
+    } else if (this.stallTimer === undefined) {
+      this.stallTimer = setInterval(() => {
+        if (this.el.isConnected) this.update(this.entry);
+        else this.tickWhileStalled(false);
+      }, 1000);
+    }
   }
 
   /** Shows a failed action (e.g. cancel refused) on the card itself. */

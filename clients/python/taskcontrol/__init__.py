@@ -20,8 +20,9 @@ Gateways watch tasks and answer confirmations with ``client.watch(...)``,
 
 from taskcontrol import ui
 from taskcontrol._convert import to_dict
-from taskcontrol.client import Client, Decision, RetryPolicy, Tasks, connect
+from taskcontrol.client import BackgroundJob, Client, Decision, JobHandle, RetryPolicy, Tasks, connect
 from taskcontrol.errors import (
+    AttemptSuperseded,
     ConfirmationNotFound,
     FailedPrecondition,
     InvalidArgument,
@@ -33,11 +34,14 @@ from taskcontrol.errors import (
 )
 
 __all__ = [
+    "AttemptSuperseded",
+    "BackgroundJob",
     "Client",
     "ConfirmationNotFound",
     "Decision",
     "FailedPrecondition",
     "InvalidArgument",
+    "JobHandle",
     "PermissionDenied",
     "RetryPolicy",
     "SequenceOutOfRange",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 import os
 import random
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,18 @@ from taskcontrol.v1 import task_control_service_pb2 as pb
 from taskcontrol.v1 import task_control_service_pb2_grpc as pb_grpc
 from taskcontrol.v1 import task_pb2
 
-__all__ = ["Client", "Decision", "RetryPolicy", "Tasks", "UI", "connect"]
+__all__ = [
+    "BackgroundJob",
+    "Client",
+    "Decision",
+    "JobHandle",
+    "RetryPolicy",
+    "Tasks",
+    "UI",
+    "connect",
+]
+
+_log = logging.getLogger("taskcontrol")
 
 _Response = TypeVar("_Response")
 Metadata = tuple[tuple[str, str], ...]
@@ -43,6 +56,23 @@ TlsOption = Union[None, bool, str, "os.PathLike[str]", grpc.ChannelCredentials]
 @dataclass(frozen=True)
 class RetryPolicy:
     """How the client retries while the service is unreachable (UNAVAILABLE).
+
+    Only calls that are safe to repeat are retried, and every call the SDK makes is one:
+
+    - reads (``view``, ``list``, ``watch``) and ``emit_progress`` / ``heartbeat`` (nothing
+      stored, or only the lease in memory);
+    - ``update_progress`` (it sets absolute values: a repeat stores the same progress,
+      checkpoint and label again);
+    - ``run_background`` / ``claim`` / ``request_confirmation``, which always carry a
+      ``request_id`` (made up when not given): a repeat returns what the first call made;
+    - ``complete``, ``fail`` and ``cancel``: the service answers a repeat of a terminal call
+      that already took effect (the same result, the same message, a cancel) with OK and the
+      task as it is; ``resolve_confirmation`` likewise for the same answer.
+
+    So an UNAVAILABLE that hid a committed call never becomes an error: the retry finds the
+    call applied and answers OK. A retry that meets a different outcome (the task was
+    cancelled meanwhile) raises :class:`taskcontrol.FailedPrecondition`, and one that meets a
+    claim raises :class:`taskcontrol.AttemptSuperseded`.
 
     The wait before attempt n is ``initial_backoff * multiplier**n`` seconds (jittered,
     capped at ``max_backoff``). An outage longer than ``max_elapsed`` seconds raises
@@ -267,6 +297,74 @@ class Client:
         return to_dict(response.task)
 
 
+@dataclass
+class JobHandle:
+    """What a job run by :meth:`Tasks.run_background` gets: its task and attempt.
+
+    ``checkpoint`` is the task's stored checkpoint when the job starts (after a claim: the
+    last one the previous attempt stored, to resume from). The methods report for this
+    attempt: once another attempt claimed the task they raise
+    :class:`taskcontrol.AttemptSuperseded`. ``cancel_reason`` is set when the task was
+    cancelled (the job is then cancelled with that reason as the ``CancelledError`` message).
+    """
+
+    id: str
+    attempt: int
+    owner: str
+    checkpoint: Optional[dict[str, Any]]
+    tasks: "Tasks"
+    cancel_reason: Optional[str] = None
+
+    async def update_progress(
+        self, progress: float, checkpoint: Optional[Mapping[str, Any]] = None, label: Optional[str] = None
+    ) -> None:
+        """``Tasks.update_progress`` for this attempt."""
+        await self.tasks.update_progress(self.id, progress, checkpoint=checkpoint, label=label, attempt=self.attempt)
+
+    async def emit_progress(
+        self,
+        progress: Optional[float] = None,
+        label: Optional[str] = None,
+        checkpoint: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """``Tasks.emit_progress`` for this attempt."""
+        await self.tasks.emit_progress(self.id, progress, label=label, checkpoint=checkpoint, attempt=self.attempt)
+
+    async def request_confirmation(
+        self,
+        builder: ui.Builder,
+        timeout: Union[None, float, datetime.timedelta] = None,
+        request_id: Optional[str] = None,
+    ) -> Decision:
+        """``Tasks.request_confirmation`` for this attempt."""
+        return await self.tasks.request_confirmation(
+            self.id, builder, timeout=timeout, request_id=request_id, attempt=self.attempt
+        )
+
+
+class BackgroundJob(str):
+    """The task id of a job started by :meth:`Tasks.run_background` (a ``str``, usable
+    wherever a task id is), with the running job: ``await job.result()`` waits for it and
+    returns the coroutine's return value (re-raising its exception, or ``CancelledError`` if
+    the task was cancelled); ``job.handle`` is its :class:`JobHandle`."""
+
+    handle: JobHandle
+    future: "asyncio.Future[Any]"
+
+    def __new__(cls, handle: JobHandle, future: "asyncio.Future[Any]") -> "BackgroundJob":
+        job = super().__new__(cls, handle.id)
+        job.handle = handle
+        job.future = future
+        return job
+
+    async def result(self) -> Any:
+        """Waits for the job and returns what the coroutine returned."""
+        return await asyncio.shield(self.future)
+
+
+Job = Callable[[JobHandle], Awaitable[Any]]
+
+
 class Tasks:
     """The worker API, mirroring the seed's ``module_sdk.tasks``."""
 
@@ -287,17 +385,77 @@ class Tasks:
 
     async def run_background(
         self,
-        owner: str,
+        job: Union[Job, str, None] = None,
+        owner: str = "",
         label: str = "",
         kind: str = "",
         request_id: Optional[str] = None,
         checkpoint: Optional[Mapping[str, Any]] = None,
+        *,
+        lease: Optional[float] = None,
+        resume: Optional[str] = None,
     ) -> str:
         """Creates a running task (progress 0) for ``owner`` and returns its id.
 
         The same ``request_id`` again returns the same task. Without one the SDK makes
         one up, so that retrying after UNAVAILABLE never creates a second task.
+
+        With a coroutine function ``job`` (``run_background(job, owner=..., lease=60)``) it
+        also runs the job: ``job(handle)`` gets a :class:`JobHandle` (``handle.id``,
+        ``handle.attempt``, ``handle.checkpoint``) and runs as an asyncio task in the
+        background. The task gets a lease of ``lease`` seconds (default 60) and the SDK
+        heartbeats every ``lease / 3`` while the job runs, so a worker that dies goes STALLED
+        within the lease. The job's return value completes the task (a mapping as the result,
+        anything else as ``{"value": ...}``); an exception fails it with the exception's
+        message and ``{"type", "traceback"}`` in ``details``; a cancel of the task (pushed on
+        a watch of the task, or seen by a heartbeat) cancels the coroutine with the reason as
+        the ``CancelledError`` message. If another attempt claims the task, the job is
+        cancelled and the task left to it. ``resume=task_id`` claims that (stalled) task
+        instead of creating one and runs the job as its new attempt, from its checkpoint.
+        Returns a :class:`BackgroundJob` (the task id; ``await it.result()`` waits for the
+        job). Without ``job`` (or with the owner as a first positional argument) only the
+        task is created, for callers with their own loop.
         """
+        if isinstance(job, str):
+            owner, job = job, None
+        if job is None and resume is None:
+            if lease is not None:
+                raise TypeError("lease needs a job: without one nothing would heartbeat")
+            response = await self._client._unary(
+                self._stub.CreateTask, self._create_request(owner, label, kind, request_id, checkpoint, None)
+            )
+            self._saw_task(response.task)
+            return str(response.task.id)
+        if job is None:
+            raise TypeError("resume needs a job to run")
+        lease_s = 60.0 if lease is None else float(lease)
+        if resume is not None:
+            task = await self._claim(resume, lease_s, request_id)
+        else:
+            response = await self._client._unary(
+                self._stub.CreateTask, self._create_request(owner, label, kind, request_id, checkpoint, lease_s)
+            )
+            task = response.task
+        self._saw_task(task)
+        handle = JobHandle(
+            id=task.id,
+            attempt=int(task.attempt),
+            owner=task.owner,
+            checkpoint=json_format.MessageToDict(task.checkpoint) if task.HasField("checkpoint") else None,
+            tasks=self,
+        )
+        future = asyncio.ensure_future(self._run_job(handle, job, lease_s))
+        return BackgroundJob(handle, future)
+
+    def _create_request(
+        self,
+        owner: str,
+        label: str,
+        kind: str,
+        request_id: Optional[str],
+        checkpoint: Optional[Mapping[str, Any]],
+        lease: Optional[float],
+    ) -> pb.CreateTaskRequest:
         request = pb.CreateTaskRequest(
             owner=owner,
             kind=kind,
@@ -305,10 +463,144 @@ class Tasks:
             checkpoint=to_struct(checkpoint),
             request_id=request_id or f"py-{uuid.uuid4().hex}",
         )
-        response = await self._client._unary(self._stub.CreateTask, request)
-        task_id: str = response.task.id
-        self._saw_task(response.task)
-        return task_id
+        if lease is not None:
+            request.lease_duration.FromTimedelta(datetime.timedelta(seconds=lease))
+        return request
+
+    async def _claim(self, task_id: str, lease: Optional[float], request_id: Optional[str]) -> task_pb2.Task:
+        request = pb.ClaimTaskRequest(task_id=task_id, request_id=request_id or f"py-{uuid.uuid4().hex}")
+        if lease is not None:
+            request.lease_duration.FromTimedelta(datetime.timedelta(seconds=lease))
+        response = await self._client._unary(self._stub.ClaimTask, request)
+        return response.task
+
+    async def claim(
+        self, task_id: str, lease: Optional[float] = None, request_id: Optional[str] = None
+    ) -> dict[str, Any]:
+        """Takes over a task that is not finished (a supervisor resuming a stalled job):
+        its attempt goes up by one and it gets a fresh lease (``lease`` seconds, or the task's
+        own), STALLED becomes RUNNING, progress, label, checkpoint and a pending confirmation
+        stay. Calls of the previous attempt raise :class:`taskcontrol.AttemptSuperseded` from
+        then on. Returns the task as a dict (``attempt`` is the new one). The same
+        ``request_id`` again returns the same claim (one is made up, so a retry after
+        UNAVAILABLE never claims twice). A finished task raises
+        :class:`taskcontrol.FailedPrecondition`. To run a job on it, use
+        ``run_background(job, resume=task_id)``."""
+        return self._saw_task(await self._claim(task_id, lease, request_id))
+
+    async def heartbeat(self, task_id: str, attempt: int = 0) -> dict[str, Any]:
+        """Renews the lease of the task's ``attempt`` (0: whichever is current) without a
+        write; a STALLED task becomes RUNNING again. Returns ``{"found", "status",
+        "cancel_requested", "lease_expire_time"}``. ``run_background`` with a job calls it
+        for you."""
+        response = await self._client._unary(
+            self._stub.Heartbeat, pb.HeartbeatRequest(task_id=task_id, attempt=attempt)
+        )
+        if response.found:
+            self._cancel_requested[task_id] = response.cancel_requested
+        return {
+            "found": response.found,
+            "status": enum_name(task_pb2.TaskStatus.DESCRIPTOR, response.status) if response.found else None,
+            "cancel_requested": response.cancel_requested,
+            "lease_expire_time": response.lease_expire_time.ToDatetime(datetime.timezone.utc)
+            if response.HasField("lease_expire_time")
+            else None,
+        }
+
+    async def _run_job(self, handle: JobHandle, job: Job, lease: float) -> Any:
+        """Runs the job with heartbeats and a cancel watch, then reports how it ended."""
+        runner: asyncio.Task[Any] = asyncio.ensure_future(job(handle))
+        superseded: list[errors.AttemptSuperseded] = []
+
+        def stop(reason: Optional[str], error: Optional[errors.AttemptSuperseded] = None) -> None:
+            if runner.done():
+                return
+            if error is not None:
+                superseded.append(error)
+            else:
+                handle.cancel_reason = reason or ""
+            runner.cancel(reason if error is None else str(error))
+
+        helpers = [
+            asyncio.ensure_future(self._beat(handle, lease, stop)),
+            asyncio.ensure_future(self._watch_cancel(handle, stop)),
+        ]
+        try:
+            try:
+                value = await asyncio.shield(runner)
+            except asyncio.CancelledError:
+                # The task was cancelled, another attempt owns it, or our caller cancelled
+                # us (then the job stops too): nothing to report.
+                if not runner.done():
+                    runner.cancel()
+                raise
+            except errors.AttemptSuperseded:
+                raise  # another attempt owns the task now
+            except Exception as exc:  # the job failed: the task fails with its message
+                await self.fail(
+                    handle.id,
+                    str(exc) or type(exc).__name__,
+                    details={"type": type(exc).__name__, "traceback": traceback.format_exc()},
+                    attempt=handle.attempt,
+                )
+                raise
+            if superseded or handle.cancel_reason is not None:
+                return value  # the job swallowed its cancellation: the task is not ours to end
+            result: Optional[Mapping[str, Any]]
+            if value is None or isinstance(value, Mapping):
+                result = value
+            else:
+                result = {"value": value}
+            await self.complete(handle.id, result, attempt=handle.attempt)
+            return value
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _beat(
+        self, handle: JobHandle, lease: float, stop: Callable[..., None]
+    ) -> None:
+        """Heartbeats every lease / 3 while the job runs; stops it on a cancel or a claim."""
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                beat = await self.heartbeat(handle.id, handle.attempt)
+            except errors.AttemptSuperseded as error:
+                return stop(None, error)
+            except errors.TaskControlError as error:  # keep beating: the lease may still be saved
+                _log.warning("heartbeat of task %s failed: %s", handle.id, error)
+                continue
+            if beat["cancel_requested"]:
+                task = await self.view(handle.id)
+                return stop(task.get("cancel_reason") or "cancelled")
+
+    async def _watch_cancel(self, handle: JobHandle, stop: Callable[..., None]) -> None:
+        """Watches the job's task: a cancel is pushed here at once (between heartbeats)."""
+        try:
+            async for event in self._client.watch(task_ids=[handle.id], include_snapshot=True):
+                kind = event.WhichOneof("event")
+                task = (
+                    event.snapshot.task
+                    if kind == "snapshot"
+                    else event.status_changed.task
+                    if kind == "status_changed"
+                    else None
+                )
+                if task is None:
+                    continue
+                if task.status == task_pb2.TASK_STATUS_CANCELLED or task.cancel_requested:
+                    self._cancel_requested[handle.id] = True
+                    return stop(task.cancel_reason or "cancelled")
+                if task.attempt > handle.attempt:
+                    return stop(None, errors.AttemptSuperseded(
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        f"task {handle.id} was claimed by attempt {task.attempt}",
+                        "ATTEMPT_SUPERSEDED",
+                        {"current_attempt": str(task.attempt), "attempt": str(handle.attempt)},
+                    ))
+        except errors.PermissionDenied:
+            return  # an older server or a token without WatchTasks: heartbeats still see cancels
 
     async def update_progress(
         self,
@@ -316,15 +608,17 @@ class Tasks:
         progress: float,
         checkpoint: Optional[Mapping[str, Any]] = None,
         label: Optional[str] = None,
+        attempt: int = 0,
     ) -> None:
         """Persists a progress milestone and pushes it to the task owner's watchers.
 
         ``progress`` is clamped into [0, 1]; ``checkpoint`` and ``label`` replace the
         stored ones when given and are kept otherwise. An unknown task id is ignored (the
-        method returns without raising), as is a task that already ended.
+        method returns without raising), as is a task that already ended. ``attempt``
+        (0: not checked) fences a superseded run: :class:`taskcontrol.AttemptSuperseded`.
         """
         request = pb.UpdateProgressRequest(
-            task_id=task_id, progress=progress, checkpoint=to_struct(checkpoint), label=label
+            task_id=task_id, progress=progress, checkpoint=to_struct(checkpoint), label=label, attempt=attempt
         )
         response = await self._client._unary(self._stub.UpdateProgress, request)
         if response.found:
@@ -336,14 +630,16 @@ class Tasks:
         progress: Optional[float] = None,
         label: Optional[str] = None,
         checkpoint: Optional[Mapping[str, Any]] = None,
+        attempt: int = 0,
     ) -> None:
         """Pushes a live progress line to the task owner's watchers without storing it.
 
         ``progress`` omitted sends the task's stored progress; given, it is clamped into
         [0, 1]. Use it for noisy output (installer lines); an unknown task id is ignored.
+        ``attempt`` as in :meth:`update_progress`.
         """
         request = pb.EmitProgressRequest(
-            task_id=task_id, progress=progress, label=label, checkpoint=to_struct(checkpoint)
+            task_id=task_id, progress=progress, label=label, checkpoint=to_struct(checkpoint), attempt=attempt
         )
         response = await self._client._unary(self._stub.EmitProgress, request)
         if response.found:
@@ -355,6 +651,7 @@ class Tasks:
         builder: ui.Builder,
         timeout: Union[None, float, datetime.timedelta] = None,
         request_id: Optional[str] = None,
+        attempt: int = 0,
     ) -> Decision:
         """Pauses the task at a decision point until its user answers the surface built
         with ``builder``, and returns the :class:`Decision`.
@@ -375,6 +672,7 @@ class Tasks:
             title=builder.title,
             components=builder.to_proto(),
             request_id=request_id or f"py-{uuid.uuid4().hex}",
+            attempt=attempt,
         )
         if timeout is not None:
             if not isinstance(timeout, datetime.timedelta):
@@ -402,19 +700,25 @@ class Tasks:
             await backoff.wait(error)
 
     async def complete(
-        self, task_id: str, result: Optional[Mapping[str, Any]] = None
+        self, task_id: str, result: Optional[Mapping[str, Any]] = None, attempt: int = 0
     ) -> dict[str, Any]:
-        """Ends the task SUCCEEDED with progress 1 and returns it as a dict."""
-        request = pb.CompleteTaskRequest(task_id=task_id, result=to_struct(result))
+        """Ends the task SUCCEEDED with progress 1 and returns it as a dict. Safe to repeat:
+        on a task already SUCCEEDED with the same (or no) result it answers the task."""
+        request = pb.CompleteTaskRequest(task_id=task_id, result=to_struct(result), attempt=attempt)
         response = await self._client._unary(self._stub.CompleteTask, request)
         return self._saw_task(response.task)
 
     async def fail(
-        self, task_id: str, message: str, details: Optional[Mapping[str, Any]] = None
+        self,
+        task_id: str,
+        message: str,
+        details: Optional[Mapping[str, Any]] = None,
+        attempt: int = 0,
     ) -> dict[str, Any]:
-        """Ends the task FAILED with ``message`` and returns it as a dict."""
+        """Ends the task FAILED with ``message`` and returns it as a dict. Safe to repeat:
+        on a task already FAILED with the same message (and details) it answers the task."""
         request = pb.FailTaskRequest(
-            task_id=task_id, error_message=message, details=to_struct(details)
+            task_id=task_id, error_message=message, details=to_struct(details), attempt=attempt
         )
         response = await self._client._unary(self._stub.FailTask, request)
         return self._saw_task(response.task)

@@ -75,6 +75,18 @@ class FailedPrecondition(TaskControlError):
     already terminal or the confirmation was already answered: FAILED_PRECONDITION."""
 
 
+class AttemptSuperseded(FailedPrecondition):
+    """The call carried an attempt that is no longer the task's current one: another worker
+    (or a supervisor) claimed the task with ``ClaimTask``, so this run must stop. Nothing the
+    call asked for was changed. ``current_attempt`` is the task's attempt now (None if the
+    service did not say): FAILED_PRECONDITION with reason ``ATTEMPT_SUPERSEDED``."""
+
+    @property
+    def current_attempt(self) -> "int | None":
+        value = self.metadata.get("current_attempt")
+        return int(value) if value is not None and value.isdigit() else None
+
+
 class PermissionDenied(TaskControlError):
     """The token is missing, unknown or lacks the role for the call: UNAUTHENTICATED or
     PERMISSION_DENIED."""
@@ -141,6 +153,8 @@ def from_rpc_error(
         cls = TaskNotFound
     elif code == grpc.StatusCode.NOT_FOUND:
         cls = not_found or TaskNotFound
+    elif found.reason == "ATTEMPT_SUPERSEDED":
+        cls = AttemptSuperseded
     elif code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED):
         cls = InvalidArgument
     elif code == grpc.StatusCode.FAILED_PRECONDITION:

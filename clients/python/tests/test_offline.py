@@ -439,4 +439,4 @@ def test_to_dict_uses_contract_names_and_python_types() -> None:
     assert view["pending_confirmation"]["components"] == []
     assert set(view) == {field.name for field in task_pb2.Task.DESCRIPTOR.fields}
     emit = taskcontrol.to_dict(pb.EmitProgressRequest(task_id="t1", label="line"))
-    assert emit == {"task_id": "t1", "progress": None, "label": "line", "checkpoint": None}
+    assert emit == {"task_id": "t1", "progress": None, "label": "line", "checkpoint": None, "attempt": 0}

@@ -191,8 +191,10 @@ def test_complete_and_fail(server: Server) -> None:
             # Updates after the end are ignored, not errors.
             await client.tasks.update_progress(done, 0.1, label="late")
             assert await client.tasks.view(done) == task
+            # Completing again with no (or the same) result is a safe retry; another result is not.
+            assert await client.tasks.complete(done) == task
             with pytest.raises(taskcontrol.FailedPrecondition):
-                await client.tasks.complete(done)
+                await client.tasks.complete(done, result={"model_id": "m2"})
             with pytest.raises(taskcontrol.FailedPrecondition):
                 await client.tasks.request_confirmation(done, _surface(client))
 
@@ -392,8 +394,10 @@ def test_cancel_is_observed_by_the_worker(server: Server) -> None:
             assert worker.tasks.cancel_requested(emitted) is False
             await worker.tasks.emit_progress(emitted, label="line")
             assert worker.tasks.cancel_requested(emitted) is True
+            # A second cancel is a safe retry; completing a cancelled task is not allowed.
+            assert (await ui_client.cancel(emitted))["status"] == "cancelled"
             with pytest.raises(taskcontrol.FailedPrecondition):
-                await ui_client.cancel(emitted)
+                await worker.tasks.complete(emitted)
 
             # Cancelling while the worker waits on a confirmation ends the wait.
             waiting = await worker.tasks.run_background(owner=owner, label="Ask", kind="k")

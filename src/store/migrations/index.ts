@@ -1,8 +1,15 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { Migration20261129000000Postgres, Migration20261129000000Sqlite } from "./initial.js";
+import { Migration20261201000000Postgres, Migration20261201000000Sqlite } from "./leases.js";
 
 /** The migrations of each dialect, in order. Names are stable: they are recorded in the database. */
 export const MIGRATIONS: Record<"sqlite" | "postgresql", MigrationObject[]> = {
-  sqlite: [{ name: "Migration20261129000000", class: Migration20261129000000Sqlite }],
-  postgresql: [{ name: "Migration20261129000000", class: Migration20261129000000Postgres }],
+  sqlite: [
+    { name: "Migration20261129000000", class: Migration20261129000000Sqlite },
+    { name: "Migration20261201000000", class: Migration20261201000000Sqlite },
+  ],
+  postgresql: [
+    { name: "Migration20261129000000", class: Migration20261129000000Postgres },
+    { name: "Migration20261201000000", class: Migration20261201000000Postgres },
+  ],
 };
