@@ -102,6 +102,8 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     onError: (err, { confirmationId }) => log.error({ err, confirmationId }, "confirmation expiry failed; it stays pending until the next start"),
     stallFailAfterMs: config.stallFailAfterMs,
     onLeaseError: (err, taskId) => log.error({ err, taskId }, "lease check failed; the next timer or start-up tries again"),
+    // Who decided what, for audit; the values may hold anything a form asked for: never logged.
+    onAnswer: (c) => log.info({ confirmationId: c.id, principal: c.answeredBy, action: c.action }, "confirmation answered"),
   });
   // After a commit: the manager, then the watchers, then live lines of other replicas.
   store.onCommit(createCommitPipeline({ manager, hub, relay: replication ?? undefined }));

@@ -1,5 +1,6 @@
 import type { Confirmation, SequencedEvent } from "./model.js";
 import type { TaskStore, Timers } from "./ports.js";
+import { timeoutAnswer } from "./rules.js";
 import { endConfirmation, resumeAfter } from "./transitions.js";
 
 /** Longest delay a node timer takes; a later expiry is re-armed when it fires. */
@@ -60,7 +61,9 @@ export function createConfirmationWaits(options: ConfirmationWaitsOptions): Conf
       apply(w) {
         const c = w.confirmation(confirmationId);
         if (!c || c.state !== "pending" || c.expireTime === null || c.expireTime > w.now) return;
-        endConfirmation(w, c, { state: "expired" });
+        // A timeout_action is the answer nobody gave: recorded as such (defaulted, no answerer).
+        const taken = timeoutAnswer(c);
+        endConfirmation(w, c, taken ? { state: "expired", ...taken, defaulted: true, answerTime: w.now } : { state: "expired" });
         resumeAfter(w, c);
       },
     });

@@ -37,6 +37,7 @@ export const REASONS = {
   MESSAGE_TOO_LARGE: "a message is past the size limit",
   UNAUTHENTICATED: "no valid bearer token",
   PERMISSION_DENIED: "the principal's role or owner does not allow the call",
+  NOT_AN_ANSWERER: "the confirmation names who may answer and the caller is not one of them; metadata confirmation_id",
   NOT_READY: "the service is starting; retry after RetryInfo's delay",
   SHUTTING_DOWN: "the service is draining; retry (on another replica) after RetryInfo's delay",
   STORE_UNAVAILABLE: "the database cannot commit now; nothing was acknowledged",
@@ -153,8 +154,8 @@ export class ResourceExhaustedError extends DomainError {
 
 /** The caller is known but may not do this. */
 export class PermissionDeniedError extends DomainError {
-  constructor(message: string) {
-    super("permission_denied", message, "PERMISSION_DENIED");
+  constructor(message: string, reason: "PERMISSION_DENIED" | "NOT_AN_ANSWERER" = "PERMISSION_DENIED", metadata: Record<string, string> = {}) {
+    super("permission_denied", message, reason, metadata);
   }
 }
 

@@ -19,10 +19,17 @@ export const LIMITS = Object.freeze({
   structDepth: 32,
   components: 64,
   selectOptions: 100,
+  /** Entries of RequestConfirmation's answerers, and the length of each. */
+  answerers: 64,
+  answererLength: 128,
+  /** Characters of a TextInput's pattern and of its pattern_description. */
+  patternLength: 512,
   watchTaskIds: 1000,
   /** ListTasks page size when none is given, and the largest one served. */
   defaultPageSize: 50,
   maxPageSize: 1000,
+  /** ListTaskEvents page size when none is given (the largest is maxPageSize). */
+  defaultEventPageSize: 100,
   /** Bytes of one whole request message on either listener. */
   messageBytes: 4 * 1024 * 1024,
   /** Longest confirmation timeout: 30 days in milliseconds. */

@@ -63,7 +63,15 @@ export type ButtonStyle = "unspecified" | "primary" | "secondary" | "danger";
 /** One UI primitive of a confirmation surface (the SDK Builder's parts). */
 export type Component =
   | { readonly id: string; readonly kind: "text"; readonly text: string }
-  | { readonly id: string; readonly kind: "button"; readonly label: string; readonly action: string; readonly style: ButtonStyle }
+  | {
+      readonly id: string;
+      readonly kind: "button";
+      readonly label: string;
+      readonly action: string;
+      readonly style: ButtonStyle;
+      /** Merged into the answer's values when this button is clicked; null for none. */
+      readonly value: JsonObject | null;
+    }
   | {
       readonly id: string;
       readonly kind: "text_input";
@@ -71,6 +79,12 @@ export type Component =
       readonly placeholder: string;
       readonly defaultValue: string;
       readonly required: boolean;
+      /** Longest value in characters (code points); 0 = LIMITS.textLength. */
+      readonly maxLength: number;
+      /** RE2 pattern the whole value must match; "" = any. */
+      readonly pattern: string;
+      /** Shown when the value does not match; "" = a generic message. */
+      readonly patternDescription: string;
     }
   | {
       readonly id: string;
@@ -78,8 +92,30 @@ export type Component =
       readonly label: string;
       readonly options: readonly { readonly value: string; readonly label: string }[];
       readonly defaultValue: string;
+      /** The value is a list of option values. */
+      readonly multiple: boolean;
+      readonly required: boolean;
     }
-  | { readonly id: string; readonly kind: "checkbox"; readonly label: string; readonly defaultValue: boolean };
+  | { readonly id: string; readonly kind: "checkbox"; readonly label: string; readonly defaultValue: boolean }
+  | {
+      readonly id: string;
+      readonly kind: "number_input";
+      readonly label: string;
+      readonly min: number | null;
+      readonly max: number | null;
+      /** The value must be (min ?? 0) plus a whole multiple of step; null = any. */
+      readonly step: number | null;
+      readonly required: boolean;
+      readonly defaultValue: number | null;
+    };
+
+/** The kinds of component that take a value in an answer. */
+export type InputComponent = Extract<Component, { kind: "text_input" | "select" | "checkbox" | "number_input" }>;
+
+/** True for the components an answer's values are keyed by. */
+export function isInput(c: Component): c is InputComponent {
+  return c.kind !== "text" && c.kind !== "button";
+}
 
 /** A decision a running task asks its user for. Immutable like Task. */
 export interface Confirmation {
@@ -98,6 +134,16 @@ export interface Confirmation {
   readonly createTime: number;
   readonly expireTime: number | null;
   readonly resolveTime: number | null;
+  /** Who may answer: principal names or "role:<role>"; empty = the owner's users, gateways, admins. */
+  readonly answerers: readonly string[];
+  /** The button action taken when the timeout passes; "" = none. */
+  readonly timeoutAction: string;
+  /** The answering principal's name; "" until answered (and when the timeout took the default). */
+  readonly answeredBy: string;
+  /** When the answer (or the timeout's default) was recorded; null until then. */
+  readonly answerTime: number | null;
+  /** True when the confirmation ended expired with timeoutAction taken as the answer. */
+  readonly defaulted: boolean;
 }
 
 /** What happened, as pushed to watchers and (when persisted) kept in the event log. */

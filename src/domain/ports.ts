@@ -69,6 +69,8 @@ export interface TaskStore {
   pendingConfirmations(): Confirmation[];
   /** Persisted events with sequence > after, in order, at most `limit`. */
   readEvents(after: number, limit: number): Promise<SequencedEvent[]>;
+  /** One task's persisted events with sequence > after, in order, at most `limit`. */
+  readTaskEvents(taskId: string, after: number, limit: number): Promise<SequencedEvent[]>;
   /** The last committed sequence (0 when the log is empty). */
   lastSequence(): number;
   /** The oldest sequence still retained; replay from before it is impossible. */

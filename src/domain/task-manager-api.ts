@@ -1,4 +1,5 @@
 import type { Component, Confirmation, JsonObject, SequencedEvent, Task, TaskStatus } from "./model.js";
+import type { Answerer } from "./rules.js";
 import type { EventSink, TaskQuery, TaskStore, Timers, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 
 // The task manager's contract: its inputs, its options and the interface the service calls.
@@ -74,6 +75,10 @@ export interface RequestConfirmationInput {
   timeoutMs: number;
   /** The caller's attempt; 0 or unset = not checked. */
   attempt?: number | undefined;
+  /** Principal names or "role:<role>" who may answer; empty = the default rule. */
+  answerers?: readonly string[] | undefined;
+  /** A button's action taken when the timeout passes; "" = none (validated at the edge). */
+  timeoutAction?: string | undefined;
 }
 
 /** ResolveConfirmation's input. */
@@ -86,6 +91,16 @@ export interface ResolveConfirmationInput {
    * does not leak). undefined: any owner's.
    */
   owner?: string | undefined;
+  /** Who answers (recorded as answered_by, held to the confirmation's answerers). */
+  answerer: Answerer;
+}
+
+/** One page of a task's persisted history. */
+export interface TaskEventsQuery {
+  taskId: string;
+  /** Events with a sequence above this one. */
+  afterSequence: number;
+  limit: number;
 }
 
 /** The lifecycle of the manager: calls are refused as UNAVAILABLE outside "open". */
@@ -121,6 +136,8 @@ export interface TaskManagerOptions {
    * @default writes the error to console.error
    */
   onLeaseError?: (err: unknown, taskId: string) => void;
+  /** Told once per answer recorded by ResolveConfirmation (not for a safe retry), after commit. */
+  onAnswer?: (answered: Confirmation) => void;
 }
 
 /**
@@ -182,9 +199,13 @@ export interface TaskManager {
   heldConfirmations(): number;
   /**
    * ResolveConfirmation: the confirmation read once, its owner checked against the
-   * caller's scope, the answer validated; the first answer wins; the task resumes.
+   * caller's scope, the caller against its answerers, the answer validated and the clicked
+   * button's value merged in; the first answer wins (the same answer again by the same
+   * principal is a safe retry: the confirmation as it is, no new event); the task resumes.
    */
   resolveConfirmation(input: ResolveConfirmationInput): Promise<Confirmation>;
+  /** ListTaskEvents: the task's persisted events after a sequence, oldest first (the caller checked the task). */
+  listTaskEvents(query: TaskEventsQuery): Promise<SequencedEvent[]>;
   /**
    * CompleteTask: SUCCEEDED, progress 1, result stored. On a SUCCEEDED task with the same
    * (or no) result: the task as it is, nothing written (a safe retry).

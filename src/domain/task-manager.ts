@@ -7,7 +7,7 @@ import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent } from "
 import { isTerminal } from "./model.js";
 import type { TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 import { NODE_TIMERS } from "./ports.js";
-import { assertNotTerminal, clampProgress, validateAnswer } from "./rules.js";
+import { assertMayAnswer, assertNotTerminal, clampProgress, isSameAnswer, validateAnswer } from "./rules.js";
 import type {
   ClaimTaskInput,
   CreateTaskInput,
@@ -17,6 +17,7 @@ import type {
   ProgressOutcome,
   RequestConfirmationInput,
   ResolveConfirmationInput,
+  TaskEventsQuery,
   TaskManager,
   TaskManagerOptions,
   UpdateProgressInput,
@@ -39,6 +40,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     (() => {
       throw new Error("this task manager was built without a watch source");
     });
+  const onAnswer = options.onAnswer ?? (() => {});
   let state: ManagerState = "opening";
   const waits = createConfirmationWaits({
     store,
@@ -324,6 +326,11 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
             createTime: w.now,
             expireTime: input.timeoutMs > 0 ? w.now + input.timeoutMs : null,
             resolveTime: null,
+            answerers: [...(input.answerers ?? [])],
+            timeoutAction: input.timeoutAction ?? "",
+            answeredBy: "",
+            answerTime: null,
+            defaulted: false,
           };
           const next = changed(task, { status: "waiting_confirmation", pendingConfirmationId: id }, w.now);
           w.putConfirmation(confirmation);
@@ -357,25 +364,47 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async resolveConfirmation(input: ResolveConfirmationInput): Promise<Confirmation> {
       assertOpen();
+      /** The same answer again (a retry after a lost response): nothing changes. */
+      const isRetryOf = (c: Confirmation): boolean => {
+        try {
+          return isSameAnswer(c, input.answerer, input.action, validateAnswer(c, input.action, input.values));
+        } catch {
+          return false;
+        }
+      };
       const existing = await store.getConfirmation(input.confirmationId);
       if (!existing || (input.owner !== undefined && existing.owner !== input.owner)) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
       const { value } = await store.mutate({
         keys: { confirmations: [input.confirmationId], tasks: [existing.taskId] },
-        apply(w): Confirmation {
+        apply(w): { confirmation: Confirmation; fresh: boolean } {
           const c = w.confirmation(input.confirmationId);
           if (!c) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
+          assertMayAnswer(c, input.answerer);
           if (c.state !== "pending") {
+            if (isRetryOf(c)) return { confirmation: c, fresh: false };
             throw new FailedPreconditionError(`confirmation ${c.id} is already ${c.state}`, "ALREADY_RESOLVED", {
               confirmation_state: `CONFIRMATION_STATE_${c.state.toUpperCase()}`,
             });
           }
-          validateAnswer(c, input.action, input.values);
-          const answered = endConfirmation(w, c, { state: "answered", action: input.action, values: input.values });
+          const values = validateAnswer(c, input.action, input.values);
+          const answered = endConfirmation(w, c, {
+            state: "answered",
+            action: input.action,
+            values,
+            answeredBy: input.answerer.name,
+            answerTime: w.now,
+          });
           resumeAfter(w, c);
-          return answered;
+          return { confirmation: answered, fresh: true };
         },
       });
-      return value;
+      if (value.fresh) onAnswer(value.confirmation);
+      return value.confirmation;
+    },
+
+    listTaskEvents(query: TaskEventsQuery): Promise<SequencedEvent[]> {
+      assertOpen();
+      return store.readTaskEvents(query.taskId, query.afterSequence, query.limit);
     },
 
     completeTask(input: { taskId: string; result: JsonObject | null; attempt?: number }): Promise<Task> {

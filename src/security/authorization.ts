@@ -16,9 +16,10 @@ type Rpc =
   | "CancelTask"
   | "WatchTasks"
   | "Heartbeat"
-  | "ClaimTask";
+  | "ClaimTask"
+  | "ListTaskEvents";
 
-const USER_RPCS: readonly Rpc[] = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
+const USER_RPCS: readonly Rpc[] = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask", "ListTaskEvents"];
 
 /**
  * The one table of who may call what, on both listeners. Owner scoping (a user sees only
@@ -39,6 +40,8 @@ export const ALLOWED_RPCS: Readonly<Record<Role, ReadonlySet<string> | "all">> =
     "ClaimTask",
     // Only with task_ids (the service refuses an owner-wide watch of a worker).
     "WatchTasks",
+    // A task's history is as visible as the task (GetTask).
+    "ListTaskEvents",
   ]),
   user: new Set<Rpc>(USER_RPCS),
   gateway: new Set<Rpc>(USER_RPCS),

@@ -113,6 +113,11 @@ export function confirmationToProto(c: d.Confirmation): Confirmation {
     expireTime: ts(c.expireTime),
     resolveTime: ts(c.resolveTime),
     requestId: c.requestId ?? "",
+    answerers: [...c.answerers],
+    timeoutAction: c.timeoutAction,
+    answeredBy: c.answeredBy,
+    answerTime: ts(c.answerTime),
+    defaulted: c.defaulted,
   });
 }
 
@@ -128,14 +133,25 @@ function componentToProto(c: d.Component): Component {
     case "button":
       return create(ComponentSchema, {
         id: c.id,
-        kind: { case: "button", value: { label: c.label, action: c.action, style: STYLE_TO_PROTO[c.style] } },
+        kind: {
+          case: "button",
+          value: { label: c.label, action: c.action, style: STYLE_TO_PROTO[c.style], value: c.value ?? undefined },
+        },
       });
     case "text_input":
       return create(ComponentSchema, {
         id: c.id,
         kind: {
           case: "textInput",
-          value: { label: c.label, placeholder: c.placeholder, defaultValue: c.defaultValue, required: c.required },
+          value: {
+            label: c.label,
+            placeholder: c.placeholder,
+            defaultValue: c.defaultValue,
+            required: c.required,
+            maxLength: c.maxLength,
+            pattern: c.pattern,
+            patternDescription: c.patternDescription,
+          },
         },
       });
     case "select":
@@ -143,13 +159,34 @@ function componentToProto(c: d.Component): Component {
         id: c.id,
         kind: {
           case: "select",
-          value: { label: c.label, options: c.options.map((o) => ({ ...o })), defaultValue: c.defaultValue },
+          value: {
+            label: c.label,
+            options: c.options.map((o) => ({ ...o })),
+            defaultValue: c.defaultValue,
+            multiple: c.multiple,
+            required: c.required,
+          },
         },
       });
     case "checkbox":
       return create(ComponentSchema, {
         id: c.id,
         kind: { case: "checkbox", value: { label: c.label, defaultValue: c.defaultValue } },
+      });
+    case "number_input":
+      return create(ComponentSchema, {
+        id: c.id,
+        kind: {
+          case: "numberInput",
+          value: {
+            label: c.label,
+            required: c.required,
+            ...(c.min !== null ? { min: c.min } : {}),
+            ...(c.max !== null ? { max: c.max } : {}),
+            ...(c.step !== null ? { step: c.step } : {}),
+            ...(c.defaultValue !== null ? { defaultValue: c.defaultValue } : {}),
+          },
+        },
       });
   }
 }
@@ -168,6 +205,7 @@ export function componentsFromProto(components: readonly Component[]): d.Compone
           label: k.value.label,
           action: k.value.action,
           style: STYLE_FROM_PROTO.get(k.value.style) ?? "unspecified",
+          value: k.value.value ?? null,
         };
       case "textInput":
         return {
@@ -177,6 +215,9 @@ export function componentsFromProto(components: readonly Component[]): d.Compone
           placeholder: k.value.placeholder,
           defaultValue: k.value.defaultValue,
           required: k.value.required,
+          maxLength: k.value.maxLength,
+          pattern: k.value.pattern,
+          patternDescription: k.value.patternDescription,
         };
       case "select":
         return {
@@ -185,9 +226,22 @@ export function componentsFromProto(components: readonly Component[]): d.Compone
           label: k.value.label,
           options: k.value.options.map((o) => ({ value: o.value, label: o.label || o.value })),
           defaultValue: k.value.defaultValue,
+          multiple: k.value.multiple,
+          required: k.value.required,
         };
       case "checkbox":
         return { id: c.id, kind: "checkbox", label: k.value.label, defaultValue: k.value.defaultValue };
+      case "numberInput":
+        return {
+          id: c.id,
+          kind: "number_input",
+          label: k.value.label,
+          min: k.value.min ?? null,
+          max: k.value.max ?? null,
+          step: k.value.step ?? null,
+          required: k.value.required,
+          defaultValue: k.value.defaultValue ?? null,
+        };
       default:
         throw new Error(`components[${i}] has no kind: the request was not validated`);
     }

@@ -13,6 +13,7 @@ import {
   FailTaskRequestSchema,
   GetTaskRequestSchema,
   HeartbeatRequestSchema,
+  ListTaskEventsRequestSchema,
   ListTasksRequestSchema,
   RequestConfirmationRequestSchema,
   type RequestConfirmationResponse,
@@ -39,7 +40,7 @@ import {
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
-import { pageLimit, validate, validateKnown } from "./validation.js";
+import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
 
 /** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
 export interface TaskControlDeps {
@@ -97,6 +98,8 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           action: c.action,
           values: c.values ?? undefined,
           cancelRequested: task?.cancelRequested ?? c.state === "cancelled",
+          answeredBy: c.answeredBy,
+          defaulted: c.defaulted,
         },
       },
     });
@@ -207,6 +210,8 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         requestId: req.requestId,
         timeoutMs: durationToMs(req.timeout),
         attempt: Number(req.attempt),
+        answerers: req.answerers,
+        timeoutAction: req.timeoutAction,
       });
       yield create(RequestConfirmationResponseSchema, {
         event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
@@ -226,14 +231,30 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
     async resolveConfirmation(req, ctx) {
       validateKnown(ResolveConfirmationRequestSchema, req);
+      const principal = ctx.values.get(principalKey);
       const c = await manager.resolveConfirmation({
         confirmationId: req.confirmationId,
         action: req.action,
         values: req.values ?? {},
         // A user sees only its owner's confirmations; others may answer any.
-        owner: ownerScope(ctx.values.get(principalKey), ""),
+        owner: ownerScope(principal, ""),
+        answerer: { name: principal.name, role: principal.role },
       });
       return { confirmation: confirmationToProto(c) };
+    },
+
+    async listTaskEvents(req, ctx) {
+      validateKnown(ListTaskEventsRequestSchema, req);
+      await visibleTask(ctx, req.taskId);
+      const limit = eventPageLimit(req.pageSize);
+      const after = req.pageToken ? decodeEventPageToken(req.pageToken, req.taskId) : 0;
+      const events = await manager.listTaskEvents({ taskId: req.taskId, afterSequence: after, limit: limit + 1 });
+      const page = events.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        events: page.map((event) => watchItemToProto({ kind: "event", event })),
+        nextPageToken: events.length > limit && last ? encodeEventPageToken(last.sequence, req.taskId) : "",
+      };
     },
 
     async completeTask(req, ctx) {
@@ -388,15 +409,34 @@ function encodePageToken(last: Task, filterKey: string): string {
   return Buffer.from(JSON.stringify({ c: last.createTime, i: last.id, f: filterKey })).toString("base64url");
 }
 
-function decodePageToken(token: string, filterKey: string): { createTime: number; id: string } {
-  let parsed: unknown;
+/** The fields of an opaque page token (base64url JSON); INVALID_ARGUMENT when it is not one. */
+function readPageToken(token: string): Record<string, unknown> {
   try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (parsed !== null && typeof parsed === "object") return parsed as Record<string, unknown>;
   } catch {
-    throw new InvalidArgumentError("page_token", "is malformed");
+    // reported below
   }
-  const p = parsed as { c?: unknown; i?: unknown; f?: unknown };
+  throw new InvalidArgumentError("page_token", "is malformed");
+}
+
+function decodePageToken(token: string, filterKey: string): { createTime: number; id: string } {
+  const p = readPageToken(token) as { c?: unknown; i?: unknown; f?: unknown };
   if (typeof p.c !== "number" || typeof p.i !== "string") throw new InvalidArgumentError("page_token", "is malformed");
   if (p.f !== filterKey) throw new InvalidArgumentError("page_token", "was issued for other filters");
   return { createTime: p.c, id: p.i };
+}
+
+/** A ListTaskEvents token: the last sequence served, bound to its task. */
+function encodeEventPageToken(sequence: number, taskId: string): string {
+  return Buffer.from(JSON.stringify({ s: sequence, t: taskId })).toString("base64url");
+}
+
+function decodeEventPageToken(token: string, taskId: string): number {
+  const p = readPageToken(token) as { s?: unknown; t?: unknown };
+  if (typeof p.s !== "number" || !Number.isSafeInteger(p.s) || p.s < 0 || typeof p.t !== "string") {
+    throw new InvalidArgumentError("page_token", "is malformed");
+  }
+  if (p.t !== taskId) throw new InvalidArgumentError("page_token", "was issued for another task");
+  return p.s;
 }

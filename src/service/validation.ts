@@ -2,6 +2,8 @@ import type { DescField, DescMessage, DescOneof } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { type FieldViolation, InvalidArgumentError, NotFoundError } from "../domain/errors.js";
 import { idProblem, LIMITS, structProblem, textProblem } from "../domain/limits.js";
+import { patternProblem } from "../domain/rules.js";
+import type { Role } from "./principal.js";
 import type { JsonObject } from "../domain/model.js";
 
 /**
@@ -39,7 +41,20 @@ export type Rule =
   /** A oneof that must be set; `flat`: its message's paths are not prefixed by the case name. */
   | { readonly kind: "oneof"; readonly flat?: boolean }
   /** Empty, or the value of one of the sibling list `among`'s items. */
-  | { readonly kind: "choice"; readonly among: string };
+  | { readonly kind: "choice"; readonly among: string }
+  /** An answerer: a principal name (at most `max` characters), or `role:<a role>`. */
+  | { readonly kind: "answerer"; readonly max: number }
+  /** Empty, or the action of one of the request's buttons; set only with a timeout. */
+  | { readonly kind: "timeout_action" }
+  /** A whole number in [0, max]. */
+  | { readonly kind: "count"; readonly max: number }
+  /** A regular expression in RE2 syntax (matched in linear time), at most `max` characters. */
+  | { readonly kind: "pattern"; readonly max: number }
+  /**
+   * An optional double: finite; `positive`: above 0; `atLeast`: not below that sibling;
+   * `within`: between those two siblings (each when set).
+   */
+  | { readonly kind: "number"; readonly positive?: boolean; readonly atLeast?: string; readonly within?: readonly [string, string] };
 
 const text = (max: number, required = false): Rule => ({ kind: "text", max, required });
 const struct: Rule = { kind: "struct", maxBytes: LIMITS.structBytes, maxDepth: LIMITS.structDepth };
@@ -78,6 +93,8 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
     request_id: optionalKey,
     timeout: { kind: "duration", maxMs: LIMITS.maxTimeoutMs },
     attempt,
+    answerers: { kind: "repeated", max: LIMITS.answerers, each: { kind: "answerer", max: LIMITS.answererLength }, unit: "answerers" },
+    timeout_action: { kind: "timeout_action" },
   },
   ResolveConfirmationRequest: {
     confirmation_id: { kind: "ref", to: "confirmation" },
@@ -88,6 +105,10 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
   CompleteTaskRequest: { task_id: taskRef, result: struct, attempt },
   FailTaskRequest: { task_id: taskRef, error_message: text(LIMITS.errorMessageLength), details: struct, attempt },
   CancelTaskRequest: { task_id: taskRef, reason: text(LIMITS.reasonLength) },
+  ListTaskEventsRequest: {
+    task_id: taskRef,
+    page_size: { kind: "page_size", fallback: LIMITS.defaultEventPageSize, max: LIMITS.maxPageSize },
+  },
   WatchTasksRequest: {
     owner: text(LIMITS.ownerLength),
     task_ids: { kind: "repeated", max: LIMITS.watchTaskIds, each: requiredKey, unit: "ids" },
@@ -97,8 +118,15 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
   ClaimTaskRequest: { task_id: taskRef, lease_duration: lease, request_id: optionalKey },
   Component: { id: requiredKey, kind: { kind: "oneof" } },
   "Component.Text": { text: text(LIMITS.textLength) },
-  "Component.Button": { label, action: requiredKey },
-  "Component.TextInput": { label, placeholder: label, default_value: text(LIMITS.textLength) },
+  "Component.Button": { label, action: requiredKey, value: struct },
+  "Component.TextInput": {
+    label,
+    placeholder: label,
+    default_value: text(LIMITS.textLength),
+    max_length: { kind: "count", max: LIMITS.textLength },
+    pattern: { kind: "pattern", max: LIMITS.patternLength },
+    pattern_description: text(LIMITS.patternLength),
+  },
   "Component.Select": {
     label,
     options: { kind: "repeated", min: 1, max: LIMITS.selectOptions, unit: "options" },
@@ -106,7 +134,17 @@ export const VALIDATION: Readonly<Record<string, Readonly<Record<string, Rule>>>
   },
   "Component.Option": { value: label, label },
   "Component.Checkbox": { label },
+  "Component.NumberInput": {
+    label,
+    min: { kind: "number" },
+    max: { kind: "number", atLeast: "min" },
+    step: { kind: "number", positive: true },
+    default_value: { kind: "number", within: ["min", "max"] },
+  },
 };
+
+/** The roles an answerer entry may name as `role:<role>`. */
+const ROLES: ReadonlySet<string> = new Set<Role>(["worker", "user", "gateway", "admin"]);
 
 /** Most violations collected from one message (the status carries fewer still). */
 const MAX_VIOLATIONS = 100;
@@ -144,6 +182,11 @@ export function validateKnown(schema: DescMessage, message: object): void {
 /** The number of tasks a ListTasks page holds for a (validated) page_size. */
 export function pageLimit(pageSize: number): number {
   return Math.min(pageSize || LIMITS.defaultPageSize, LIMITS.maxPageSize);
+}
+
+/** The number of events a ListTaskEvents page holds for a (validated) page_size. */
+export function eventPageLimit(pageSize: number): number {
+  return Math.min(pageSize || LIMITS.defaultEventPageSize, LIMITS.maxPageSize);
 }
 
 function checkMessage(schema: DescMessage, msg: Record<string, unknown>, path: string, pass: Pass): void {
@@ -249,15 +292,72 @@ function ruleProblem(rule: Rule, value: unknown, at: string, msg: Record<string,
       const among = msg[rule.among] as { value: string }[];
       return value === "" || among.some((o) => o.value === value) ? undefined : `is not one of the ${rule.among}`;
     }
+    case "answerer":
+      return answererProblem(value as string, rule.max);
+    case "timeout_action":
+      return timeoutActionProblem(value as string, msg);
+    case "count": {
+      const v = value as number;
+      return v < 0 || v > rule.max ? `must be 0-${n(rule.max)}` : undefined;
+    }
+    case "pattern": {
+      const v = value as string;
+      if (v === "") return undefined;
+      return textProblem(v, rule.max) ?? patternProblem(v);
+    }
+    case "number":
+      return numberProblem(rule, value as number | undefined, msg);
   }
+}
+
+function answererProblem(entry: string, max: number): string | undefined {
+  if (entry.trim() === "") return "is empty";
+  const basic = textProblem(entry, max);
+  if (basic) return basic;
+  if (entry.startsWith("role:") && !ROLES.has(entry.slice("role:".length))) {
+    return `names no role; expected role:${[...ROLES].join(", role:")}`;
+  }
+  return undefined;
+}
+
+function timeoutActionProblem(action: string, msg: Record<string, unknown>): string | undefined {
+  if (action === "") return undefined;
+  const buttons = (msg.components as ComponentLike[]).flatMap((c) => (c.kind.case === "button" ? [c.kind.value as { action: string }] : []));
+  if (!buttons.some((b) => b.action === action)) return `"${action}" is not the action of one of the buttons`;
+  const timeout = msg.timeout as Duration | undefined;
+  if (!timeout || (timeout.seconds === 0n && timeout.nanos === 0)) return "needs a timeout: without one it is never taken";
+  return undefined;
+}
+
+function numberProblem(rule: Extract<Rule, { kind: "number" }>, value: number | undefined, msg: Record<string, unknown>): string | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value)) return "must be a finite number";
+  if (rule.positive && value <= 0) return "must be above 0";
+  const sibling = (name: string) => {
+    const v = msg[name] as number | undefined;
+    return v !== undefined && Number.isFinite(v) ? v : undefined;
+  };
+  const floor = rule.atLeast === undefined ? undefined : sibling(rule.atLeast);
+  if (floor !== undefined && value < floor) return `must not be below ${rule.atLeast} (${floor})`;
+  if (rule.within) {
+    const [lo, hi] = rule.within.map(sibling);
+    if ((lo !== undefined && value < lo) || (hi !== undefined && value > hi)) return `must be within ${rule.within.join(" and ")}`;
+  }
+  return undefined;
 }
 
 interface ComponentLike {
   id: string;
-  kind: { case?: string };
+  kind: { case?: string; value?: unknown };
 }
 
-/** Count, unique ids, at least one button; the fields of each component are checked by their rows. */
+const NOT_INPUTS: ReadonlySet<string | undefined> = new Set(["text", "button", undefined]);
+
+/**
+ * Count, unique ids, at least one button; a button's value has no key equal to an input's id
+ * (the clicked button's value is merged into the answer: nothing may override an input), and
+ * buttons sharing an action carry the same value. Each component's fields have their rows.
+ */
 function componentsProblem(rule: { min: number; max: number }, components: ComponentLike[], at: string, pass: Pass): string | undefined {
   if (components.length < rule.min) return "at least one component is required";
   if (components.length > rule.max) return `more than ${rule.max} components`;
@@ -265,6 +365,22 @@ function componentsProblem(rule: { min: number; max: number }, components: Compo
   components.forEach((c, i) => {
     if (c.id !== "" && seen.has(c.id)) pass.violations.push({ field: `${at}[${i}].id`, description: `duplicate component id "${c.id}"` });
     seen.add(c.id);
+  });
+  const inputIds = new Set(components.filter((c) => !NOT_INPUTS.has(c.kind.case)).map((c) => c.id));
+  const valueOfAction = new Map<string, string>();
+  components.forEach((c, i) => {
+    if (c.kind.case !== "button") return;
+    const b = c.kind.value as { action: string; value?: JsonObject };
+    const clash = Object.keys(b.value ?? {}).filter((k) => inputIds.has(k));
+    if (clash.length > 0) {
+      pass.violations.push({ field: `${at}[${i}].button.value`, description: `keys ${clash.map((k) => JSON.stringify(k)).join(", ")} are input component ids` });
+    }
+    const value = JSON.stringify(b.value ?? null);
+    const earlier = valueOfAction.get(b.action);
+    if (earlier !== undefined && earlier !== value) {
+      pass.violations.push({ field: `${at}[${i}].button.value`, description: `differs from the value of another button with action "${b.action}"` });
+    }
+    valueOfAction.set(b.action, value);
   });
   return components.some((c) => c.kind.case === "button") ? undefined : "at least one button is required";
 }
@@ -303,6 +419,21 @@ export function describeRule(rule: Rule): string {
       return "exactly one must be set";
     case "choice":
       return `empty, or the value of one of the ${rule.among}`;
+    case "answerer":
+      return `a principal name (at most ${n(rule.max)} characters) or \`role:<role>\` of ${[...ROLES].join(", ")}`;
+    case "timeout_action":
+      return "empty, or the action of one of the buttons; needs a timeout";
+    case "count":
+      return `0-${n(rule.max)}`;
+    case "pattern":
+      return `empty, or RE2 syntax (linear-time matching) of at most ${n(rule.max)} characters; matches the whole value`;
+    case "number": {
+      const parts = ["finite"];
+      if (rule.positive) parts.push("above 0");
+      if (rule.atLeast) parts.push(`not below ${rule.atLeast}`);
+      if (rule.within) parts.push(`within ${rule.within.join(" and ")}`);
+      return `unset, or ${parts.join(", ")}`;
+    }
   }
 }
 
@@ -324,6 +455,10 @@ export function ruleNumbers(rule: Rule): number[] {
       return [rule.fallback, rule.max];
     case "components":
       return [rule.min, rule.max];
+    case "answerer":
+    case "count":
+    case "pattern":
+      return [rule.max];
     default:
       return [];
   }

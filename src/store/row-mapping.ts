@@ -1,4 +1,4 @@
-import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "../domain/model.js";
+import type { Component, Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "../domain/model.js";
 import type { ConfirmationRow, EventRow, TaskRow } from "./schema.js";
 
 // Domain values ⇄ table rows. JSON payloads are text on both dialects; numbers that a driver
@@ -122,15 +122,56 @@ export function eventToRow(e: SequencedEvent): EventRow {
   };
 }
 
-/** The sequenced event an `events` row holds. */
+/** The sequenced event an `events` row holds (confirmations in it completed as current ones). */
 export function rowToEvent(r: EventRow): SequencedEvent {
   return {
     sequence: Number(r.sequence),
     time: Number(r.time),
     taskId: r.task_id,
     owner: r.owner,
-    event: JSON.parse(r.payload) as TaskEvent,
+    event: currentEvent(JSON.parse(r.payload) as TaskEvent),
   };
+}
+
+/**
+ * Rows and event payloads written before a field existed lack it: each takes the value that
+ * means what the row meant (no button value, no input rules, anyone may answer, no default).
+ */
+function currentEvent(e: TaskEvent): TaskEvent {
+  switch (e.type) {
+    case "confirmation_requested":
+    case "confirmation_resolved":
+      return { ...e, confirmation: currentConfirmation(e.confirmation) };
+    case "status_changed":
+      return e.pending ? { ...e, pending: currentConfirmation(e.pending) } : e;
+    default:
+      return e;
+  }
+}
+
+function currentConfirmation(c: Confirmation): Confirmation {
+  return {
+    ...c,
+    components: c.components.map(currentComponent),
+    answerers: c.answerers ?? [],
+    timeoutAction: c.timeoutAction ?? "",
+    answeredBy: c.answeredBy ?? "",
+    answerTime: c.answerTime ?? null,
+    defaulted: c.defaulted ?? false,
+  };
+}
+
+function currentComponent(c: Component): Component {
+  switch (c.kind) {
+    case "button":
+      return { ...c, value: c.value ?? null };
+    case "text_input":
+      return { ...c, maxLength: c.maxLength ?? 0, pattern: c.pattern ?? "", patternDescription: c.patternDescription ?? "" };
+    case "select":
+      return { ...c, multiple: c.multiple ?? false, required: c.required ?? false };
+    default:
+      return c;
+  }
 }
 
 /** The `confirmations` row of a confirmation; components are stored serialised. */
@@ -149,6 +190,11 @@ export function confirmationToRow(c: Confirmation): ConfirmationRow {
     create_time: c.createTime,
     expire_time: c.expireTime,
     resolve_time: c.resolveTime,
+    answerers: JSON.stringify(c.answerers),
+    timeout_action: c.timeoutAction,
+    answered_by: c.answeredBy,
+    answer_time: c.answerTime,
+    defaulted: c.defaulted,
   };
 }
 
@@ -160,7 +206,7 @@ export function rowToConfirmation(r: ConfirmationRow): Confirmation {
     owner: r.owner,
     surfaceId: r.surface_id,
     title: r.title,
-    components: JSON.parse(r.components) as Confirmation["components"],
+    components: (JSON.parse(r.components) as Component[]).map(currentComponent),
     state: r.state as Confirmation["state"],
     action: r.action,
     values: parse(r.answer_values),
@@ -168,5 +214,10 @@ export function rowToConfirmation(r: ConfirmationRow): Confirmation {
     createTime: Number(r.create_time),
     expireTime: r.expire_time === null ? null : Number(r.expire_time),
     resolveTime: r.resolve_time === null ? null : Number(r.resolve_time),
+    answerers: JSON.parse(r.answerers ?? "[]") as string[],
+    timeoutAction: r.timeout_action ?? "",
+    answeredBy: r.answered_by ?? "",
+    answerTime: r.answer_time == null ? null : Number(r.answer_time),
+    defaulted: Boolean(r.defaulted),
   };
 }

@@ -48,6 +48,12 @@ export interface ConfirmationRow {
   create_time: number;
   expire_time: number | null;
   resolve_time: number | null;
+  /** JSON list of principal names and "role:<role>" entries; "[]" for the default rule. */
+  answerers: string;
+  timeout_action: string;
+  answered_by: string;
+  answer_time: number | null;
+  defaulted: boolean;
 }
 
 /** A row of `events`: the persisted event log, one row per sequence number. */
@@ -116,6 +122,11 @@ export const ConfirmationSchema = new EntitySchema<ConfirmationRow>({
     create_time: millis(),
     expire_time: { ...millis(), nullable: true },
     resolve_time: { ...millis(), nullable: true },
+    answerers: { type: "text", default: "[]" },
+    timeout_action: { type: "string", default: "" },
+    answered_by: { type: "string", default: "" },
+    answer_time: { ...millis(), nullable: true },
+    defaulted: { type: "boolean", default: false },
   },
   indexes: [{ name: "confirmations_state_idx", properties: ["state"] }],
   uniques: [{ name: "confirmations_task_request_unique", properties: ["task_id", "request_id"] }],
@@ -133,7 +144,11 @@ export const EventSchema = new EntitySchema<EventRow>({
     type: { type: "string" },
     payload: { type: "text" },
   },
-  indexes: [{ name: "events_time_idx", properties: ["time"] }],
+  indexes: [
+    { name: "events_time_idx", properties: ["time"] },
+    // ListTaskEvents: one task's history in sequence order.
+    { name: "events_task_sequence_idx", properties: ["task_id", "sequence"] },
+  ],
 });
 
 /** Every entity schema, for the ORM's configuration. */

@@ -125,7 +125,15 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
       // Only PENDING rows ever change: the first answer (or expiry, or cancel) wins.
       const n = await trx("confirmations")
         .where({ id: c.id, state: "pending" })
-        .update({ state: c.state, action: c.action, answer_values: json(c.values), resolve_time: c.resolveTime });
+        .update({
+          state: c.state,
+          action: c.action,
+          answer_values: json(c.values),
+          resolve_time: c.resolveTime,
+          answered_by: c.answeredBy,
+          answer_time: c.answerTime,
+          defaulted: c.defaulted,
+        });
       if (n !== 1) throw new ConflictError("a confirmation changed under the batch");
     }
     if (changes.events.length === 0) return [];

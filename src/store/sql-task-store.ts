@@ -210,6 +210,15 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
       return rows.map(rowToEvent);
     },
 
+    async readTaskEvents(taskId, after, limit) {
+      const rows = (await knex("events")
+        .where("task_id", taskId)
+        .andWhere("sequence", ">", after)
+        .orderBy("sequence", "asc")
+        .limit(limit)) as EventRow[];
+      return rows.map(rowToEvent);
+    },
+
     onLocalCommit: (handler) => publication.onLocalCommit(handler),
 
     readCommitted: (after, limit) => dialect.readCommitted(knex, after, limit),

@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { fromBinary } from "@bufbuild/protobuf";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type * as grpc from "@grpc/grpc-js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { readGrpcError } from "../support/grpc-errors.js";
 import { type ReadableError, readError } from "../support/in-process.js";
 import { REPLACE_SURFACE } from "../support/flows.js";
 import { trackLeaks } from "../support/leaks.js";
-import {
-  BadRequestSchema,
-  ErrorInfoSchema,
-  RetryInfoSchema,
-} from "../../gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -57,23 +50,6 @@ async function viaConnect(c: Client<typeof TaskControlService>, call: Call): Pro
     return readError(ConnectError.from(err));
   }
   assert.fail("the call succeeded");
-}
-
-/** The grpc-js reading: decode google.rpc.Status from the trailer and unpack its Anys. */
-function readGrpcError(err: grpc.ServiceError): Seen {
-  const raw = err.metadata.get("grpc-status-details-bin")[0];
-  assert.ok(raw instanceof Buffer, "grpc-status-details-bin is present");
-  const status = fromBinary(StatusSchema, raw);
-  assert.equal(status.code, err.code, "Status.code matches the call's status");
-  const seen: Seen = { code: err.code as number as Code, reason: "", domain: "", metadata: {}, fields: [], retry: false };
-  for (const any of status.details) {
-    const info = anyUnpack(any, ErrorInfoSchema);
-    if (info) Object.assign(seen, { reason: info.reason, domain: info.domain, metadata: { ...info.metadata } });
-    const bad = anyUnpack(any, BadRequestSchema);
-    if (bad) seen.fields.push(...bad.fieldViolations.map((v) => v.field));
-    if (anyUnpack(any, RetryInfoSchema)) seen.retry = true;
-  }
-  return seen;
 }
 
 async function viaGrpcJs(method: string, request: object): Promise<Seen> {

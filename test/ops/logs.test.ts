@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import type { ComponentInit } from "../support/flows.js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { trackLeaks } from "../support/leaks.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
@@ -16,6 +17,8 @@ import { authPath, bearer, eventually, writeAuthFile, type Who } from "../securi
  */
 
 const SECRET_CHECKPOINT = "checkpoint-secret-7c1e";
+const SECRET_ANSWER = "answer-secret-51a0";
+const SECRET_BUTTON = "button-secret-93d2";
 const leaks = trackLeaks();
 let dir: string;
 let tokens: Record<Who, string>;
@@ -113,5 +116,34 @@ describe("logs", () => {
     assert.ok(lines.some((l) => l.msg === "serving"));
     assert.ok(lines.every((l) => l.msg !== "call" && l.msg !== "call refused"));
     assert.ok(lines.every((l) => l.service === "taskcontrol" && typeof l.level === "number" && typeof l.time === "number"));
+  });
+
+  it("at info: one line per answer with the confirmation id, the principal and the action; never the values", async () => {
+    proc = await startServerProcess({ db: join(dir, "answers.sqlite"), args: ["--auth-file", authPath(dir)] });
+    const c: GrpcTestClient = grpcClient(proc.grpcAddress);
+    try {
+      const task: any = await c.unary("CreateTask", { owner: "alice", kind: "k" }, bearer(tokens.worker));
+      const components: ComponentInit[] = [
+        { id: "go", kind: { case: "button", value: { label: "Go", action: "go", value: { token: SECRET_BUTTON } } } },
+        { id: "note", kind: { case: "textInput", value: { label: "Note" } } },
+      ];
+      const { responses, call } = c.serverStream("RequestConfirmation", { taskId: task.task.id, title: "t", components }, bearer(tokens.worker));
+      call.on("error", () => {});
+      const it = (responses as AsyncIterable<any>)[Symbol.asyncIterator]();
+      const cid: string = (await it.next()).value.event.value.confirmation.id;
+      const answer = { confirmationId: cid, action: "go", values: { note: SECRET_ANSWER } };
+      await c.unary("ResolveConfirmation", answer, bearer(tokens.alice));
+      await c.unary("ResolveConfirmation", answer, bearer(tokens.alice)); // a safe retry: no second line
+      assert.equal((await it.next()).value.event.case, "resolved");
+      call.cancel();
+    } finally {
+      c.close();
+    }
+    assert.equal(await proc.stop(), 0);
+    const answered = jsonLines(proc).filter((l) => l.msg === "confirmation answered");
+    assert.equal(answered.length, 1);
+    assert.deepEqual([answered[0]!.principal, answered[0]!.action, typeof answered[0]!.confirmationId], ["alice-ui", "go", "string"]);
+    for (const secret of [SECRET_ANSWER, SECRET_BUTTON]) assert.ok(!proc.output().includes(secret), "an answer's values are never logged");
+    proc = undefined;
   });
 });

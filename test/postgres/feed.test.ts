@@ -151,7 +151,7 @@ describe("the ordered feed on PostgreSQL", { skip: probe.ok ? false : probe.reas
       });
       const abort = new AbortController();
       const waiting = a.manager.waitFor(pending, abort.signal);
-      await b.manager.resolveConfirmation({ confirmationId: pending.id, action: "system.task.confirm_replace", values: {} });
+      await b.manager.resolveConfirmation({ confirmationId: pending.id, action: "system.task.confirm_replace", values: {}, answerer: { name: "ops", role: "admin" } });
       await a.feed.catchUp();
       const answer = (await waiting) as Confirmation;
       assert.deepEqual([answer.state, answer.action], ["answered", "system.task.confirm_replace"]);
@@ -295,6 +295,6 @@ describe("the ordered feed on PostgreSQL", { skip: probe.ok ? false : probe.reas
 /** The reference page's surface in the domain's shape (flows.ts has it in the protobuf shape). */
 const SURFACE: Component[] = [
   { id: "confirm_text", kind: "text", text: "A model with the same name already exists. Replace it?" },
-  { id: "confirm_replace", kind: "button", label: "Replace", action: "system.task.confirm_replace", style: "unspecified" },
-  { id: "confirm_cancel", kind: "button", label: "Cancel", action: "system.task.confirm_cancel", style: "unspecified" },
+  { id: "confirm_replace", kind: "button", label: "Replace", action: "system.task.confirm_replace", style: "unspecified", value: null },
+  { id: "confirm_cancel", kind: "button", label: "Cancel", action: "system.task.confirm_cancel", style: "unspecified", value: null },
 ];

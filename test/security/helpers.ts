@@ -19,6 +19,8 @@ export const LISTENERS: readonly Listener[] = ["grpc", "http"];
 export const PRINCIPALS = {
   worker: { name: "worker-1", role: "worker" },
   alice: { name: "alice-ui", role: "user", owner: "alice" },
+  /** A second user of owner alice (a confirmation may name only one of them as its answerer). */
+  alicePhone: { name: "alice-phone", role: "user", owner: "alice" },
   bob: { name: "bob-ui", role: "user", owner: "bob" },
   gateway: { name: "gateway-1", role: "gateway" },
   admin: { name: "ops", role: "admin" },

@@ -78,6 +78,7 @@ const REQUESTS: Record<string, () => Promise<unknown>> = {
   WatchTasks: async () => ({ owner: "alice", includeSnapshot: true }),
   Heartbeat: async () => ({ taskId: await aliceTask() }),
   ClaimTask: async () => ({ taskId: await aliceTask() }),
+  ListTaskEvents: async () => ({ taskId: await aliceTask() }),
 };
 
 const WORKER = [
@@ -91,8 +92,9 @@ const WORKER = [
   "FailTask",
   "Heartbeat",
   "ClaimTask",
+  "ListTaskEvents",
 ];
-const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask"];
+const USER = ["WatchTasks", "GetTask", "ListTasks", "ResolveConfirmation", "CancelTask", "ListTaskEvents"];
 const ALLOWED: Record<"worker" | "alice" | "gateway" | "admin", readonly string[]> = {
   worker: WORKER,
   alice: USER,
@@ -133,7 +135,7 @@ describe("a user and another owner's tasks", () => {
   for (const listener of LISTENERS) {
     it(`${listener}: every RPC taking a task or confirmation id answers NOT_FOUND, as for a missing one`, async () => {
       const bob = as("bob");
-      for (const rpc of ["GetTask", "CancelTask"]) {
+      for (const rpc of ["GetTask", "CancelTask", "ListTaskEvents"]) {
         const taskId = await aliceTask();
         const out = await invoke(t, http, listener, rpc, { taskId, reason: "x" }, bob);
         assert.equal(codeName(out.code), "NotFound", `${rpc}: ${out.message}`);

@@ -1,4 +1,4 @@
-import type { Confirmation } from "../../src/domain/model.js";
+import type { Component, Confirmation } from "../../src/domain/model.js";
 
 /** A domain Confirmation for unit tests: PENDING, no components, fields overridable. */
 export function confirmationFixture(overrides: Partial<Confirmation> = {}): Confirmation {
@@ -16,6 +16,59 @@ export function confirmationFixture(overrides: Partial<Confirmation> = {}): Conf
     createTime: 0,
     expireTime: null,
     resolveTime: null,
+    answerers: [],
+    timeoutAction: "",
+    answeredBy: "",
+    answerTime: null,
+    defaulted: false,
     ...overrides,
   };
 }
+
+type Of<K extends Component["kind"]> = Extract<Component, { kind: K }>;
+
+/** Domain components for unit tests: the given fields over the defaults a request leaves unset. */
+export const domainComponent = {
+  button: (id: string, more: Partial<Of<"button">> = {}): Of<"button"> => ({
+    id,
+    kind: "button",
+    label: id,
+    action: `act.${id}`,
+    style: "unspecified",
+    value: null,
+    ...more,
+  }),
+  textInput: (id: string, more: Partial<Of<"text_input">> = {}): Of<"text_input"> => ({
+    id,
+    kind: "text_input",
+    label: "",
+    placeholder: "",
+    defaultValue: "",
+    required: false,
+    maxLength: 0,
+    pattern: "",
+    patternDescription: "",
+    ...more,
+  }),
+  select: (id: string, options: string[], more: Partial<Of<"select">> = {}): Of<"select"> => ({
+    id,
+    kind: "select",
+    label: "",
+    options: options.map((value) => ({ value, label: value })),
+    defaultValue: "",
+    multiple: false,
+    required: false,
+    ...more,
+  }),
+  numberInput: (id: string, more: Partial<Of<"number_input">> = {}): Of<"number_input"> => ({
+    id,
+    kind: "number_input",
+    label: "",
+    min: null,
+    max: null,
+    step: null,
+    required: false,
+    defaultValue: null,
+    ...more,
+  }),
+};

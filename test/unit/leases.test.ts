@@ -16,7 +16,7 @@ import { trackLeaks } from "../support/leaks.js";
  * lapse re-checks the committed row.
  */
 
-const SURFACE: Component[] = [{ id: "ok", kind: "button", label: "OK", action: "ok", style: "primary" }];
+const SURFACE: Component[] = [{ id: "ok", kind: "button", label: "OK", action: "ok", style: "primary", value: null }];
 const leaks = trackLeaks();
 after(() => leaks.check());
 

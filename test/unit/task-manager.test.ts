@@ -15,7 +15,7 @@ after(() => leaks.check());
 
 const SURFACE: Component[] = [
   { id: "msg", kind: "text", text: "Replace it?" },
-  { id: "ok", kind: "button", label: "Replace", action: "replace", style: "primary" },
+  { id: "ok", kind: "button", label: "Replace", action: "replace", style: "primary", value: null },
 ];
 
 describe("ResolveConfirmation reads the confirmation once", () => {
@@ -189,7 +189,7 @@ describe("confirmation expiry on an injected clock and timers", () => {
     const answered = await ask(1000);
     await ask(1000);
     assert.equal(time.armed(), 2);
-    await manager.resolveConfirmation({ confirmationId: answered.id, action: "replace", values: {} });
+    await manager.resolveConfirmation({ confirmationId: answered.id, action: "replace", values: {}, answerer: { name: "ops", role: "admin" } });
     assert.equal(time.armed(), 1);
     manager.close();
     assert.equal(time.armed(), 0);

@@ -5,12 +5,13 @@ import { create, type DescMessage, type MessageInitShape } from "@bufbuild/proto
 import { InvalidArgumentError, NotFoundError } from "../../src/domain/errors.js";
 import { LIMITS } from "../../src/domain/limits.js";
 import type { JsonObject } from "../../src/domain/model.js";
-import { pageLimit, type Rule, ruleNumbers, validate, validateKnown, VALIDATION } from "../../src/service/validation.js";
+import { eventPageLimit, pageLimit, type Rule, ruleNumbers, validate, validateKnown, VALIDATION } from "../../src/service/validation.js";
 import {
   CreateTaskRequestSchema,
   EmitProgressRequestSchema,
   file_taskcontrol_v1_task_control_service,
   GetTaskRequestSchema,
+  ListTaskEventsRequestSchema,
   ListTasksRequestSchema,
   RequestConfirmationRequestSchema,
   ResolveConfirmationRequestSchema,
@@ -157,6 +158,66 @@ describe("validation table: one rule kind at a time", () => {
     ]);
   });
 
+  it("answerer: 1-128 characters each, role:<role> of a known role, at most 64 entries", () => {
+    const at = (answerers: string[]) => fields(RequestConfirmationRequestSchema, { ...surface([button("b")]), answerers });
+    assert.deepEqual(at(["alice-ui", "role:user", "role:gateway", "ops team"]), []);
+    assert.deepEqual(at(["", "role:boss", "a".repeat(LIMITS.answererLength + 1), "a".repeat(LIMITS.answererLength)]), [
+      "answerers[0]",
+      "answerers[1]",
+      "answerers[2]",
+    ]);
+    assert.deepEqual(at(Array.from({ length: LIMITS.answerers + 1 }, (_, i) => `p${i}`)), ["answerers"]);
+  });
+
+  it("timeout_action: empty, or one of the buttons' actions, and only with a timeout", () => {
+    const at = (timeoutAction: string, seconds?: bigint) =>
+      fields(RequestConfirmationRequestSchema, {
+        ...surface([button("a", "keep"), button("b", "replace")]),
+        timeoutAction,
+        ...(seconds !== undefined ? { timeout: { seconds } } : {}),
+      });
+    assert.deepEqual(at("", 60n), []);
+    assert.deepEqual(at("keep", 60n), []);
+    assert.deepEqual(at("explode", 60n), ["timeout_action"]);
+    assert.deepEqual(at("keep"), ["timeout_action"]);
+    assert.deepEqual(at("keep", 0n), ["timeout_action"]);
+  });
+
+  it("button value: at most 64 KiB, no key equal to an input id, one value per action", () => {
+    const valued = (id: string, action: string, value: JsonObject) => ({ id, kind: { case: "button" as const, value: { label: "B", action, value } } });
+    const input = { id: "name", kind: { case: "textInput" as const, value: {} } };
+    const rc = (components: Parameters<typeof surface>[0]) => fields(RequestConfirmationRequestSchema, surface(components));
+    assert.deepEqual(rc([valued("r", "replace", { replace_existing: true }), valued("r2", "replace", { replace_existing: true }), input]), []);
+    assert.deepEqual(rc([valued("r", "replace", { name: "x", other: 1 }), input]), ["components[0].button.value"]);
+    assert.deepEqual(rc([valued("r", "replace", { a: 1 }), valued("r2", "replace", { a: 2 })]), ["components[1].button.value"]);
+    assert.deepEqual(rc([valued("r", "replace", { b: "x".repeat(LIMITS.structBytes) })]), ["components[0].button.value"]);
+  });
+
+  it("text_input: max_length 0-4,096; pattern RE2 of at most 512 characters; its description at most 512", () => {
+    const ti = (value: object) => fields(RequestConfirmationRequestSchema, surface([button("b"), { id: "t", kind: { case: "textInput", value } }]));
+    assert.deepEqual(ti({ maxLength: 4096, pattern: "[a-z]+", patternDescription: "lower case letters" }), []);
+    assert.deepEqual(ti({ maxLength: -1 }), ["components[1].text_input.max_length"]);
+    assert.deepEqual(ti({ maxLength: 4097 }), ["components[1].text_input.max_length"]);
+    assert.deepEqual(ti({ pattern: "(?<=a)b" }), ["components[1].text_input.pattern"]);
+    assert.deepEqual(ti({ pattern: "a".repeat(LIMITS.patternLength + 1) }), ["components[1].text_input.pattern"]);
+    assert.deepEqual(ti({ patternDescription: "d".repeat(LIMITS.patternLength + 1) }), ["components[1].text_input.pattern_description"]);
+  });
+
+  it("number_input: finite bounds, max not below min, step above 0, default within the bounds", () => {
+    const ni = (value: object) => fields(RequestConfirmationRequestSchema, surface([button("b"), { id: "n", kind: { case: "numberInput", value } }]));
+    assert.deepEqual(ni({ min: 1, max: 8, step: 1, defaultValue: 4 }), []);
+    assert.deepEqual(ni({}), []);
+    assert.deepEqual(ni({ min: Number.NaN, max: Infinity }), ["components[1].number_input.min", "components[1].number_input.max"]);
+    assert.deepEqual(ni({ min: 5, max: 4 }), ["components[1].number_input.max"]);
+    assert.deepEqual(ni({ step: 0 }), ["components[1].number_input.step"]);
+    assert.deepEqual(ni({ min: 1, max: 8, defaultValue: 9 }), ["components[1].number_input.default_value"]);
+  });
+
+  it("ListTaskEvents page_size: 0 means 100, larger than 1,000 lowered", () => {
+    assert.deepEqual(fields(ListTaskEventsRequestSchema, { taskId: "t", pageSize: -1 }), ["page_size"]);
+    assert.deepEqual([0, 7, 5000].map(eventPageLimit), [100, 7, LIMITS.maxPageSize]);
+  });
+
   it("reports every bad field, each as its own violation, in field order", () => {
     assert.deepEqual(fields(CreateTaskRequestSchema, { owner: "", kind: "k".repeat(129), label: "l".repeat(513), checkpoint: deep(40), requestId: "r r" }), [
       "owner",
@@ -287,7 +348,8 @@ function commentedFields(source: string): { at: string; comment: string }[] {
     const text = comment.join(" ");
     if (open) {
       if (text) out.push({ at: "", comment: text });
-      scope.push(open[1] === "message" ? open[2]! : "");
+      // A block closed on its own line (`message Bookmark {}`) opens no scope.
+      if (!line.endsWith("}")) scope.push(open[1] === "message" ? open[2]! : "");
     } else if (field && !line.startsWith("rpc")) {
       const message = scope.filter(Boolean).join(".");
       if (text) out.push({ at: `${message}.${field[1]}`, comment: text });

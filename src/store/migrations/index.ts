@@ -1,4 +1,5 @@
 import type { MigrationObject } from "@mikro-orm/core";
+import { Migration20261201140000Postgres, Migration20261201140000Sqlite } from "./decisions.js";
 import { Migration20261129000000Postgres, Migration20261129000000Sqlite } from "./initial.js";
 import { Migration20261201000000Postgres, Migration20261201000000Sqlite } from "./leases.js";
 
@@ -7,9 +8,11 @@ export const MIGRATIONS: Record<"sqlite" | "postgresql", MigrationObject[]> = {
   sqlite: [
     { name: "Migration20261129000000", class: Migration20261129000000Sqlite },
     { name: "Migration20261201000000", class: Migration20261201000000Sqlite },
+    { name: "Migration20261201140000", class: Migration20261201140000Sqlite },
   ],
   postgresql: [
     { name: "Migration20261129000000", class: Migration20261129000000Postgres },
     { name: "Migration20261201000000", class: Migration20261201000000Postgres },
+    { name: "Migration20261201140000", class: Migration20261201140000Postgres },
   ],
 };
