@@ -64,6 +64,9 @@ class Adapter:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.jobs: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # The attempt this worker holds of each task it created or claimed: the id-only calls
+        # take it explicitly (the Node SDK keeps it inside its client).
+        self.attempts: dict[str, int] = {}
         self.running: set[asyncio.Task[Any]] = set()
 
     async def create(self, a: dict[str, Any]) -> Any:
@@ -72,23 +75,34 @@ class Adapter:
             owner=a["owner"], label=a.get("label", ""), kind=a.get("kind", ""),
             request_id=a.get("requestId"), **extra,
         )
+        self.attempts[task_id] = int((await self.client.tasks.view(task_id)).get("attempt") or 0)
         return {"taskId": task_id}
+
+    async def claim(self, a: dict[str, Any]) -> Any:
+        task = await self.client.tasks.claim(a["taskId"], lease=a.get("lease"))
+        self.attempts[a["taskId"]] = int(task["attempt"])
+        return {"attempt": int(task["attempt"])}
+
+    def _attempt(self, task_id: str) -> int:
+        return self.attempts.get(task_id, 0)
 
     async def updateProgress(self, a: dict[str, Any]) -> Any:
         await self.client.tasks.update_progress(
-            a["taskId"], a["progress"], checkpoint=a.get("checkpoint"), label=a.get("label")
+            a["taskId"], a["progress"], checkpoint=a.get("checkpoint"), label=a.get("label"),
+            attempt=self._attempt(a["taskId"]),
         )
         return {}
 
     async def emitProgress(self, a: dict[str, Any]) -> Any:
         await self.client.tasks.emit_progress(
-            a["taskId"], a.get("progress"), label=a.get("label"), checkpoint=a.get("checkpoint")
+            a["taskId"], a.get("progress"), label=a.get("label"), checkpoint=a.get("checkpoint"),
+            attempt=self._attempt(a["taskId"]),
         )
         return {}
 
     async def requestConfirmation(self, a: dict[str, Any]) -> Any:
         builder = _builder(self.client.ui, a.get("title", ""), a["components"])
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"attempt": self._attempt(a["taskId"])}
         if "timeoutMs" in a:
             kwargs["timeout"] = a["timeoutMs"] / 1000
         if "requestId" in a:
@@ -115,11 +129,13 @@ class Adapter:
         }
 
     async def complete(self, a: dict[str, Any]) -> Any:
-        task = await self.client.tasks.complete(a["taskId"], result=a.get("result"))
+        task = await self.client.tasks.complete(a["taskId"], result=a.get("result"), attempt=self._attempt(a["taskId"]))
         return {"status": task["status"]}
 
     async def fail(self, a: dict[str, Any]) -> Any:
-        task = await self.client.tasks.fail(a["taskId"], a["message"], details=a.get("details"))
+        task = await self.client.tasks.fail(
+            a["taskId"], a["message"], details=a.get("details"), attempt=self._attempt(a["taskId"])
+        )
         return {"status": task["status"]}
 
     async def view(self, a: dict[str, Any]) -> Any:

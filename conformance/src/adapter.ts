@@ -14,6 +14,8 @@
  *   complete            {taskId, result?}                                → {status}
  *   fail                {taskId, message, details?}                      → {status}
  *   view                {taskId}                                         → {progress, label, status, checkpoint}
+ *   claim               {taskId, lease? (s)}                             → {attempt}; later calls on the
+ *                       task carry the new attempt (the SDK's fencing)
  *   runBackground       {owner, label?, kind?, lease?, job, result?, message?} → {taskId}
  *                       job: "return" (returns result), "throw" (throws message), "wait"
  *                       (runs until its cancellation arrives)

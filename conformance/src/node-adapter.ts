@@ -35,6 +35,7 @@ interface NodeClient {
     complete(id: string, result?: JsonObject): Promise<TaskView>;
     fail(id: string, message: string, details?: JsonObject): Promise<TaskView>;
     view(id: string): Promise<TaskView>;
+    claim(id: string, o?: { lease?: number }): Promise<{ attempt: number }>;
     runBackground(
       fn: (task: BackgroundContext) => Promise<unknown>,
       o: { owner: string; label?: string; kind?: string; lease?: number },
@@ -163,6 +164,9 @@ export async function startNodeAdapter(options: { target: string; token?: string
       bg.done.catch(() => undefined);
       jobs.set(bg.id, finished);
       return { taskId: bg.id };
+    },
+    async claim(a) {
+      return { attempt: Number((await client.tasks.claim(String(a.taskId), { lease: a.lease as number | undefined })).attempt) };
     },
     async jobOutcome(a) {
       const job = jobs.get(String(a.taskId));
