@@ -17,9 +17,11 @@ const cell = (s: string) => s.replace(/\|/g, "\\|");
 export function configTableMarkdown(): string {
   const rows = Object.entries(SETTINGS).map(([flag, s]: [string, Setting<unknown>]) => {
     const name = s.value ? `\`--${flag} ${cell(s.value)}\`` : `\`--${flag}\``;
+    const alias = s.alias ? ` (or \`--${s.alias.flag}\`)` : "";
+    const env = s.alias ? `\`${s.env}\` (or \`${s.alias.env}\`)` : `\`${s.env}\``;
     // A literal default is code; a default in words ("none (plaintext)") is prose.
     const shown = s.shown === undefined ? "" : s.shown === String(s.fallback) ? `\`${s.shown}\`` : cell(s.shown);
-    return `| ${name} | \`${s.env}\` | ${shown} | ${cell(s.description)} |`;
+    return `| ${name}${alias} | ${env} | ${shown} | ${cell(s.description)} |`;
   });
   return ["| flag | environment | default | what it does |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }

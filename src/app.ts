@@ -179,11 +179,26 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     for (const l of fatal) l(reason);
   });
 
-  const retention = setInterval(() => {
-    store
+  // One retention sweep per --retention-interval-ms: the event log, then old finished tasks
+  // (in batches, so writes commit between them). A sweep still running skips the next tick.
+  const sweepStop = new AbortController();
+  let sweeping: Promise<void> | undefined;
+  const sweep = async (): Promise<void> => {
+    await store
       .trimEvents({ maxEvents: config.retainEvents, maxAgeMs: config.retainAgeMs })
       .then((n) => n > 0 && log.info({ deleted: n }, "event log trimmed"))
       .catch((err) => log.error({ err }, "event log trim failed"));
+    if (config.taskRetentionAgeMs === 0 || sweepStop.signal.aborted) return;
+    const started = Date.now();
+    await store
+      .purgeFinishedTasks({ maxAgeMs: config.taskRetentionAgeMs, signal: sweepStop.signal })
+      .then((n) => n > 0 && log.info({ deleted: n, ms: Date.now() - started }, "finished tasks purged"))
+      .catch((err) => log.error({ err }, "finished task purge failed"));
+  };
+  const retention = setInterval(() => {
+    sweeping ??= sweep().finally(() => {
+      sweeping = undefined;
+    });
   }, config.retentionIntervalMs);
   retention.unref();
 
@@ -195,6 +210,8 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
     close() {
       closing ??= (async () => {
         clearInterval(retention);
+        sweepStop.abort();
+        await sweeping;
         dbGuard.close();
         health.drain();
         shutdown.abort();

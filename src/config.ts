@@ -31,7 +31,9 @@ export interface Config {
   readonly retainEvents: number;
   /** Age after which events leave the log, in ms. @default 7 days */
   readonly retainAgeMs: number;
-  /** How often the log is trimmed to those bounds, in ms. @default 60000 */
+  /** Finished tasks (and their confirmations) older than this are deleted, in ms; 0 keeps them. @default 30 days */
+  readonly taskRetentionAgeMs: number;
+  /** How often the retention sweep runs (the event log trimmed, old finished tasks purged), in ms. @default 60000 */
   readonly retentionIntervalMs: number;
   /** Persisted events a watcher may lag before its stream ends RESOURCE_EXHAUSTED. @default 10000 */
   readonly watchQueue: number;
@@ -100,6 +102,8 @@ export interface Setting<T> {
   readonly fallback: T;
   /** Checks a raw value and converts it; throws a message saying what is wanted. */
   parse(raw: string): T;
+  /** An older flag and environment variable still read for this setting (the new name wins). */
+  readonly alias?: { readonly flag: string; readonly env: string };
 }
 
 /** Node's timers fire at once past this (a 32-bit signed count of ms). */
@@ -208,7 +212,11 @@ export const SETTINGS = {
   "bookmark-interval-ms": ms("TASKCONTROL_BOOKMARK_INTERVAL_MS", 15_000, 10, "An idle watch stream gets a bookmark (the latest sequence) after this many ms"),
   "event-retention-count": integer("TASKCONTROL_EVENT_RETENTION_COUNT", 1_000_000, 1, "Events kept in the log for resuming watchers (after_sequence), at most"),
   "event-retention-age-ms": integer("TASKCONTROL_EVENT_RETENTION_AGE_MS", 7 * 24 * 3600 * 1000, 1000, "Events older than this many ms leave the log", { shown: "604800000 (7 days)" }),
-  "event-retention-interval-ms": ms("TASKCONTROL_EVENT_RETENTION_INTERVAL_MS", 60_000, 10, "How often the event log is trimmed to those two bounds, in ms"),
+  "task-retention-age-ms": integer("TASKCONTROL_TASK_RETENTION_AGE_MS", 30 * 24 * 3600 * 1000, 0, "Finished tasks that ended more than this many ms ago are deleted with their confirmations (then NOT_FOUND); 0 keeps them forever", { shown: "2592000000 (30 days)" }),
+  "retention-interval-ms": {
+    ...ms("TASKCONTROL_RETENTION_INTERVAL_MS", 60_000, 10, "How often the retention sweep runs: the event log trimmed to its two bounds, old finished tasks purged in batches, in ms"),
+    alias: { flag: "event-retention-interval-ms", env: "TASKCONTROL_EVENT_RETENTION_INTERVAL_MS" },
+  },
   "watch-queue": integer("TASKCONTROL_WATCH_QUEUE", 10_000, 1, "Persisted events a watcher may lag behind before its stream ends RESOURCE_EXHAUSTED (it resumes)"),
   "shutdown-grace-ms": ms("TASKCONTROL_SHUTDOWN_GRACE_MS", 10_000, 0, "On SIGTERM/SIGINT, how long in-flight calls may finish, in ms"),
   "web-dir": text("TASKCONTROL_WEB_DIR", "PATH", undefined, "Directory of the web monitor's built files", "web/dist of the package"),
@@ -243,6 +251,7 @@ export const USAGE = [
     `  --${flag}${s.value ? ` ${s.value}` : ""}`,
     `      ${s.description}.`,
     `      env ${s.env}${s.shown !== undefined ? `; default ${s.shown}` : ""}`,
+    ...(s.alias ? [`      also read as --${s.alias.flag} / ${s.alias.env} (older name)`] : []),
   ]),
   "  --help, -h",
   "      Print this and exit.",
@@ -265,7 +274,10 @@ function readSettings(input: { argv: string[]; env: Record<string, string | unde
     values = parseArgs({
       args: input.argv,
       options: Object.fromEntries(
-        Object.entries(SETTINGS).map(([k, s]: [string, Setting<unknown>]) => [k, { type: s.value ? "string" : "boolean" }]),
+        Object.entries(SETTINGS).flatMap(([k, s]: [string, Setting<unknown>]) => {
+          const type = s.value ? ("string" as const) : ("boolean" as const);
+          return s.alias ? [[k, { type }], [s.alias.flag, { type }]] : [[k, { type }]];
+        }),
       ),
       strict: true,
       allowPositionals: false,
@@ -280,22 +292,25 @@ function readSettings(input: { argv: string[]; env: Record<string, string | unde
   }
   const out: Record<string, unknown> = {};
   for (const [flag, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
-    const v = values[flag];
-    if (v === true) {
+    // The setting's own name first, then its older one (flag, then environment, for each).
+    const names = s.alias ? [{ flag, env: s.env }, s.alias] : [{ flag, env: s.env }];
+    const given = names.map((n) => ({ ...n, v: values[n.flag], e: input.env[n.env] }));
+    const byFlag = given.find((n) => n.v !== undefined);
+    if (byFlag?.v === true) {
       out[flag] = true;
       continue;
     }
-    const fromFlag = typeof v === "string";
-    const e = input.env[s.env];
-    const raw = fromFlag ? v : e === undefined || e === "" ? undefined : e;
-    if (raw === undefined) {
+    const byEnv = given.find((n) => n.e !== undefined && n.e !== "");
+    const from = byFlag ?? byEnv;
+    const raw = byFlag ? (byFlag.v as string) : byEnv?.e;
+    if (from === undefined || raw === undefined) {
       out[flag] = s.fallback;
       continue;
     }
     try {
       out[flag] = s.parse(raw);
     } catch (err) {
-      throw new ConfigError(`${source(flag, s, fromFlag, raw)}: ${(err as Error).message} (see --help)`);
+      throw new ConfigError(`${source(from.flag, { ...s, env: from.env }, byFlag !== undefined, raw)}: ${(err as Error).message} (see --help)`);
     }
   }
   return out as ReturnType<typeof readSettings>;
@@ -318,7 +333,8 @@ export function loadConfig(input: { argv: string[]; env: Record<string, string |
     bookmarkMs: v["bookmark-interval-ms"],
     retainEvents: v["event-retention-count"],
     retainAgeMs: v["event-retention-age-ms"],
-    retentionIntervalMs: v["event-retention-interval-ms"],
+    taskRetentionAgeMs: v["task-retention-age-ms"],
+    retentionIntervalMs: v["retention-interval-ms"],
     watchQueue: v["watch-queue"],
     shutdownGraceMs: v["shutdown-grace-ms"],
     webDir: v["web-dir"],

@@ -1,7 +1,8 @@
-// taskctl: the command-line client of taskcontrol. `main(argv)` parses the command line and
-// runs one command against the gRPC listener; bin/taskctl.mjs calls it.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+// taskctl: the command-line client of taskcontrol. `main(argv)` parses the command line with
+// commander (global options go before or after the command) and runs one command against the
+// gRPC listener; bin/taskctl.mjs calls it.
 import { userInfo } from "node:os";
+import { Command, CommanderError, Option } from "commander";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ConfirmationSchema, TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
 import { createCliClient, DEFAULT_SERVER, failureText, type TaskControlClient } from "./client.js";
@@ -10,53 +11,8 @@ import { EXIT, println, processIo, UsageError, type CliIo } from "./io.js";
 import { actionsOf, describeTask, jsonLine, LIST_HEADER, listRow, taskJson } from "./render.js";
 import { runWatch } from "./watch.js";
 
-/** The usage text printed by --help and after usage errors. */
-export const USAGE = `Usage: taskctl <command> [options]
-
-Commands:
-  watch [--owner o] [--task id ...]       live progress bars; answer confirmations in place
-  list [--owner o] [--status s ...] [--limit n]
-  get <task-id>
-  confirm <confirmation-id> --action a [--value k=v ...] [--value k:=json ...]
-  cancel <task-id> [--reason text]
-  demo [--owner o] [--step-ms 1500]       ten progress steps, then a confirmation
-
-Options for every command:
-  --server URL   gRPC listener (default $TASKCONTROL_ADDRESS or ${DEFAULT_SERVER})
-  --token T      bearer token (default $TASKCONTROL_TOKEN)
-  --json         one JSON object per line on stdout, for scripts
-  -h, --help     this text
-
-Statuses: running, waiting, succeeded, failed, cancelled.
-Exit status: 0 ok, 1 call failed, 2 usage, 3 demo task cancelled, 130 interrupted.`;
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-const COMMON: Options = {
-  server: { type: "string" },
-  token: { type: "string" },
-  json: { type: "boolean", default: false },
-  help: { type: "boolean", short: "h", default: false },
-};
-
-const COMMANDS: Record<string, { options: Options; positionals: number }> = {
-  watch: { options: { owner: { type: "string" }, task: { type: "string", multiple: true } }, positionals: 0 },
-  list: {
-    options: { owner: { type: "string" }, status: { type: "string", multiple: true }, limit: { type: "string" } },
-    positionals: 0,
-  },
-  get: { options: {}, positionals: 1 },
-  confirm: {
-    options: {
-      action: { type: "string" },
-      value: { type: "string", multiple: true },
-      owner: { type: "string" },
-    },
-    positionals: 1,
-  },
-  cancel: { options: { reason: { type: "string" } }, positionals: 1 },
-  demo: { options: { owner: { type: "string" }, "step-ms": { type: "string" } }, positionals: 0 },
-};
+/** Options a command reads, by commander's camelCase name (`--step-ms` → `stepMs`). */
+export type OptionValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 /** Parsed command line shared by every command. */
 export interface Invocation {
@@ -64,48 +20,139 @@ export interface Invocation {
   readonly command: string;
   /** Its positional arguments (ids). */
   readonly args: readonly string[];
-  /** Its options by long name. */
-  readonly options: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  /** Its options and the global ones, by camelCase name. */
+  readonly options: OptionValues;
   /** --json given. */
   readonly json: boolean;
 }
 
+/** `--help` (or `help [command]`) asked: the text to print. */
+export interface HelpRequest {
+  readonly help: string;
+}
+
+/** Collects a repeatable option's values in order. */
+const repeat = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** One taskctl command: its name, one-line summary, and its arguments and options. */
+interface CommandSpec {
+  readonly name: string;
+  readonly summary: string;
+  define(cmd: Command): void;
+}
+
+/**
+ * Every command. Adding one is adding an entry here and a case in run(); its options are
+ * read back from Invocation.options by camelCase name.
+ */
+const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "watch",
+    summary: "live progress bars; answer confirmations in place",
+    define: (c) =>
+      c
+        .option("--owner <owner>", "only this owner's tasks")
+        .option("--task <task-id>", "only this task (repeatable); ends when all of them ended", repeat),
+  },
+  {
+    name: "list",
+    summary: "tasks, newest first",
+    define: (c) =>
+      c
+        .option("--owner <owner>", "only this owner's tasks")
+        .option("--status <status>", "only these statuses (repeatable, comma-separated)", repeat)
+        .option("--limit <n>", "at most this many rows", "100"),
+  },
+  {
+    name: "get",
+    summary: "one task in full",
+    define: (c) => c.argument("<task-id>", "the task"),
+  },
+  {
+    name: "confirm",
+    summary: "answer a pending confirmation",
+    define: (c) =>
+      c
+        .argument("<confirmation-id>", "the confirmation")
+        .option("--action <action>", "one of its buttons' actions (required)")
+        .option("--value <k=v>", "an input's value: k=v, or k:=json (repeatable)", repeat)
+        .option("--owner <owner>", "where to look the confirmation up (to check the action and type the values)"),
+  },
+  {
+    name: "cancel",
+    summary: "cancel a task",
+    define: (c) => c.argument("<task-id>", "the task").option("--reason <text>", "why (shown to its worker)"),
+  },
+  {
+    name: "demo",
+    summary: "the ten-step demo task, then a confirmation (you act as its worker)",
+    define: (c) =>
+      c
+        .option("--owner <owner>", "the task's owner (default $TASKCONTROL_OWNER, else $USER)")
+        .option("--step-ms <ms>", "pause before each step", "1500"),
+  },
+];
+
+const FOOTER = `
+Statuses: running, waiting, succeeded, failed, cancelled.
+Exit status: 0 ok, 1 call failed, 2 usage, 3 demo task cancelled, 130 interrupted.`;
+
+/** The commander program: global options, then every command; output goes to `sink`. */
+function program(sink: (text: string) => void, chosen: (inv: Invocation) => void): Command {
+  const root = new Command("taskctl")
+    .usage("[options] <command> [options]")
+    .description("The command-line client of taskcontrol: watch, list, answer and cancel tasks.")
+    .addOption(new Option("--server <url>", `gRPC listener: host:port, http:// or https:// (default $TASKCONTROL_ADDRESS or ${DEFAULT_SERVER})`))
+    .option("--token <token>", "bearer token (default $TASKCONTROL_TOKEN)")
+    .option("--json", "one JSON object per line on stdout, for scripts")
+    .helpOption("-h, --help", "this text")
+    .addHelpText("after", FOOTER)
+    .configureHelp({ showGlobalOptions: true })
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeOut: sink, writeErr: sink, outputError: () => {} });
+  for (const spec of COMMANDS) {
+    const cmd = root.command(spec.name).description(spec.summary).helpOption("-h, --help", "this text");
+    spec.define(cmd);
+    cmd.exitOverride().configureOutput({ writeOut: sink, writeErr: sink, outputError: () => {} });
+    cmd.action((...received: unknown[]) => {
+      const self = received.at(-1) as Command;
+      const options = self.optsWithGlobals<Record<string, string | boolean | string[] | undefined>>();
+      chosen({ command: spec.name, args: self.args, options, json: options["json"] === true });
+    });
+  }
+  return root;
+}
+
 /** Parses argv (without node and script); throws UsageError on mistakes. */
-export function parseInvocation(argv: readonly string[]): Invocation | "help" {
-  const command = argv.find((a) => !a.startsWith("-"));
-  if (command === undefined) {
-    if (argv.includes("--help") || argv.includes("-h")) return "help";
-    throw new UsageError("missing command");
-  }
-  const spec = COMMANDS[command];
-  if (spec === undefined) throw new UsageError(`unknown command "${command}"`);
-  const rest = [...argv];
-  rest.splice(rest.indexOf(command), 1);
-  let parsed;
+export function parseInvocation(argv: readonly string[]): Invocation | HelpRequest {
+  let text = "";
+  let inv: Invocation | undefined;
+  const root = program(
+    (s) => {
+      text += s;
+    },
+    (i) => {
+      inv = i;
+    },
+  );
+  if (argv.length === 0) throw new UsageError("missing command");
   try {
-    parsed = parseArgs({ args: rest, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true });
+    root.parse([...argv], { from: "user" });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") {
+      return { help: text };
+    }
+    throw new UsageError(err.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " "));
   }
-  if (parsed.values["help"] === true) return "help";
-  if (parsed.positionals.length !== spec.positionals) {
-    throw new UsageError(
-      spec.positionals === 0
-        ? `${command} takes no arguments, got "${parsed.positionals.join(" ")}"`
-        : `${command} needs exactly one id`,
-    );
-  }
-  return {
-    command,
-    args: parsed.positionals,
-    options: parsed.values as Invocation["options"],
-    json: parsed.values["json"] === true,
-  };
+  if (inv === undefined) throw new UsageError("missing command");
+  return inv;
 }
 
 /** Runs taskctl with argv (process.argv.slice(2)); resolves to the exit status. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  let inv: Invocation | "help";
+  let inv: Invocation | HelpRequest;
   try {
     inv = parseInvocation(argv);
   } catch (err) {
@@ -113,8 +160,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     println(io.stderr, "Run `taskctl --help` for usage.");
     return EXIT.usage;
   }
-  if (inv === "help") {
-    println(io.stdout, USAGE);
+  if ("help" in inv) {
+    io.stdout.write(inv.help);
     return EXIT.ok;
   }
   const server = str(inv.options["server"]) ?? io.env["TASKCONTROL_ADDRESS"] ?? DEFAULT_SERVER;
@@ -173,7 +220,7 @@ async function run(inv: Invocation, client: TaskControlClient, io: CliIo): Promi
         io,
         json: inv.json,
         owner: str(o["owner"]) ?? defaultOwner(io),
-        stepMs: parseStepMs(str(o["step-ms"])),
+        stepMs: parseStepMs(str(o["stepMs"])),
       });
     default:
       throw new UsageError(`unknown command "${inv.command}"`);

@@ -101,6 +101,8 @@ export const TaskSchema = new EntitySchema<TaskRow>({
     { name: "tasks_owner_create_idx", properties: ["owner", "create_time", "id"] },
     { name: "tasks_create_idx", properties: ["create_time", "id"] },
     { name: "tasks_status_idx", properties: ["status"] },
+    // Retention finds the finished tasks that ended before a cut-off without a scan.
+    { name: "tasks_end_idx", properties: ["end_time"] },
   ],
 });
 

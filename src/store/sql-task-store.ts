@@ -67,6 +67,13 @@ export interface SqlTaskStore extends TaskStore {
   flush(): Promise<void>;
   /** Deletes events beyond the retention bounds; returns how many. */
   trimEvents(bounds: { maxEvents: number; maxAgeMs: number }): Promise<number>;
+  /**
+   * Deletes finished tasks that ended more than `maxAgeMs` ago, with their confirmations,
+   * `batchSize` tasks per transaction (writes queued meanwhile commit between two batches),
+   * until none is left or `signal` aborts; returns how many tasks. A purged task is gone
+   * from the cache too: reads answer it as unknown.
+   */
+  purgeFinishedTasks(options: PurgeOptions): Promise<number>;
   /** Rows in the event log (for metrics). */
   eventCount(): Promise<number>;
   /** Sizes of the batches committed so far, for metrics: called once per commit. */
@@ -91,6 +98,30 @@ export interface SqlTaskStore extends TaskStore {
   /** Re-reads every cached and every unfinished task and every pending confirmation. */
   refresh(): Promise<void>;
 }
+
+/** How one retention sweep of finished tasks runs. */
+export interface PurgeOptions {
+  /** Finished tasks whose end time is older than this many ms go. */
+  readonly maxAgeMs: number;
+  /**
+   * Tasks deleted per transaction: small enough that a write waiting behind one batch is not
+   * held up long (bench/retention.ts measures it).
+   * @default 100
+   */
+  readonly batchSize?: number;
+  /**
+   * Pause between two batches, in ms, so the writes queued behind one commit (several group
+   * commits' worth) before the next batch takes the connection.
+   * @default 10
+   */
+  readonly pauseMs?: number;
+  /** Stops between two batches (shutdown). */
+  readonly signal?: AbortSignal;
+  /** Told the size of each committed batch. */
+  readonly onBatch?: (tasks: number) => void;
+}
+
+const FINISHED = ["succeeded", "failed", "cancelled"] as const;
 
 const DIALECTS: Record<OpenDatabase["dialect"], SqlDialect> = { sqlite: sqliteDialect, postgresql: postgresqlDialect };
 
@@ -117,6 +148,8 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
   const commitListeners: ((events: CommittedChanges["events"]) => void)[] = [];
   const batchListeners: ((size: number) => void)[] = [];
   let last = 0;
+  // Moves at every purge: a read that started before one does not put a purged row back.
+  let purges = 0;
 
   function publish({ events, tasks, confirmations }: CommittedChanges): void {
     for (const t of tasks) cache.rememberIfNewer(t);
@@ -162,8 +195,9 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     async getTask(id) {
       const cached = cache.task(id);
       if (cached) return cached;
+      const before = purges;
       const [task] = await selectTasks(knex, "id", [id]);
-      if (task) cache.remember(task);
+      if (task && before === purges) cache.remember(task);
       return task ?? null;
     },
 
@@ -198,8 +232,9 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     async getConfirmation(id) {
       const cached = cache.confirmation(id);
       if (cached) return cached;
+      const before = purges;
       const [c] = await selectConfirmations(knex, [id]);
-      if (c) cache.rememberConfirmation(c);
+      if (c && before === purges) cache.rememberConfirmation(c);
       return c ?? null;
     },
 
@@ -261,6 +296,38 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
         .andWhere("sequence", "<", last)
         .del();
       return Number(byCount) + Number(byAge);
+    },
+
+    async purgeFinishedTasks({ maxAgeMs, batchSize = 100, pauseMs = 10, signal, onBatch }) {
+      const cutoff = clock() - maxAgeMs;
+      let total = 0;
+      while (signal?.aborted !== true) {
+        const gone = await knex.transaction(async (trx) => {
+          // Only a finished task has an end time: the end-time index alone finds the batch
+          // (a status filter here makes the planner sort every finished task instead).
+          const tasks = (await trx("tasks")
+            .select("id")
+            .where("end_time", "<", cutoff)
+            .orderBy("end_time", "asc")
+            .limit(batchSize)) as { id: string }[];
+          const taskIds = tasks.map((t) => t.id);
+          if (taskIds.length === 0) return { taskIds, confirmationIds: [] as string[] };
+          const confirmations = (await trx("confirmations").select("id").whereIn("task_id", taskIds)) as { id: string }[];
+          await trx("confirmations").whereIn("task_id", taskIds).del();
+          // The status is checked again in the DELETE itself: a finished task never changes.
+          await trx("tasks").whereIn("id", taskIds).whereIn("status", FINISHED).del();
+          return { taskIds, confirmationIds: confirmations.map((c) => c.id) };
+        });
+        if (gone.taskIds.length === 0) break;
+        purges += 1;
+        cache.forget(gone.taskIds, gone.confirmationIds);
+        total += gone.taskIds.length;
+        onBatch?.(gone.taskIds.length);
+        if (gone.taskIds.length < batchSize) break;
+        // Let the writes queued behind this batch take the database before the next one.
+        await new Promise<void>((resolve) => setTimeout(resolve, pauseMs));
+      }
+      return total;
     },
 
     async eventCount() {

@@ -39,6 +39,8 @@ export interface TaskCache {
   pendingConfirmations(): Confirmation[];
   /** Ids of every PENDING confirmation. */
   pendingConfirmationIds(): string[];
+  /** Drops deleted rows (retention): the tasks, their request ids and the confirmations. */
+  forget(taskIds: readonly string[], confirmationIds: readonly string[]): void;
 }
 
 /**
@@ -104,6 +106,19 @@ export function createTaskCache(options: TaskCacheOptions = {}): TaskCache {
     pendingConfirmations: () => [...pending.values()],
 
     pendingConfirmationIds: () => [...pending.keys()],
+
+    forget(taskIds, confirmationIds) {
+      for (const id of taskIds) {
+        const held = active.get(id) ?? recent.peek(id);
+        if (held?.requestId && byRequestId.get(held.requestId) === id) byRequestId.delete(held.requestId);
+        active.delete(id);
+        recent.delete(id);
+      }
+      for (const id of confirmationIds) {
+        pending.delete(id);
+        recentConfirmations.delete(id);
+      }
+    },
   };
   return cache;
 }

@@ -141,6 +141,10 @@ describe("taskctl against a running server", () => {
     const missing = await taskctlDone(["get", "no-such-task", ...serverArgs]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /NotFound/);
+    // Global options before the command reach the server too.
+    const before = await taskctlDone([...serverArgs, "--token", "unused", "get", "no-such-task"]);
+    assert.equal(before.code, 1, before.stderr);
+    assert.match(before.stderr, /NotFound/);
     const usage = await taskctlDone(["confirm", "c1", ...serverArgs]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--action/);

@@ -214,14 +214,43 @@ describe("taskctl parsing and rendering", () => {
     ]);
     assert.throws(() => parseStatuses(["sleeping"]), UsageError);
     const inv = parseInvocation(["--json", "confirm", "c1", "--action", "replace", "--value", "a=1", "--value", "b=2"]);
-    assert.ok(inv !== "help");
+    assert.ok(!("help" in inv));
     assert.equal(inv.command, "confirm");
     assert.deepEqual(inv.args, ["c1"]);
     assert.deepEqual(inv.options["value"], ["a=1", "b=2"]);
     assert.equal(inv.json, true);
-    assert.equal(parseInvocation(["--help"]), "help");
-    assert.throws(() => parseInvocation(["get"]), /exactly one id/);
+    const help = parseInvocation(["--help"]);
+    assert.ok("help" in help);
+    assert.match(help.help, /--server <url>.*\n[\s\S]*watch \[options\]/);
+    const getHelp = parseInvocation(["get", "--help"]);
+    assert.ok("help" in getHelp && /taskctl get \[options\] <task-id>[\s\S]*--server/.test(getHelp.help));
+    assert.throws(() => parseInvocation(["get"]), /missing required argument 'task-id'/);
+    assert.throws(() => parseInvocation(["get", "a", "b"]), /too many arguments/);
     assert.throws(() => parseInvocation(["list", "--bogus"]), UsageError);
+    assert.throws(() => parseInvocation(["lst"]), /unknown command 'lst' \(Did you mean list\?\)/);
+    assert.throws(() => parseInvocation([]), /missing command/);
+  });
+
+  test("global options work before or after the command", () => {
+    for (const argv of [
+      ["--server", "h:1", "--token", "T", "get", "ID"],
+      ["get", "--server", "h:1", "ID", "--token", "T"],
+      ["--token", "T", "get", "ID", "--server", "h:1"],
+    ]) {
+      const inv = parseInvocation(argv);
+      assert.ok(!("help" in inv), argv.join(" "));
+      assert.equal(inv.command, "get");
+      assert.deepEqual(inv.args, ["ID"]);
+      assert.equal(inv.options["server"], "h:1");
+      assert.equal(inv.options["token"], "T");
+    }
+    const list = parseInvocation(["--json", "--server", "h:1", "list", "--status", "running", "--status", "failed,waiting"]);
+    assert.ok(!("help" in list));
+    assert.equal(list.json, true);
+    assert.deepEqual(list.options["status"], ["running", "failed,waiting"]);
+    const demo = parseInvocation(["demo", "--step-ms", "30"]);
+    assert.ok(!("help" in demo));
+    assert.equal(demo.options["stepMs"], "30");
   });
 
   test("bars and task lines", () => {

@@ -20,7 +20,8 @@ describe("the configuration table", () => {
       ["bookmark-interval-ms", "TASKCONTROL_BOOKMARK_INTERVAL_MS", 15_000],
       ["event-retention-count", "TASKCONTROL_EVENT_RETENTION_COUNT", 1_000_000],
       ["event-retention-age-ms", "TASKCONTROL_EVENT_RETENTION_AGE_MS", 604_800_000],
-      ["event-retention-interval-ms", "TASKCONTROL_EVENT_RETENTION_INTERVAL_MS", 60_000],
+      ["retention-interval-ms", "TASKCONTROL_RETENTION_INTERVAL_MS", 60_000],
+      ["task-retention-age-ms", "TASKCONTROL_TASK_RETENTION_AGE_MS", 30 * 24 * 3600 * 1000],
       ["watch-queue", "TASKCONTROL_WATCH_QUEUE", 10_000],
       ["shutdown-grace-ms", "TASKCONTROL_SHUTDOWN_GRACE_MS", 10_000],
       ["web-dir", "TASKCONTROL_WEB_DIR", undefined],
@@ -65,6 +66,31 @@ describe("the configuration table", () => {
     assert.equal(loadConfig({ argv: ["--insecure"], env: {} }).insecure, true);
     assert.equal(loadConfig({ argv: ["--log-level", "silent"], env: {} }).logLevel, "silent");
     assert.ok(Object.isFrozen(loadConfig(SAFE)) && Object.isFrozen(loadConfig(SAFE).connections));
+  });
+
+  it("reads the retention sweep's interval under its name and its older event-retention name", () => {
+    assert.equal(loadConfig(SAFE).retentionIntervalMs, 60_000);
+    assert.equal(loadConfig(SAFE).taskRetentionAgeMs, 2_592_000_000);
+    assert.equal(loadConfig({ argv: ["--retention-interval-ms", "70"], env: {} }).retentionIntervalMs, 70);
+    assert.equal(loadConfig({ argv: ["--event-retention-interval-ms", "80"], env: {} }).retentionIntervalMs, 80);
+    assert.equal(loadConfig({ argv: [], env: { TASKCONTROL_EVENT_RETENTION_INTERVAL_MS: "90" } }).retentionIntervalMs, 90);
+    assert.equal(loadConfig({ argv: [], env: { TASKCONTROL_RETENTION_INTERVAL_MS: "95" } }).retentionIntervalMs, 95);
+    // The new name wins over the old; a flag over any environment variable.
+    assert.equal(
+      loadConfig({ argv: ["--event-retention-interval-ms", "80", "--retention-interval-ms", "70"], env: {} }).retentionIntervalMs,
+      70,
+    );
+    assert.equal(
+      loadConfig({ argv: ["--event-retention-interval-ms", "80"], env: { TASKCONTROL_RETENTION_INTERVAL_MS: "95" } }).retentionIntervalMs,
+      80,
+    );
+    assert.throws(
+      () => loadConfig({ argv: [], env: { TASKCONTROL_EVENT_RETENTION_INTERVAL_MS: "1" } }),
+      /TASKCONTROL_EVENT_RETENTION_INTERVAL_MS="1" \(--event-retention-interval-ms\): must be an integer ≥ 10/,
+    );
+    assert.equal(loadConfig({ argv: ["--task-retention-age-ms", "0"], env: {} }).taskRetentionAgeMs, 0);
+    assert.equal(loadConfig({ argv: [], env: { TASKCONTROL_TASK_RETENTION_AGE_MS: "5000" } }).taskRetentionAgeMs, 5000);
+    assert.ok(USAGE.includes("--event-retention-interval-ms / TASKCONTROL_EVENT_RETENTION_INTERVAL_MS"));
   });
 
   it("accepts IPv6 and localhost listeners as loopback, and refuses others without auth", () => {

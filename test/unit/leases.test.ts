@@ -8,6 +8,7 @@ import { createCommitPipeline } from "../../src/events/commit-pipeline.js";
 import { createEventHub } from "../../src/events/hub.js";
 import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
 import { createSqlTaskStore, type SqlTaskStore } from "../../src/store/sql-task-store.js";
+import { domainComponent } from "../support/fixtures.js";
 import { trackLeaks } from "../support/leaks.js";
 
 /**
@@ -16,7 +17,7 @@ import { trackLeaks } from "../support/leaks.js";
  * lapse re-checks the committed row.
  */
 
-const SURFACE: Component[] = [{ id: "ok", kind: "button", label: "OK", action: "ok", style: "primary", value: null }];
+const SURFACE: Component[] = [domainComponent.button("ok", { label: "OK", action: "ok", style: "primary" })];
 const leaks = trackLeaks();
 after(() => leaks.check());
 
