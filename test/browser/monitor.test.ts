@@ -277,6 +277,22 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
     assert.equal(await pageA.locator("li.card").count(), 3);
     assert.equal(await doneCard.locator(".badge").textContent(), "succeeded");
     assert.equal(await otherCard.locator(".badge").textContent(), "cancelled");
+
+    // A worker that goes silent: its card says STALLED plainly, and counts the silence up.
+    const silentOwner = `${owner}-stalled`;
+    const pageS = await openMonitor(ctx, `http://${server.httpAddress}/?owner=${silentOwner}`, 1280, 800);
+    const silent = (await worker.createTask({ owner: silentOwner, kind: "model.install", label: "Installing", leaseDuration: { seconds: 1n, nanos: 0 } }))
+      .task!;
+    const stalledCard = pageS.locator(`li.card[data-task-id="${silent.id}"]`);
+    await stalledCard.locator(".badge", { hasText: /^stalled$/ }).waitFor({ timeout: 15_000 });
+    const line = stalledCard.locator(".error-line");
+    await line.filter({ hasText: /^Stalled: no word from the worker for \d+ s \(attempt 1\)$/ }).waitFor();
+    const silentFor = Number(/for (\d+) s/.exec((await line.textContent()) ?? "")![1]);
+    await line.filter({ hasText: new RegExp(`for ${silentFor + 2} s`) }).waitFor({ timeout: 10_000 });
+    assert.equal(await stalledCard.getByRole("button", { name: "Cancel task" }).isVisible(), true, "a stalled task can still be cancelled");
+    await worker.heartbeat({ taskId: silent.id, attempt: 1n });
+    await stalledCard.locator(".badge", { hasText: /^running$/ }).waitFor();
+    assert.equal(await line.isVisible(), false);
   } finally {
     held.abort();
     await ctx?.close();

@@ -5,7 +5,7 @@ import { watchLive } from "../support/flows.js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { createTestDatabase, probePostgres, type TestDatabase } from "../support/pg.js";
 import { type ServerProcess, startServerProcess } from "../support/server-process.js";
-import type { ClaimTaskResponse, CreateTaskResponse, GetTaskResponse, WatchTasksResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import type { ClaimTaskResponse, CompleteTaskResponse, CreateTaskResponse, GetTaskResponse, WatchTasksResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { TaskStatus } from "../../gen/taskcontrol/v1/task_pb.js";
 
 /**
@@ -78,5 +78,66 @@ describe("leases on two PostgreSQL replicas", { skip: probe.ok ? false : probe.r
     assert.equal(refused.code, status.FAILED_PRECONDITION);
     const row = (await b.unary<GetTaskResponse>("GetTask", { taskId: task.id })).task!;
     assert.deepEqual([row.progress, row.attempt], [0.4, 2n]);
+  });
+
+  it("a terminal call retried on the other replica is OK with no new event; a cancel on one reaches a worker's watch on the other", async () => {
+    const done = (await a.unary<CreateTaskResponse>("CreateTask", { owner: "pg-retry" })).task!;
+    const first = (await a.unary<CompleteTaskResponse>("CompleteTask", { taskId: done.id, result: { n: 1 } })).task!;
+    const events = (await database.query("select sequence from events where task_id = $1", [done.id])).length;
+    const retried = (await b.unary<CompleteTaskResponse>("CompleteTask", { taskId: done.id, result: { n: 1 } })).task!;
+    assert.equal(retried.revision, first.revision);
+    assert.equal((await database.query("select sequence from events where task_id = $1", [done.id])).length, events);
+    const failed = (await a.unary<CreateTaskResponse>("CreateTask", { owner: "pg-retry" })).task!;
+    await a.unary("FailTask", { taskId: failed.id, errorMessage: "boom" });
+    await b.unary("FailTask", { taskId: failed.id, errorMessage: "boom" });
+
+    const running = (await a.unary<CreateTaskResponse>("CreateTask", { owner: "pg-retry", leaseDuration: { seconds: 30n, nanos: 0 } })).task!;
+    const workerWatch = await watchLive(a, { taskIds: [running.id] });
+    await b.unary("CancelTask", { taskId: running.id, reason: "stop it" });
+    await b.unary("CancelTask", { taskId: running.id, reason: "stop it" });
+    const seen = await workerWatch.until((e) => e.some((x) => x.event.case === "statusChanged"), 3000);
+    const ev = seen.find((x) => x.event.case === "statusChanged")!;
+    assert.ok(ev.event.case === "statusChanged");
+    assert.deepEqual([ev.event.value.task!.status, ev.event.value.task!.cancelReason], [TaskStatus.CANCELLED, "stop it"]);
+    await sleep(300);
+    assert.equal(workerWatch.events.filter((x) => x.event.case === "statusChanged").length, 1, "the retried cancel made no second event");
+    workerWatch.cancel();
+  });
+});
+
+describe("a restart of both replicas across a lapsed lease", { skip: probe.ok ? false : probe.reason }, () => {
+  it("gives the lease its grace from start-up, then stalls it once", async () => {
+    const database = await createTestDatabase();
+    const start = () => Promise.all([0, 1].map(() => startServerProcess({ db: database.url, args: ["--log-level", "warn"] })));
+    let servers = await start();
+    try {
+      const a = grpcClient(servers[0]!.grpcAddress);
+      const task = (await a.unary<CreateTaskResponse>("CreateTask", { owner: "pg-restart", leaseDuration: { seconds: 2n, nanos: 0 } })).task!;
+      a.close();
+      await Promise.all(servers.map((s) => s.stop()));
+      await sleep(LEASE_MS + 1000); // the lease lapses while no replica runs
+      servers = await start();
+      const started = Date.now();
+      const clients = servers.map((s) => grpcClient(s.grpcAddress));
+      try {
+        assert.equal((await clients[1]!.unary<GetTaskResponse>("GetTask", { taskId: task.id })).task!.status, TaskStatus.RUNNING, "grace");
+        const w = await watchLive(clients[1]!, { owner: "pg-restart" });
+        await w.until((e) => e.some((x) => x.event.case === "statusChanged" && x.event.value.task!.status === TaskStatus.STALLED), LEASE_MS + 4000);
+        const waited = Date.now() - started;
+        assert.ok(waited >= LEASE_MS - 250, `stalled ${waited} ms after start-up, within the grace`);
+        await sleep(1000);
+        const stalled = await database.query(
+          "select sequence from events where task_id = $1 and type = 'status_changed' and payload::json -> 'task' ->> 'status' = 'stalled'",
+          [task.id],
+        );
+        assert.equal(stalled.length, 1, "one stall event only");
+        w.cancel();
+      } finally {
+        for (const c of clients) c.close();
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+      await database.drop();
+    }
   });
 });

@@ -244,6 +244,14 @@ const REQUESTS: Record<string, fc.Arbitrary<unknown>> = {
     badText(LIMITS.reasonLength).map((reason) => ({ reason })),
     unusableTask.map((taskId) => ({ taskId })),
   ),
+  // A heartbeat writes nothing (the fuzzed tasks have no lease); a bad attempt is refused.
+  Heartbeat: fc.record({ taskId: anyId, attempt: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }) }),
+  ClaimTask: poisoned(
+    fc.record({ taskId: anyId, leaseDuration: anyDuration, requestId: anyString }),
+    fc.constantFrom({ seconds: 0n, nanos: 999_000_000 }, { seconds: 24n * 3600n + 1n }, { seconds: -1n }, { nanos: -1 }).map((leaseDuration) => ({ leaseDuration })),
+    badId.map((requestId) => ({ requestId })),
+    unusableTask.map((taskId) => ({ taskId })),
+  ),
   WatchTasks: fc.record({
     owner: anyString,
     taskIds: fc.oneof(fc.array(anyId, { maxLength: 12 }), fc.constant(Array.from({ length: LIMITS.watchTaskIds + 1 }, (_, i) => `t-${i}`))),
@@ -254,7 +262,7 @@ const REQUESTS: Record<string, fc.Arbitrary<unknown>> = {
 };
 
 const RPCS = TaskControlService.methods.map((m) => m.name);
-const READ_ONLY = new Set(["GetTask", "ListTasks", "EmitProgress", "WatchTasks"]);
+const READ_ONLY = new Set(["GetTask", "ListTasks", "EmitProgress", "WatchTasks", "Heartbeat"]);
 
 /** Random bytes; for an RPC that writes, behind a tag no decoder accepts (field 0, wire type 7). */
 const rawCase = fc.record({
