@@ -7,6 +7,7 @@ import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ConfirmationSchema, TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
 import { createCliClient, DEFAULT_SERVER, failureText, type TaskControlClient } from "./client.js";
 import { runDemo } from "./demo.js";
+import { runHistory } from "./history.js";
 import { EXIT, println, processIo, UsageError, type CliIo } from "./io.js";
 import { actionsOf, describeTask, jsonLine, LIST_HEADER, listRow, taskJson } from "./render.js";
 import { runWatch } from "./watch.js";
@@ -66,6 +67,11 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "get",
     summary: "one task in full",
+    define: (c) => c.argument("<task-id>", "the task"),
+  },
+  {
+    name: "history",
+    summary: "the task's events: milestones, decisions, status changes",
     define: (c) => c.argument("<task-id>", "the task"),
   },
   {
@@ -198,6 +204,8 @@ async function run(inv: Invocation, client: TaskControlClient, io: CliIo): Promi
       println(io.stdout, inv.json ? taskJson(res.task) : describeTask(res.task));
       return EXIT.ok;
     }
+    case "history":
+      return runHistory({ client, io, json: inv.json, taskId: inv.args[0]! });
     case "cancel": {
       const res = await client.cancelTask({ taskId: inv.args[0]!, reason: str(o["reason"]) ?? "" });
       if (res.task === undefined) throw new Error("the server returned no task");

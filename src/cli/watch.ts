@@ -6,9 +6,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { WatchTasksResponseSchema } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
-import { errorReason } from "../client/error-details.js";
+import { answerersText } from "../client/decisions.js";
+import { errorReason, fieldViolations } from "../client/error-details.js";
 import { failureText, type TaskControlClient } from "./client.js";
 import { EXIT, println, type CliIo } from "./io.js";
+import { promptInputs, reaskFields } from "./prompts.js";
 import { actionsOf, confirmHint, jsonLine, taskLine } from "./render.js";
 import { isTerminal, percent, statusText, TaskState, type TaskChange } from "../client/task-state.js";
 import { startWatchLoop, type WatchState } from "../client/watch-loop.js";
@@ -139,35 +141,11 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
     try {
       println(io.stdout, `\n? ${c.title || "Confirmation"}  (task: ${label})`);
       for (const comp of c.components) if (comp.kind.case === "text") println(io.stdout, `  ${comp.kind.value.text}`);
+      const who = answerersText(c);
+      if (who !== "") println(io.stdout, `  ${who}`);
+      const say = (line: string): void => println(io.stdout, line);
       const values: JsonObject = {};
-      for (const comp of c.components) {
-        const k = comp.kind;
-        if (k.case === "textInput") {
-          for (;;) {
-            const hint = k.value.defaultValue ? ` [${k.value.defaultValue}]` : "";
-            const a = (await ask(`  ${k.value.label || comp.id}${k.value.required ? " (required)" : ""}${hint}: `)) || k.value.defaultValue;
-            if (k.value.required && a === "") continue;
-            values[comp.id] = a;
-            break;
-          }
-        } else if (k.case === "select") {
-          k.value.options.forEach((o, i) => println(io.stdout, `    ${i + 1}) ${o.label || o.value}`));
-          const def = k.value.options.findIndex((o) => o.value === k.value.defaultValue);
-          for (;;) {
-            const a = (await ask(`  ${k.value.label || comp.id} [1-${k.value.options.length}]${def >= 0 ? ` (${def + 1})` : ""}: `)).trim();
-            const i = a === "" ? def : Number(a) - 1;
-            if (a === "" && def < 0) break;
-            const opt = k.value.options[i];
-            if (opt !== undefined) {
-              values[comp.id] = opt.value;
-              break;
-            }
-          }
-        } else if (k.case === "checkbox") {
-          const a = (await ask(`  ${k.value.label || comp.id} [${k.value.defaultValue ? "Y/n" : "y/N"}]: `)).trim().toLowerCase();
-          values[comp.id] = a === "" ? k.value.defaultValue : a.startsWith("y");
-        }
-      }
+      await promptInputs(c, ask, say, values);
       const buttons = c.components.flatMap((comp) => (comp.kind.case === "button" ? [comp.kind.value] : []));
       println(io.stdout, `  ${buttons.map((b, i) => `[${i + 1}] ${b.label || b.action}`).join("   ")}`);
       let chosen: string | undefined;
@@ -182,15 +160,25 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
         println(io.stdout, `  left open; answer later with: ${confirmHint(c.id, buttons.map((b) => b.action))}`);
         return;
       }
-      try {
-        await client.resolveConfirmation({ confirmationId: c.id, action: chosen, values });
-        dismissed.add(c.id); // its confirmation_resolved event may still be on its way
-        println(io.stdout, `  answered: ${chosen}`);
-      } catch (err) {
-        const ce = ConnectError.from(err);
-        const elsewhere = errorReason(ce) === "ALREADY_RESOLVED";
-        println(io.stdout, elsewhere ? "  already answered elsewhere" : `  could not answer: ${failureText(ce, "")}`);
-        if (!elsewhere) dismissed.add(c.id);
+      for (;;) {
+        try {
+          await client.resolveConfirmation({ confirmationId: c.id, action: chosen, values });
+          dismissed.add(c.id); // its confirmation_resolved event may still be on its way
+          println(io.stdout, `  answered: ${chosen}`);
+        } catch (err) {
+          const ce = ConnectError.from(err);
+          // The server refused some inputs (its patterns and bounds are the truth): say why
+          // and ask for those again; the confirmation is still pending.
+          const again = ce.code === Code.InvalidArgument ? reaskFields(c, fieldViolations(ce), say) : new Set<string>();
+          if (again.size > 0) {
+            await promptInputs(c, ask, say, values, again);
+            continue;
+          }
+          const elsewhere = errorReason(ce) === "ALREADY_RESOLVED";
+          println(io.stdout, elsewhere ? "  already answered elsewhere" : `  could not answer: ${failureText(ce, "")}`);
+          if (!elsewhere) dismissed.add(c.id);
+        }
+        break;
       }
     } catch (err) {
       if (signal.aborted) {

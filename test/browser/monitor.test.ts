@@ -354,3 +354,108 @@ test("token prompt: shown on Unauthenticated, token kept in sessionStorage and s
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("decisions: who may answer, a field error shown inline and fixed, merged values and answered_by, the card's outcome and timeline", { timeout: 120_000 }, async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  await promisify(execFile)(process.execPath, ["web/build.mjs"], { cwd: ROOT });
+  const dir = await mkdtemp(join(tmpdir(), "monitor-decisions-"));
+  const server = await startServer({ db: join(dir, "t.sqlite") });
+  let ctx: BrowserContext | undefined;
+  const held = new AbortController();
+  try {
+    ctx = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    for (const p of ctx.pages()) await p.close();
+    const owner = `dana-${randomUUID().slice(0, 8)}`;
+    const page = await openMonitor(ctx, `http://${server.httpAddress}/?owner=${owner}`, 1280, 900);
+    const worker = workerClient(server.grpcAddress);
+    const task = (await worker.createTask({ owner, kind: "model.install", label: "Installing model" })).task!;
+    await worker.updateProgress({ taskId: task.id, progress: 0.55, label: "Conflict detected, waiting for confirmation" });
+    const stream = worker.requestConfirmation(
+      {
+        taskId: task.id,
+        title: "Replace the existing model?",
+        // With auth off every caller is the fixed principal "anonymous".
+        answerers: ["anonymous"],
+        components: [
+          create(ComponentSchema, { id: "confirm_text", kind: { case: "text", value: { text: "A model with the same name already exists. Replace it?" } } }),
+          create(ComponentSchema, {
+            id: "new_name",
+            kind: { case: "textInput", value: { label: "New name", pattern: "[a-z0-9-]+", patternDescription: "lower-case letters, digits and -", maxLength: 24 } },
+          }),
+          create(ComponentSchema, { id: "workers", kind: { case: "numberInput", value: { label: "Workers", min: 1, max: 8, step: 1, defaultValue: 2 } } }),
+          create(ComponentSchema, {
+            id: "targets",
+            kind: { case: "select", value: { label: "Targets", multiple: true, options: [{ value: "cpu", label: "CPU" }, { value: "gpu", label: "GPU" }] } },
+          }),
+          create(ComponentSchema, {
+            id: "confirm_replace",
+            kind: { case: "button", value: { label: "Replace", action: "system.task.confirm_replace", style: Component_Style.PRIMARY, value: { replace_existing: true } } },
+          }),
+          create(ComponentSchema, {
+            id: "confirm_cancel",
+            kind: { case: "button", value: { label: "Cancel", action: "system.task.confirm_cancel", value: { replace_existing: false } } },
+          }),
+        ],
+      },
+      { signal: held.signal },
+    );
+    const it: AsyncIterator<RequestConfirmationResponse> = stream[Symbol.asyncIterator]();
+    assert.equal((await within(it.next(), 15_000, "pending")).value?.event.case, "pending");
+    let answered = false;
+    const second = it.next().then((r) => {
+      answered = true;
+      return r;
+    });
+
+    const dialog = page.locator("dialog#confirm-dialog");
+    await dialog.getByRole("heading", { name: "Replace the existing model?" }).waitFor();
+    assert.equal(await dialog.locator('[data-role="answerers"]').textContent(), "Who may answer: anonymous (and admins)");
+    assert.equal(await dialog.getByText("lower-case letters, digits and -; at most 24 characters").isVisible(), true);
+
+    // A value the server's RE2 pattern refuses: the violation comes back beside the field.
+    await dialog.getByLabel("New name").fill("Llama 3!");
+    await dialog.getByLabel("Workers").fill("3");
+    await dialog.getByLabel("Targets").selectOption(["cpu", "gpu"]);
+    await dialog.getByRole("button", { name: "Replace" }).click();
+    const fieldError = dialog.locator('.field-error[data-error-for="new_name"]');
+    await fieldError.waitFor();
+    assert.equal(await fieldError.textContent(), "lower-case letters, digits and -");
+    assert.equal(await dialog.getByLabel("New name").getAttribute("aria-invalid"), "true");
+    assert.ok(await page.evaluate(() => (document.getElementById("confirm-dialog") as HTMLDialogElement).open), "the dialog stays open");
+    assert.equal(answered, false, "the worker is still waiting");
+
+    // Fixed: the held call receives the inputs with the button's value merged in, and who answered.
+    await dialog.getByLabel("New name").fill("llama-3");
+    await dialog.getByRole("button", { name: "Replace" }).click();
+    const resolved = await within(second, 15_000, "the held call returning the answer");
+    const r = resolved.value!.event.value as { outcome: ConfirmationState; action: string; values?: Record<string, unknown>; answeredBy: string };
+    assert.deepEqual(
+      [r.outcome, r.action, r.values, r.answeredBy],
+      [ConfirmationState.ANSWERED, "system.task.confirm_replace", { new_name: "llama-3", workers: 3, targets: ["cpu", "gpu"], replace_existing: true }, "anonymous"],
+    );
+    await page.waitForFunction(() => !(document.getElementById("confirm-dialog") as HTMLDialogElement).open);
+
+    // The card says who answered what, and when; its history lists the milestones and the decision.
+    const card = page.locator(`li.card[data-task-id="${task.id}"]`);
+    const line = card.locator('[data-role="answered"]');
+    await line.waitFor();
+    assert.match((await line.textContent()) ?? "", /^answered Replace by anonymous at \d\d:\d\d$/);
+    await card.locator(".timeline summary").click();
+    const timeline = card.locator('[data-role="timeline"] li');
+    await timeline.filter({ hasText: "answered Replace by anonymous" }).waitFor();
+    const lines = (await timeline.allTextContents()).map((l) => l.replace(/^\d\d:\d\d /, ""));
+    assert.deepEqual(lines, [
+      "created: Installing model",
+      "55% Conflict detected, waiting for confirmation",
+      "asked: Replace the existing model? (who may answer: anonymous (and admins))",
+      "status waiting for a decision",
+      `Replace the existing model?: ${(await line.textContent())!}`,
+      "status running",
+    ]);
+  } finally {
+    held.abort();
+    await ctx?.close();
+    await stopServer(server);
+    await rm(dir, { recursive: true, force: true });
+  }
+});

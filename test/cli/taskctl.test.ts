@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { startServer, stopServer, taskctl, taskctlDone, type ServerHandle } from "./harness.js";
+import { startServer, stopServer, taskctl, taskctlDone, type ServerHandle, workerClient } from "./harness.js";
 
 type Json = Record<string, any>;
 const parse = (line: string): Json => JSON.parse(line) as Json;
@@ -135,6 +135,24 @@ describe("taskctl against a running server", () => {
     const again = await taskctlDone(["cancel", taskId, "--json", ...serverArgs]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(parse(again.stdout[0]!)["status"], "TASK_STATUS_CANCELLED");
+  });
+
+  test("`taskctl history` prints a task's events in order, as text or JSON lines; an unknown task fails", async () => {
+    const worker = workerClient(server.grpcAddress);
+    const task = (await worker.createTask({ owner: `hana-${randomUUID().slice(0, 8)}`, kind: "demo", label: "Importing" })).task!;
+    await worker.updateProgress({ taskId: task.id, progress: 0.25, label: "Imported 500 of 2,000 rows" });
+    await worker.emitProgress({ taskId: task.id, label: "live only, never in the history" });
+    await worker.failTask({ taskId: task.id, errorMessage: "disk full" });
+    const text = await taskctlDone(["history", task.id, ...serverArgs]);
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.map((l) => l.replace(/^\s*\d+\s+\S+\s+/, ""));
+    assert.deepEqual(lines, ["created: Importing", "25% Imported 500 of 2,000 rows", "status failed: disk full"]);
+    const json = await taskctlDone(["history", task.id, "--json", ...serverArgs]);
+    const events = json.stdout.map(parse);
+    assert.deepEqual(events.map((e) => Object.keys(e).find((k) => k !== "sequence" && k !== "time")), ["taskCreated", "progress", "statusChanged"]);
+    const missing = await taskctlDone(["history", "t-no-such-task", ...serverArgs]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /NotFound/);
   });
 
   test("calls report the server's error and usage mistakes exit 2", async () => {

@@ -11,15 +11,12 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { ComponentSchema, ConfirmationState } from "../../gen/taskcontrol/v1/task_pb.js";
 import type { RequestConfirmationResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
-import { ROOT, startServer, stopServer, workerClient } from "./harness.js";
+import { ROOT, type ServerHandle, startServer, stopServer, workerClient } from "./harness.js";
 
 const SCRIPT = "/usr/bin/script";
 
-test("watch on a TTY redraws bars in place and answers a confirmation at the prompt", { timeout: 90_000 }, async () => {
-  assert.ok(existsSync(SCRIPT), "script(1) from util-linux is needed for the pseudo-terminal");
-  const dir = await mkdtemp(join(tmpdir(), "taskctl-tty-"));
-  const server = await startServer({ db: join(dir, "t.sqlite") });
-  const owner = `dave-${randomUUID().slice(0, 8)}`;
+/** `taskctl watch` in a pseudo-terminal: what it printed so far, a way to wait for text, its exit. */
+function ttyWatch(server: ServerHandle, owner: string) {
   const cmd = `stty cols 120 rows 40; exec node bin/taskctl.mjs watch --owner ${owner} --server http://${server.grpcAddress}`;
   const child = spawn(SCRIPT, ["-q", "-f", "-e", "-c", cmd, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
   let screen = "";
@@ -27,14 +24,24 @@ test("watch on a TTY redraws bars in place and answers a confirmation at the pro
     screen += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  const waitFor = async (what: string | RegExp, timeoutMs = 20_000): Promise<void> => {
+  /** Waits until `what` is on the screen (past offset `from`, when given). */
+  const waitFor = async (what: string | RegExp, timeoutMs = 20_000, from = 0): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
-    const hit = (): boolean => (typeof what === "string" ? screen.includes(what) : what.test(screen));
+    const hit = (): boolean => (typeof what === "string" ? screen.slice(from).includes(what) : what.test(screen.slice(from)));
     while (!hit()) {
       if (Date.now() > deadline) throw new Error(`screen lacks ${String(what)}:\n${JSON.stringify(screen.slice(-3000))}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  return { child, exited, waitFor, screen: () => screen };
+}
+
+test("watch on a TTY redraws bars in place and answers a confirmation at the prompt", { timeout: 90_000 }, async () => {
+  assert.ok(existsSync(SCRIPT), "script(1) from util-linux is needed for the pseudo-terminal");
+  const dir = await mkdtemp(join(tmpdir(), "taskctl-tty-"));
+  const server = await startServer({ db: join(dir, "t.sqlite") });
+  const owner = `dave-${randomUUID().slice(0, 8)}`;
+  const { child, exited, waitFor, screen: shown } = ttyWatch(server, owner);
   const held = new AbortController();
   try {
     await waitFor(/— live —/);
@@ -44,7 +51,7 @@ test("watch on a TTY redraws bars in place and answers a confirmation at the pro
     await worker.emitProgress({ taskId: task.id, label: "dl: chunk 7 of 12" });
     // One line per task: bar, percent, status, label and live line, redrawn with cursor-up.
     await waitFor(/██████████░░░░░░░░░░\s+50%\s+running\s+Processing step 5\/10\.\.\.\s+› dl: chunk 7 of 12/);
-    assert.match(screen, /\u001b\[\d+F\u001b\[0J/, "redraws in place (cursor up + clear)");
+    assert.match(shown(), /\u001b\[\d+F\u001b\[0J/, "redraws in place (cursor up + clear)");
 
     const stream = worker.requestConfirmation(
       {
@@ -95,6 +102,73 @@ test("watch on a TTY redraws bars in place and answers a confirmation at the pro
 
     child.stdin.write("\u0003");
     assert.equal(await exited, 130, "Ctrl-C ends the watch with 130");
+  } finally {
+    held.abort();
+    if (child.exitCode === null) child.kill("SIGKILL");
+    assert.equal(await stopServer(server), 0);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("watch prompts for number and multiple-choice inputs and asks again for a field the server refused", { timeout: 90_000 }, async () => {
+  assert.ok(existsSync(SCRIPT), "script(1) from util-linux is needed for the pseudo-terminal");
+  const dir = await mkdtemp(join(tmpdir(), "taskctl-tty-rules-"));
+  const server = await startServer({ db: join(dir, "t.sqlite") });
+  const owner = `erin-${randomUUID().slice(0, 8)}`;
+  const { child, exited, waitFor, screen } = ttyWatch(server, owner);
+  const held = new AbortController();
+  try {
+    await waitFor(/— live —/);
+    const worker = workerClient(server.grpcAddress);
+    const task = (await worker.createTask({ owner, kind: "demo", label: "Installing" })).task!;
+    const stream = worker.requestConfirmation(
+      {
+        taskId: task.id,
+        title: "Name the copy?",
+        answerers: ["anonymous", "role:gateway"],
+        components: [
+          create(ComponentSchema, {
+            id: "new_name",
+            kind: { case: "textInput", value: { label: "New name", pattern: "[a-z0-9-]+", patternDescription: "lower-case letters, digits and -" } },
+          }),
+          create(ComponentSchema, { id: "workers", kind: { case: "numberInput", value: { label: "Workers", min: 1, max: 8, step: 1 } } }),
+          create(ComponentSchema, { id: "targets", kind: { case: "select", value: { label: "Targets", multiple: true, options: [{ value: "cpu" }, { value: "gpu" }] } } }),
+          create(ComponentSchema, { id: "go", kind: { case: "button", value: { label: "Go", action: "go", value: { confirmed: true } } } }),
+        ],
+      },
+      { signal: held.signal },
+    );
+    const it: AsyncIterator<RequestConfirmationResponse> = stream[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value?.event.case, "pending");
+    await waitFor("? Name the copy?");
+    await waitFor("Who may answer: anonymous, any gateway (and admins)");
+    await waitFor("New name (lower-case letters, digits and -): ");
+    child.stdin.write("Bad Name\r");
+    await waitFor("Workers (min 1, max 8, step 1): ");
+    child.stdin.write("many\r");
+    await waitFor("a number, please");
+    child.stdin.write("12\r");
+    await waitFor("Targets [1-2, comma-separated]: ");
+    child.stdin.write("1,2\r");
+    await waitFor("Choose 1-1");
+    child.stdin.write("1\r");
+    // The server refuses both: each violation is shown and only those fields are asked again.
+    await waitFor("new_name: lower-case letters, digits and -");
+    await waitFor("workers: must be at most 8");
+    await waitFor("New name (lower-case letters, digits and -): ", 20_000, screen().indexOf("workers: must be at most 8"));
+    const asked = screen().lastIndexOf("New name (");
+    child.stdin.write("good-name\r");
+    await waitFor("Workers (min 1, max 8, step 1): ", 20_000, asked);
+    child.stdin.write("4\r");
+    const answer = await it.next();
+    const r = answer.value!.event.value as { outcome: ConfirmationState; action: string; values?: unknown; answeredBy: string };
+    assert.deepEqual(
+      [r.outcome, r.action, r.values, r.answeredBy],
+      [ConfirmationState.ANSWERED, "go", { new_name: "good-name", workers: 4, targets: ["cpu", "gpu"], confirmed: true }, "anonymous"],
+    );
+    await waitFor("answered: go");
+    child.stdin.write("\u0003");
+    assert.equal(await exited, 130);
   } finally {
     held.abort();
     if (child.exitCode === null) child.kill("SIGKILL");

@@ -7,7 +7,16 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
 import { committedRow } from "../support/committed.js";
-import { createTask, holdConfirmation, REPLACE_SURFACE, retrying, watch, watchLive } from "../support/flows.js";
+import {
+  type ComponentInit,
+  createTask,
+  holdConfirmation,
+  REPLACE_SURFACE,
+  type RequestConfirmationRequestInit,
+  retrying,
+  watch,
+  watchLive,
+} from "../support/flows.js";
 import { freePort, type ServerProcess, startServerProcess } from "../support/server-process.js";
 import { trackLeaks } from "../support/leaks.js";
 import type { GetTaskResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
@@ -130,15 +139,10 @@ describe("expiry", () => {
     ui.cancel();
   });
 
-  it("expires at start-up a confirmation whose deadline passed while the server was down", async () => {
-    const task = await createTask(client, "expired-offline");
-    const held = holdConfirmation(client, {
-      taskId: task.id,
-      title: "slow",
-      components: REPLACE_SURFACE,
-      requestId: "offline-1",
-      timeout: { seconds: 0n, nanos: 500_000_000 },
-    });
+  /** A confirmation whose deadline passes while the server is down (kill -9): what the re-attached worker receives. */
+  async function expiredWhileDown(owner: string, request: Omit<RequestConfirmationRequestInit, "taskId" | "title">) {
+    const task = await createTask(client, owner);
+    const held = holdConfirmation(client, { taskId: task.id, title: "slow", timeout: { seconds: 0n, nanos: 500_000_000 }, ...request } as RequestConfirmationRequestInit);
     await held.waitFor(1);
     const cid = pendingId(held);
     const m = held.messages[0]!.event;
@@ -155,10 +159,31 @@ describe("expiry", () => {
       assert.ok(Date.now() < deadline, "the overdue confirmation was not expired at start-up");
       await new Promise((r) => setTimeout(r, 20));
     }
-    const back = holdConfirmation(client, { taskId: task.id, title: "slow", components: REPLACE_SURFACE, requestId: "offline-1" });
+    const back = holdConfirmation(client, { taskId: task.id, title: "slow", components: request.components, requestId: request.requestId });
     await back.done;
     const r = back.messages[1]!.event;
-    assert.ok(r.case === "resolved" && r.value.confirmationId === cid && r.value.outcome === ConfirmationState.EXPIRED);
+    assert.ok(r.case === "resolved" && r.value.confirmationId === cid);
+    return r.value;
+  }
+
+  it("expires at start-up a confirmation whose deadline passed while the server was down", async () => {
+    const r = await expiredWhileDown("expired-offline", { components: REPLACE_SURFACE, requestId: "offline-1" });
+    assert.deepEqual([r.outcome, r.action, r.defaulted], [ConfirmationState.EXPIRED, "", false]);
+  });
+
+  it("takes the timeout_action, with its button's value, for a deadline that passed while the server was down", async () => {
+    const components: ComponentInit[] = [
+      ...REPLACE_SURFACE.slice(0, 1),
+      { id: "keep", kind: { case: "button", value: { label: "Keep", action: "keep", value: { replace_existing: false, reason: "timeout" } } } },
+      { id: "replace", kind: { case: "button", value: { label: "Replace", action: "replace", value: { replace_existing: true } } } },
+    ];
+    const r = await expiredWhileDown("defaulted-offline", { components, requestId: "offline-2", timeoutAction: "keep" });
+    assert.deepEqual(
+      [r.outcome, r.action, r.values, r.defaulted, r.answeredBy],
+      [ConfirmationState.EXPIRED, "keep", { replace_existing: false, reason: "timeout" }, true, ""],
+    );
+    const row = (await committedRow(join(dir, "d.sqlite"), "confirmations", r.confirmationId))!;
+    assert.deepEqual([row.state, row.action, Boolean(row.defaulted), row.answer_time !== null], ["expired", "keep", true, true]);
   });
 });
 

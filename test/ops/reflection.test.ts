@@ -135,8 +135,8 @@ describe("server reflection", () => {
     const svc = registry.getService("taskcontrol.v1.TaskControlService");
     assert.ok(svc);
     assert.deepEqual(svc.methods.map((m) => m.name).sort(), [
-      ...["CancelTask", "CompleteTask", "CreateTask", "EmitProgress", "FailTask", "GetTask", "ListTasks"],
-      ...["RequestConfirmation", "ResolveConfirmation", "StreamProgress", "UpdateProgress", "WatchTasks"],
+      ...["CancelTask", "ClaimTask", "CompleteTask", "CreateTask", "EmitProgress", "FailTask", "GetTask", "Heartbeat"],
+      ...["ListTaskEvents", "ListTasks", "RequestConfirmation", "ResolveConfirmation", "StreamProgress", "UpdateProgress", "WatchTasks"],
     ]);
     // A call made purely from the reflected descriptors works.
     const createTask = svc.methods.find((m) => m.name === "CreateTask")!;

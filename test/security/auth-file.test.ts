@@ -92,7 +92,7 @@ describe("authorization table", () => {
   });
   it("refuses a role without the RPC with PERMISSION_DENIED", () => {
     assert.equal(codeOf(() => authorize({ name: "u", role: "user", owner: "a" }, "CreateTask")), Code.PermissionDenied);
-    assert.equal(codeOf(() => authorize({ name: "w", role: "worker" }, "WatchTasks")), Code.PermissionDenied);
+    assert.equal(codeOf(() => authorize({ name: "w", role: "worker" }, "ResolveConfirmation")), Code.PermissionDenied);
     assert.equal(codeOf(() => authorize({ name: "a", role: "admin" }, "AnythingAtAll")), 0);
   });
 });

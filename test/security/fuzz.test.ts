@@ -259,10 +259,15 @@ const REQUESTS: Record<string, fc.Arbitrary<unknown>> = {
     // Below 2^53: a sequence ahead of the log past that is the known issue tested at the end.
     afterSequence: fc.option(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { nil: undefined }),
   }),
+  ListTaskEvents: fc.record({
+    taskId: fc.oneof(anyId, fc.constant("").map(() => ids.running)),
+    pageSize: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    pageToken: fc.oneof(anyString, fc.base64String()),
+  }),
 };
 
 const RPCS = TaskControlService.methods.map((m) => m.name);
-const READ_ONLY = new Set(["GetTask", "ListTasks", "EmitProgress", "WatchTasks", "Heartbeat"]);
+const READ_ONLY = new Set(["GetTask", "ListTasks", "EmitProgress", "WatchTasks", "Heartbeat", "ListTaskEvents"]);
 
 /** Random bytes; for an RPC that writes, behind a tag no decoder accepts (field 0, wire type 7). */
 const rawCase = fc.record({

@@ -1,6 +1,8 @@
 // The task cards: one <li> per task, updated in place so open <details> and focus survive.
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { TaskStatus, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
+import { type Confirmation, TaskStatus, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
+import type { WatchTasksResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
+import { outcomeText } from "../../src/client/decisions.js";
 import {
   isTerminal,
   percent,
@@ -9,6 +11,7 @@ import {
   type TaskEntry,
 } from "../../src/client/task-state.js";
 import { h, setText } from "./dom.js";
+import { TaskTimeline } from "./timeline.js";
 
 /** The filter choices of the "Show" select, by option value. */
 export const STATUS_FILTERS: Record<string, (s: TaskStatus) => boolean> = {
@@ -25,6 +28,8 @@ export const STATUS_FILTERS: Record<string, (s: TaskStatus) => boolean> = {
 export interface CardActions {
   cancel(task: Task): void;
   answer(task: Task): void;
+  /** The task's persisted history (ListTaskEvents, every page). */
+  history(task: Task): Promise<WatchTasksResponse[]>;
 }
 
 /** Stable short status key used in data-status attributes and CSS. */
@@ -60,6 +65,8 @@ export class TaskCard {
   private readonly checkpointPre: HTMLPreElement;
   private readonly cancelButton: HTMLButtonElement;
   private readonly answerButton: HTMLButtonElement;
+  /** How the task's latest confirmation ended ("answered Replace by alice at 10:02"). */
+  private readonly answered: HTMLParagraphElement;
   private entry: TaskEntry;
   /** Re-draws a stalled card's "no word for N s" every second while it stays stalled. */
   private stallTimer: ReturnType<typeof setInterval> | undefined;
@@ -93,6 +100,8 @@ export class TaskCard {
       this.answerButton,
     );
     this.errorLine = h("p", { class: "error-line", hidden: true });
+    this.answered = h("p", { class: "answered", "data-role": "answered", hidden: true });
+    const timeline = new TaskTimeline(() => actions.history(this.entry.task));
     this.times = h("dl", { class: "times" });
     this.checkpointPre = h("pre", { tabindex: "0", "aria-label": "Checkpoint JSON" });
     this.checkpoint = h(
@@ -115,9 +124,11 @@ export class TaskCard {
       h("div", { class: "bar-row" }, this.bar, this.pct),
       this.live,
       this.waiting,
+      this.answered,
       this.errorLine,
       this.times,
       this.checkpoint,
+      timeline.el,
       h("div", { class: "actions" }, this.cancelButton),
     );
     this.el = h("li", { class: "card", "data-task-id": entry.task.id }, article);
@@ -174,6 +185,13 @@ export class TaskCard {
         else this.tickWhileStalled(false);
       }, 1000);
     }
+  }
+
+  /** Shows how the task's latest confirmation ended (from its confirmation_resolved event). */
+  showOutcome(c: Confirmation): void {
+    const text = outcomeText(c);
+    setText(this.answered, text);
+    this.answered.hidden = text === "";
   }
 
   /** Shows a failed action (e.g. cancel refused) on the card itself. */

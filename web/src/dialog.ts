@@ -1,6 +1,7 @@
 // The confirmation dialog: a modal <dialog> rendered from the confirmation's components.
 // A button click answers with the inputs' values; Escape only closes it (no answer is sent).
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { answerersText } from "../../src/client/decisions.js";
 import { Component_Style, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
 import { fieldViolations } from "./api.js";
 import { byId, h, setText } from "./dom.js";
@@ -11,7 +12,7 @@ export type AnswerFn = (confirmation: Confirmation, action: string, values: Json
 /** Why the dialog closed: answered here, answered elsewhere (or ended), or dismissed by the user. */
 export type CloseReason = "answered" | "resolved-elsewhere" | "dismissed";
 
-type InputReader = { id: string; read(): string | boolean | undefined; el: HTMLElement; required: boolean };
+type InputReader = { id: string; read(): JsonValue | undefined; el: HTMLElement; required: boolean };
 
 const FOCUSABLE =
   'button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [href], [tabindex]:not([tabindex="-1"])';
@@ -100,6 +101,9 @@ export class ConfirmationDialog {
     this.body.replaceChildren();
     let buttonRow: HTMLDivElement | undefined;
     const base = `c-${c.id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+    // Who may answer, when the worker named them (the server refuses anyone else).
+    const who = answerersText(c);
+    if (who !== "") this.body.append(h("p", { class: "answerers", "data-role": "answerers" }, who));
     for (const comp of c.components) {
       const fieldId = `${base}-${comp.id.replace(/[^A-Za-z0-9_-]/g, "_")}`;
       const k = comp.kind;
@@ -140,23 +144,66 @@ export class ConfirmationDialog {
           input.value = v.defaultValue;
           const label = h("label", { for: fieldId }, v.label || comp.id);
           if (v.required) label.append(h("span", { "aria-hidden": "true" }, " *"));
-          this.body.append(h("div", { class: "field" }, label, input));
+          // The pattern is RE2, which the browser cannot run: the server checks it and its
+          // violation comes back beside the field; the page only says what is expected.
+          const hint = [v.patternDescription, v.maxLength > 0 ? `at most ${v.maxLength} characters` : ""].filter(Boolean).join("; ");
+          const field = h("div", { class: "field" }, label, input);
+          if (hint !== "") {
+            const note = h("small", { class: "hint", id: `${fieldId}-hint` }, hint);
+            input.setAttribute("aria-describedby", note.id);
+            field.append(note);
+          }
+          this.body.append(field);
           this.inputs.push({ id: comp.id, el: input, required: v.required, read: () => input.value });
           break;
         }
         case "select": {
           const v = k.value;
-          const select = h("select", { id: fieldId, name: comp.id, "data-component": comp.id });
+          const select = h("select", { id: fieldId, name: comp.id, multiple: v.multiple, "data-component": comp.id });
           const known = v.options.some((o) => o.value === v.defaultValue);
-          if (!known) select.append(h("option", { value: "" }, "— choose —"));
+          if (!known && !v.multiple) select.append(h("option", { value: "" }, "— choose —"));
           for (const o of v.options) select.append(h("option", { value: o.value }, o.label || o.value));
-          select.value = known ? v.defaultValue : "";
-          this.body.append(h("div", { class: "field" }, h("label", { for: fieldId }, v.label || comp.id), select));
+          if (v.multiple) {
+            for (const o of select.options) o.selected = o.value === v.defaultValue;
+          } else {
+            select.value = known ? v.defaultValue : "";
+          }
+          const label = h("label", { for: fieldId }, v.label || comp.id);
+          if (v.required) label.append(h("span", { "aria-hidden": "true" }, " *"));
+          this.body.append(h("div", { class: "field" }, label, select));
           this.inputs.push({
             id: comp.id,
             el: select,
-            required: false,
-            read: () => (select.value === "" ? undefined : select.value),
+            required: v.required,
+            read: () =>
+              v.multiple ? [...select.selectedOptions].map((o) => o.value) : select.value === "" ? undefined : select.value,
+          });
+          break;
+        }
+        case "numberInput": {
+          const v = k.value;
+          const input = h("input", {
+            id: fieldId,
+            type: "number",
+            name: comp.id,
+            min: v.min === undefined ? undefined : String(v.min),
+            max: v.max === undefined ? undefined : String(v.max),
+            step: v.step === undefined ? "any" : String(v.step),
+            required: v.required,
+            "aria-required": v.required ? "true" : undefined,
+            "data-component": comp.id,
+          });
+          if (v.defaultValue !== undefined) input.value = String(v.defaultValue);
+          const label = h("label", { for: fieldId }, v.label || comp.id);
+          if (v.required) label.append(h("span", { "aria-hidden": "true" }, " *"));
+          this.body.append(h("div", { class: "field" }, label, input));
+          this.inputs.push({
+            id: comp.id,
+            el: input,
+            required: v.required,
+            // What the person typed goes to the server as typed (a bad number comes back as a
+            // field violation); only an empty field is left out.
+            read: () => (input.value.trim() === "" ? undefined : Number(input.value)),
           });
           break;
         }
@@ -181,7 +228,7 @@ export class ConfirmationDialog {
     for (const input of this.inputs) {
       const v = input.read();
       input.el.removeAttribute("aria-invalid");
-      if (input.required && (v === undefined || v === "")) {
+      if (input.required && (v === undefined || v === "" || (Array.isArray(v) && v.length === 0))) {
         input.el.setAttribute("aria-invalid", "true");
         input.el.setAttribute("aria-describedby", "confirm-error");
         setText(this.error, "Please fill in the required field before answering.");
@@ -221,7 +268,7 @@ export class ConfirmationDialog {
       setText(el, v.description);
       if (!note) input.el.after(el);
       input.el.setAttribute("aria-invalid", "true");
-      input.el.setAttribute("aria-describedby", el.id);
+      input.el.setAttribute("aria-describedby", [el.id, input.el.getAttribute("aria-describedby") ?? ""].filter((x, i, a) => x && a.indexOf(x) === i).join(" "));
       if (marked++ === 0) input.el.focus();
     }
     return marked;

@@ -6,6 +6,7 @@ import { TaskStatus, type Confirmation, type Task } from "../../gen/taskcontrol/
 import { TaskState, type TaskChange } from "../../src/client/task-state.js";
 import { startWatchLoop, type WatchLoop, type WatchState } from "../../src/client/watch-loop.js";
 import { errorReason } from "../../src/client/error-details.js";
+import { readTaskHistory } from "../../src/client/decisions.js";
 import { createTaskControlClient, createTokenStore, errorText, fieldViolations, isUnauthenticated } from "./api.js";
 import { STATUS_FILTERS, TaskCard } from "./cards.js";
 import { ConfirmationDialog, type CloseReason } from "./dialog.js";
@@ -72,6 +73,7 @@ const cardActions = {
     dismissed.delete(c.id);
     dialog.open(c, taskLabel(task));
   },
+  history: (task: Task) => readTaskHistory(client, task.id),
 };
 
 function renderCard(taskId: string): void {
@@ -202,6 +204,7 @@ function applyChange(change: TaskChange): void {
     }
     case "confirmationResolved":
       renderCard(change.taskId);
+      cards.get(change.taskId)?.showOutcome(change.confirmation);
       refreshCounts();
       if (dialog.showing()?.id === change.confirmation.id) {
         dialog.close("resolved-elsewhere", change.confirmation.id);

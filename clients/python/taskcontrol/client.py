@@ -115,13 +115,16 @@ class _Backoff:
 class Decision(dict[str, Any]):
     """What ``request_confirmation`` returns: ``{"ok": bool, "action": str, **values}``.
 
-    ``ok`` is True only when the user answered (it is False when the confirmation expired
-    or the task was cancelled); ``action`` is the chosen button's action ("" unless
-    answered); the inputs' values follow, keyed by component id ("ok" and "action" win
-    over inputs with those ids; :attr:`inputs` keeps all of them).
+    ``ok`` is True only when a person answered (it is False when the confirmation expired,
+    even with a ``timeout_action`` taken, or the task was cancelled); ``action`` is the chosen
+    button's action (or the ``timeout_action`` the timeout took; "" otherwise); the values
+    follow, keyed by component id, with the clicked button's ``value`` merged in ("ok" and
+    "action" win over values with those keys; :attr:`inputs` keeps all of them).
 
     Attributes: ``outcome`` (``"answered"``, ``"expired"`` or ``"cancelled"``),
-    ``confirmation_id``, ``inputs`` (the values alone) and ``cancel_requested``.
+    ``answered_by`` (the answering principal's name, "anonymous" with auth off; "" unless
+    answered), ``defaulted`` (True when the timeout took ``timeout_action``),
+    ``confirmation_id``, ``inputs`` (the merged values alone) and ``cancel_requested``.
     """
 
     def __init__(self, resolved: pb.RequestConfirmationResponse.Resolved) -> None:
@@ -134,6 +137,8 @@ class Decision(dict[str, Any]):
         self.confirmation_id: str = resolved.confirmation_id
         self.inputs: dict[str, Any] = values
         self.cancel_requested: bool = resolved.cancel_requested
+        self.answered_by: str = resolved.answered_by
+        self.defaulted: bool = resolved.defaulted
 
 
 class UI:
@@ -146,6 +151,7 @@ class UI:
     Select = ui.Select
     Option = ui.Option
     Checkbox = ui.Checkbox
+    NumberInput = ui.NumberInput
 
 
 def _credentials(tls: TlsOption) -> Optional[grpc.ChannelCredentials]:
@@ -652,13 +658,20 @@ class Tasks:
         timeout: Union[None, float, datetime.timedelta] = None,
         request_id: Optional[str] = None,
         attempt: int = 0,
+        answerers: Optional[Sequence[str]] = None,
+        timeout_action: Optional[str] = None,
     ) -> Decision:
         """Pauses the task at a decision point until its user answers the surface built
         with ``builder``, and returns the :class:`Decision`.
 
         The task is WAITING_CONFIRMATION meanwhile. ``timeout`` (seconds or a timedelta)
         bounds the wait: past it the decision has ``ok`` False and outcome ``"expired"``;
-        a cancelled task gives outcome ``"cancelled"``. The wait survives dropped
+        a cancelled task gives outcome ``"cancelled"``. ``timeout_action`` (one of the
+        buttons' actions; needs a timeout) is taken when the timeout passes: the decision then
+        carries that action and that button's value, with ``defaulted`` True. ``answerers``
+        (principal names or ``"role:<role>"``) are the only ones who may answer (admins
+        always may); empty or None keeps the default (the owner's users, gateways, admins).
+        The wait survives dropped
         connections and service restarts: the SDK re-attaches with the same
         ``request_id`` (one is made up if not given). Raises :class:`taskcontrol.TaskNotFound`
         for a missing task, :class:`taskcontrol.FailedPrecondition` for an ended task or one
@@ -673,6 +686,8 @@ class Tasks:
             components=builder.to_proto(),
             request_id=request_id or f"py-{uuid.uuid4().hex}",
             attempt=attempt,
+            answerers=list(answerers or ()),
+            timeout_action=timeout_action or "",
         )
         if timeout is not None:
             if not isinstance(timeout, datetime.timedelta):

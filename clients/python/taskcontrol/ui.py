@@ -5,15 +5,23 @@ messages::
 
     builder = ui.Builder()
     builder.add(ui.Text("confirm_text", "A model with the same name already exists. Replace it?"))
-    builder.add(ui.Button("confirm_replace", label="Replace", action="system.task.confirm_replace"))
+    builder.add(ui.Button("confirm_replace", label="Replace", action="system.task.confirm_replace",
+                          value={"replace_existing": True}))
     decision = await client.tasks.request_confirmation(task_id, builder)
+    if decision.get("replace_existing"): ...
+
+The server checks every answer against the inputs' rules (``TextInput`` ``max_length`` and
+``pattern``, ``Select`` ``multiple`` and ``required``, ``NumberInput`` bounds and step) and
+sends the person back to the form with a field violation; the worker only ever sees an answer
+that passed them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
+from taskcontrol._convert import to_struct
 from taskcontrol.v1 import task_pb2
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "Button",
     "Checkbox",
     "Component",
+    "NumberInput",
     "Option",
     "Select",
     "Text",
@@ -51,12 +60,16 @@ class Button:
     """A button; clicking it answers the confirmation with ``action``.
 
     ``style`` is a rendering hint: ``"primary"``, ``"secondary"``, ``"danger"`` or None.
+    ``value`` (a JSON-like dict) is merged into the decision when this button is clicked
+    (or taken by the timeout as ``timeout_action``); its keys must differ from every input's
+    id.
     """
 
     id: str
     label: str = ""
     action: str = ""
     style: Optional[str] = None
+    value: Optional[Mapping[str, Any]] = None
 
     def to_proto(self) -> task_pb2.Component:
         """Returns the contract's ``Component`` message.
@@ -73,19 +86,29 @@ class Button:
                 ) from None
         return task_pb2.Component(
             id=self.id,
-            button=task_pb2.Component.Button(label=self.label, action=self.action, style=style),
+            button=task_pb2.Component.Button(
+                label=self.label, action=self.action, style=style, value=to_struct(self.value)
+            ),
         )
 
 
 @dataclass
 class TextInput:
-    """A single-line text input; its answer value is a string keyed by ``id``."""
+    """A single-line text input; its answer value is a string keyed by ``id``.
+
+    ``max_length`` bounds it in characters (0: the service's 4,096); ``pattern`` is an RE2
+    regular expression the whole value must match (an empty optional value is not checked),
+    and ``pattern_description`` is what the person is told when it does not.
+    """
 
     id: str
     label: str = ""
     placeholder: str = ""
     default_value: str = ""
     required: bool = False
+    max_length: int = 0
+    pattern: str = ""
+    pattern_description: str = ""
 
     def to_proto(self) -> task_pb2.Component:
         """Returns the contract's ``Component`` message."""
@@ -96,6 +119,9 @@ class TextInput:
                 placeholder=self.placeholder,
                 default_value=self.default_value,
                 required=self.required,
+                max_length=self.max_length,
+                pattern=self.pattern,
+                pattern_description=self.pattern_description,
             ),
         )
 
@@ -111,12 +137,15 @@ class Option:
 @dataclass
 class Select:
     """A choice among ``options`` (strings or :class:`Option`); its answer value is the
-    chosen option's value, keyed by ``id``."""
+    chosen option's value, keyed by ``id`` (with ``multiple``: a list of the chosen values).
+    ``required``: an answer must choose one (at least one when ``multiple``)."""
 
     id: str
     label: str = ""
     options: Sequence[Union[str, Option]] = ()
     default_value: str = ""
+    multiple: bool = False
+    required: bool = False
 
     def to_proto(self) -> task_pb2.Component:
         """Returns the contract's ``Component`` message."""
@@ -129,7 +158,11 @@ class Select:
         return task_pb2.Component(
             id=self.id,
             select=task_pb2.Component.Select(
-                label=self.label, options=options, default_value=self.default_value
+                label=self.label,
+                options=options,
+                default_value=self.default_value,
+                multiple=self.multiple,
+                required=self.required,
             ),
         )
 
@@ -152,7 +185,30 @@ class Checkbox:
         )
 
 
-Component = Union[Text, Button, TextInput, Select, Checkbox]
+@dataclass
+class NumberInput:
+    """A number input; its answer value is a number keyed by ``id``, at least ``min`` and at
+    most ``max`` (each when given) and ``min`` (or 0) plus a whole multiple of ``step``."""
+
+    id: str
+    label: str = ""
+    min: Optional[float] = None
+    max: Optional[float] = None
+    step: Optional[float] = None
+    required: bool = False
+    default_value: Optional[float] = None
+
+    def to_proto(self) -> task_pb2.Component:
+        """Returns the contract's ``Component`` message."""
+        number = task_pb2.Component.NumberInput(label=self.label, required=self.required)
+        for name in ("min", "max", "step", "default_value"):
+            given = getattr(self, name)
+            if given is not None:
+                setattr(number, name, float(given))
+        return task_pb2.Component(id=self.id, number_input=number)
+
+
+Component = Union[Text, Button, TextInput, Select, Checkbox, NumberInput]
 """Any UI primitive a :class:`Builder` accepts."""
 
 
@@ -169,7 +225,7 @@ class Builder:
     def add(self, *components: Component) -> Builder:
         """Appends components to the surface and returns the builder (calls chain)."""
         for component in components:
-            if not isinstance(component, (Text, Button, TextInput, Select, Checkbox)):
+            if not isinstance(component, (Text, Button, TextInput, Select, Checkbox, NumberInput)):
                 raise TypeError(f"not a taskcontrol.ui component: {component!r}")
             self.components.append(component)
         return self

@@ -379,17 +379,35 @@ def test_builder_serialises_every_component() -> None:
     builder = ui.Builder(title="Pick")
     assert builder.add(ui.Text("t", "Hello")) is builder
     builder.add(
-        ui.Button("b1", label="Go", action="go", style="primary"),
+        ui.Button("b1", label="Go", action="go", style="primary", value={"go": True}),
         ui.Button("b2", label="Stop", action="stop"),
-        ui.TextInput("name", label="Name", placeholder="you", default_value="x", required=True),
+        ui.TextInput(
+            "name",
+            label="Name",
+            placeholder="you",
+            default_value="x",
+            required=True,
+            max_length=8,
+            pattern="[a-z]+",
+            pattern_description="letters",
+        ),
         ui.Select("size", label="Size", options=["s", ui.Option("m", "Medium")], default_value="s"),
+        ui.Select("tags", options=["a", "b"], multiple=True, required=True),
         ui.Checkbox("sure", label="Sure?", default_value=True),
+        ui.NumberInput("n", label="N", min=1, max=9, step=2, required=True, default_value=3),
+        ui.NumberInput("free"),
     )
     components = [taskcontrol.to_dict(c) for c in builder.to_proto()]
     assert components == [
         {"id": "t", "text": {"text": "Hello"}},
-        {"id": "b1", "button": {"label": "Go", "action": "go", "style": "primary"}},
-        {"id": "b2", "button": {"label": "Stop", "action": "stop", "style": "unspecified"}},
+        {
+            "id": "b1",
+            "button": {"label": "Go", "action": "go", "style": "primary", "value": {"go": True}},
+        },
+        {
+            "id": "b2",
+            "button": {"label": "Stop", "action": "stop", "style": "unspecified", "value": None},
+        },
         {
             "id": "name",
             "text_input": {
@@ -397,6 +415,9 @@ def test_builder_serialises_every_component() -> None:
                 "placeholder": "you",
                 "default_value": "x",
                 "required": True,
+                "max_length": 8,
+                "pattern": "[a-z]+",
+                "pattern_description": "letters",
             },
         },
         {
@@ -405,9 +426,43 @@ def test_builder_serialises_every_component() -> None:
                 "label": "Size",
                 "options": [{"value": "s", "label": ""}, {"value": "m", "label": "Medium"}],
                 "default_value": "s",
+                "multiple": False,
+                "required": False,
+            },
+        },
+        {
+            "id": "tags",
+            "select": {
+                "label": "",
+                "options": [{"value": "a", "label": ""}, {"value": "b", "label": ""}],
+                "default_value": "",
+                "multiple": True,
+                "required": True,
             },
         },
         {"id": "sure", "checkbox": {"label": "Sure?", "default_value": True}},
+        {
+            "id": "n",
+            "number_input": {
+                "label": "N",
+                "min": 1.0,
+                "max": 9.0,
+                "step": 2.0,
+                "required": True,
+                "default_value": 3.0,
+            },
+        },
+        {
+            "id": "free",
+            "number_input": {
+                "label": "",
+                "min": None,
+                "max": None,
+                "step": None,
+                "required": False,
+                "default_value": None,
+            },
+        },
     ]
     with pytest.raises(ValueError):
         ui.Button("b", label="x", action="y", style="loud").to_proto()
