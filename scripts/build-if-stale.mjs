@@ -13,7 +13,7 @@ const INPUTS = ['src', 'gen', 'web/src', 'web/build.mjs', 'web/tsconfig.json', '
 const OUTPUTS = ['dist/src/main.js', 'dist/src/cli/taskctl.js', 'web/dist/app.js', 'web/dist/index.html'];
 
 /** The newest modification time under a file or directory (0 when it does not exist). */
-function newest(path) {
+export function newest(path) {
   if (!existsSync(path)) return 0;
   const st = statSync(path);
   if (!st.isDirectory()) return st.mtimeMs;

@@ -5,12 +5,12 @@ import type { Readable, Writable } from "node:stream";
 /** Streams, environment and the stop signal of one taskctl run. */
 export interface CliIo {
   /** Where results go (one JSON object per line with --json). */
-  readonly stdout: Writable & { isTTY?: boolean; columns?: number };
+  readonly stdout: Writable & { isTTY?: boolean; columns?: number; rows?: number };
   /** Where diagnostics and connection states go. */
   readonly stderr: Writable;
   /** Read for in-place confirmation prompts (only when it is a TTY). */
   readonly stdin: Readable & { isTTY?: boolean };
-  /** TASKCONTROL_ADDRESS, TASKCONTROL_TOKEN, TASKCONTROL_OWNER, USER. */
+  /** TASKCONTROL_ADDRESS, TASKCONTROL_TOKEN, TASKCONTROL_OWNER. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted on SIGINT/SIGTERM: long-running commands (watch, demo) end cleanly. */
   readonly signal: AbortSignal;

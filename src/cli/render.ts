@@ -2,7 +2,7 @@
 import { toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { TaskSchema, type Task } from "../../gen/taskcontrol/v1/task_pb.js";
-import { percent, stallText, statusText, type TaskEntry } from "../client/task-state.js";
+import { isTerminal, percent, stallText, statusText, type TaskEntry } from "../client/task-state.js";
 
 /** A fixed-width bar like "██████░░░░" for a fraction in [0, 1]. */
 export function progressBar(progress: number, width = 20): string {
@@ -18,15 +18,45 @@ export function truncate(text: string, max: number): string {
   return clean.length <= max ? clean : `${clean.slice(0, Math.max(0, max - 1))}…`;
 }
 
-/** One terminal line per task: bar, percent, status, label and the latest live line. */
-export function taskLine(entry: TaskEntry, columns = 100): string {
+/** How `watch` lays out its rows: the id and owner columns' widths. */
+export interface WatchLayout {
+  /** Characters of the id shown (ids are 38 long; a prefix of 10 tells tasks apart). */
+  readonly idWidth: number;
+  /** Width of the owner column. */
+  readonly ownerWidth: number;
+}
+
+/** The layout for these tasks on a terminal this wide: full ids when they fit. */
+export function watchLayout(entries: readonly TaskEntry[], columns: number): WatchLayout {
+  const longestId = Math.max(0, ...entries.map((e) => e.task.id.length));
+  const ownerWidth = Math.min(16, Math.max(5, ...entries.map((e) => e.task.owner.length)));
+  return { idWidth: columns >= longestId + ownerWidth + 90 ? longestId : Math.min(10, longestId), ownerWidth };
+}
+
+/**
+ * One terminal line per task: id and owner (so two tasks with the same label differ), bar,
+ * percent, status, label and the latest live line (none once the task finished, where a
+ * failure shows its error instead).
+ */
+export function taskLine(entry: TaskEntry, columns = 100, layout?: WatchLayout): string {
   const t = entry.task;
-  const barWidth = columns >= 80 ? 20 : Math.max(5, Math.floor(columns / 6));
+  const { idWidth, ownerWidth } = layout ?? watchLayout([entry], columns);
+  const who = `${t.id.slice(0, idWidth).padEnd(idWidth)} ${truncate(t.owner, ownerWidth).padEnd(ownerWidth)}  `;
+  const barWidth = columns >= 100 ? 20 : Math.max(5, Math.floor(columns / 8));
   const head = `${progressBar(entry.shownProgress, barWidth)} ${String(percent(entry.shownProgress)).padStart(3)}%  ${statusText(t.status).padEnd(9)}  `;
   const label = t.label || t.kind || t.id;
+  const ended = isTerminal(t.status);
   const stalled = stallText(t);
-  const live = stalled ? `  › ${stalled}` : entry.liveLine === "" ? "" : `  › ${entry.liveLine}`;
-  return truncate(head + label + live, columns);
+  const tail = ended
+    ? t.errorMessage
+      ? `  (${t.errorMessage})`
+      : ""
+    : stalled
+      ? `  › ${stalled}`
+      : entry.liveLine === ""
+        ? ""
+        : `  › ${entry.liveLine}`;
+  return truncate(who + head + label + tail, columns);
 }
 
 /** A single line "key: value" block describing a task, for `taskctl get`. */
@@ -61,13 +91,37 @@ export function describeTask(t: Task): string {
     .join("\n");
 }
 
+/** Column widths of `taskctl list`'s table. */
+export interface ListLayout {
+  readonly id: number;
+  readonly owner: number;
+  /** Room for the label; undefined: no limit (not a terminal). */
+  readonly label: number | undefined;
+}
+
+const STATUS_WIDTH = 15;
+
+/**
+ * Widths for these rows: the whole id always (it is what `get` and `cancel` take), the owner
+ * up to 20, and on a terminal the label cut to what is left of `columns`.
+ */
+export function listLayout(tasks: readonly Task[], columns: number | undefined): ListLayout {
+  const id = Math.max(2, ...tasks.map((t) => t.id.length));
+  const owner = Math.min(20, Math.max(5, ...tasks.map((t) => t.owner.length)));
+  const fixed = id + 1 + STATUS_WIDTH + 1 + 4 + 2 + owner + 1;
+  return { id, owner, label: columns === undefined ? undefined : Math.max(10, columns - fixed) };
+}
+
 /** Row of `taskctl list`'s table. */
-export function listRow(t: Task): string {
-  return `${t.id.padEnd(28)} ${statusText(t.status).padEnd(15)} ${String(percent(t.progress)).padStart(3)}%  ${t.owner.padEnd(12)} ${t.label}`;
+export function listRow(t: Task, layout: ListLayout = listLayout([t], undefined)): string {
+  const label = layout.label === undefined ? t.label : truncate(t.label, layout.label);
+  return `${t.id.padEnd(layout.id)} ${statusText(t.status).padEnd(STATUS_WIDTH)} ${String(percent(t.progress)).padStart(3)}%  ${truncate(t.owner, layout.owner).padEnd(layout.owner)} ${label}`;
 }
 
 /** Header of `taskctl list`'s table. */
-export const LIST_HEADER = `${"ID".padEnd(28)} ${"STATUS".padEnd(15)} ${"DONE".padStart(4)}  ${"OWNER".padEnd(12)} LABEL`;
+export function listHeader(layout: ListLayout): string {
+  return `${"ID".padEnd(layout.id)} ${"STATUS".padEnd(STATUS_WIDTH)} ${"DONE".padStart(4)}  ${"OWNER".padEnd(layout.owner)} LABEL`;
+}
 
 /** The button actions of a confirmation surface, in order. */
 export function actionsOf(components: readonly { kind: { case: string | undefined; value?: unknown } }[]): string[] {

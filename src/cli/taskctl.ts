@@ -1,7 +1,6 @@
 // taskctl: the command-line client of taskcontrol. `main(argv)` parses the command line with
 // commander (global options go before or after the command) and runs one command against the
 // gRPC listener; bin/taskctl.mjs calls it.
-import { userInfo } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { ConfirmationSchema, TaskStatus, type Confirmation } from "../../gen/taskcontrol/v1/task_pb.js";
@@ -9,7 +8,7 @@ import { createCliClient, DEFAULT_SERVER, failureText, type TaskControlClient } 
 import { runDemo } from "./demo.js";
 import { runHistory } from "./history.js";
 import { EXIT, println, processIo, UsageError, type CliIo } from "./io.js";
-import { actionsOf, describeTask, jsonLine, LIST_HEADER, listRow, taskJson } from "./render.js";
+import { actionsOf, describeTask, jsonLine, listHeader, listLayout, listRow, taskJson } from "./render.js";
 import { runWatch } from "./watch.js";
 
 /** Options a command reads, by commander's camelCase name (`--step-ms` → `stepMs`). */
@@ -53,7 +52,8 @@ const COMMANDS: readonly CommandSpec[] = [
     define: (c) =>
       c
         .option("--owner <owner>", "only this owner's tasks")
-        .option("--task <task-id>", "only this task (repeatable); ends when all of them ended", repeat),
+        .option("--task <task-id>", "only this task (repeatable); ends when all of them ended", repeat)
+        .option("--keep-finished <seconds>", "how long a finished task stays on screen", "10"),
   },
   {
     name: "list",
@@ -62,7 +62,9 @@ const COMMANDS: readonly CommandSpec[] = [
       c
         .option("--owner <owner>", "only this owner's tasks")
         .option("--status <status>", "only these statuses (repeatable, comma-separated)", repeat)
-        .option("--limit <n>", "at most this many rows", "100"),
+        .option("--limit <n>", "rows per page (default: what fits the terminal, 100 when piped)")
+        .option("--page-token <token>", "the next page, as the previous page's last line says")
+        .option("--all", "every page, however many"),
   },
   {
     name: "get",
@@ -94,7 +96,7 @@ const COMMANDS: readonly CommandSpec[] = [
     summary: "the ten-step demo task, then a confirmation (you act as its worker)",
     define: (c) =>
       c
-        .option("--owner <owner>", "the task's owner (default $TASKCONTROL_OWNER, else $USER)")
+        .option("--owner <owner>", "the task's owner (default $TASKCONTROL_OWNER, else demo: the monitor's /?owner=demo)")
         .option("--step-ms <ms>", "pause before each step", "1500"),
   },
 ];
@@ -197,7 +199,7 @@ async function run(inv: Invocation, client: TaskControlClient, io: CliIo): Promi
   const o = inv.options;
   switch (inv.command) {
     case "list":
-      return list(client, io, inv.json, str(o["owner"]) ?? "", parseStatuses(strs(o["status"])), parseLimit(str(o["limit"])));
+      return list(client, io, inv);
     case "get": {
       const res = await client.getTask({ taskId: inv.args[0]! });
       if (res.task === undefined) throw new Error("the server returned no task");
@@ -221,6 +223,7 @@ async function run(inv: Invocation, client: TaskControlClient, io: CliIo): Promi
         json: inv.json,
         owner: str(o["owner"]) ?? "",
         taskIds: strs(o["task"]),
+        keepFinishedMs: parseSeconds("--keep-finished", str(o["keepFinished"])) * 1000,
       });
     case "demo":
       return runDemo({
@@ -235,28 +238,39 @@ async function run(inv: Invocation, client: TaskControlClient, io: CliIo): Promi
   }
 }
 
-async function list(
-  client: TaskControlClient,
-  io: CliIo,
-  json: boolean,
-  owner: string,
-  statuses: TaskStatus[],
-  limit: number,
-): Promise<number> {
-  let pageToken = "";
+/**
+ * `taskctl list`: one page of the table (what fits the terminal, or --limit rows), then, on
+ * stderr, how to get the next page when more exist; --all reads every page.
+ */
+async function list(client: TaskControlClient, io: CliIo, inv: Invocation): Promise<number> {
+  const o = inv.options;
+  const owner = str(o["owner"]) ?? "";
+  const statuses = parseStatuses(strs(o["status"]));
+  const all = o["all"] === true;
+  const tty = io.stdout.isTTY === true;
+  const limit = parseLimit(str(o["limit"])) ?? (tty ? Math.max(10, (io.stdout.rows ?? 24) - 4) : 100);
+  let pageToken = str(o["pageToken"]) ?? "";
   let printed = 0;
-  let first = true;
+  let layout: ReturnType<typeof listLayout> | undefined;
   do {
-    const res = await client.listTasks({ owner, statuses, pageSize: Math.min(limit - printed, 1000), pageToken });
-    if (first && !json) println(io.stdout, LIST_HEADER);
-    first = false;
-    for (const t of res.tasks) {
-      if (printed >= limit) break;
-      println(io.stdout, json ? taskJson(t) : listRow(t));
-      printed += 1;
+    const want = all ? 1000 : Math.min(limit - printed, 1000);
+    const res = await client.listTasks({ owner, statuses, pageSize: want, pageToken });
+    if (layout === undefined && !inv.json) {
+      layout = listLayout(res.tasks, tty ? (io.stdout.columns ?? 100) - 1 : undefined);
+      println(io.stdout, listHeader(layout));
     }
+    for (const t of res.tasks) println(io.stdout, inv.json ? taskJson(t) : listRow(t, layout));
+    printed += res.tasks.length;
     pageToken = res.nextPageToken;
-  } while (pageToken !== "" && printed < limit);
+  } while (pageToken !== "" && (all || printed < limit));
+  if (pageToken !== "") {
+    const again = ["taskctl list", ...(owner ? [`--owner ${owner}`] : []), ...strs(o["status"]).map((st) => `--status ${st}`)];
+    if (str(o["limit"]) !== undefined) again.push(`--limit ${limit}`);
+    again.push(`--page-token ${pageToken}`);
+    println(io.stderr, `taskctl: ${printed} task${printed === 1 ? "" : "s"} shown, more exist; next page: ${again.join(" ")} (or --all)`);
+  } else if (printed === 0 && !inv.json) {
+    println(io.stderr, "taskctl: no tasks");
+  }
   return EXIT.ok;
 }
 
@@ -378,10 +392,16 @@ export function parseStatuses(values: readonly string[]): TaskStatus[] {
   return out;
 }
 
-function parseLimit(v: string | undefined): number {
-  if (v === undefined) return 100;
+function parseLimit(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit wants a positive integer, got "${v}"`);
+  return n;
+}
+
+function parseSeconds(flag: string, v: string | undefined): number {
+  const n = Number(v);
+  if (v === undefined || v.trim() === "" || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} wants seconds, got "${v ?? ""}"`);
   return n;
 }
 
@@ -392,15 +412,16 @@ function parseStepMs(v: string | undefined): number {
   return n;
 }
 
+/**
+ * The demo's owner: $TASKCONTROL_OWNER, else "demo", the owner the Python examples use too,
+ * so every demo shows at the monitor's /?owner=demo.
+ */
 function defaultOwner(io: CliIo): string {
-  const fromEnv = io.env["TASKCONTROL_OWNER"] ?? io.env["USER"];
-  if (fromEnv) return fromEnv;
-  try {
-    return userInfo().username || "demo";
-  } catch {
-    return "demo";
-  }
+  return io.env["TASKCONTROL_OWNER"] || DEMO_OWNER;
 }
+
+/** The owner of every demo (taskctl demo, the Python examples) unless TASKCONTROL_OWNER says otherwise. */
+export const DEMO_OWNER = "demo";
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;

@@ -11,7 +11,7 @@ import { errorReason, fieldViolations } from "../client/error-details.js";
 import { failureText, type TaskControlClient } from "./client.js";
 import { EXIT, println, type CliIo } from "./io.js";
 import { promptInputs, reaskFields } from "./prompts.js";
-import { actionsOf, confirmHint, jsonLine, taskLine } from "./render.js";
+import { actionsOf, confirmHint, jsonLine, taskLine, watchLayout } from "./render.js";
 import { isTerminal, percent, statusText, TaskState, type TaskChange } from "../client/task-state.js";
 import { startWatchLoop, type WatchState } from "../client/watch-loop.js";
 
@@ -27,6 +27,11 @@ export interface WatchCommand {
   readonly owner: string;
   /** Only these tasks; the command ends once all of them ended. */
   readonly taskIds: readonly string[];
+  /**
+   * On a terminal, how long a finished task stays on screen, in ms (named --task tasks stay).
+   * @default 10000
+   */
+  readonly keepFinishedMs?: number;
 }
 
 const ESC = "\u001b[";
@@ -49,14 +54,44 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
   io.signal.addEventListener("abort", onAbort, { once: true });
 
   const columns = (): number => Math.max(40, (io.stdout.columns ?? 100) - 1);
+  const keepFinishedMs = cmd.keepFinishedMs ?? 10_000;
+  /** When each finished task was first drawn finished; it leaves the screen keepFinishedMs later. */
+  const finishedAt = new Map<string, number>();
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** The tasks to draw: finished ones only for a while (named ones always); forgets the rest. */
+  const shown = (): ReturnType<TaskState["sorted"]> => {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    const out = state.sorted().filter((e) => {
+      if (!isTerminal(e.task.status) || cmd.taskIds.length > 0) return true;
+      const at = finishedAt.get(e.task.id) ?? now;
+      finishedAt.set(e.task.id, at);
+      if (now - at < keepFinishedMs) {
+        next = Math.min(next, at + keepFinishedMs);
+        return true;
+      }
+      state.entries.delete(e.task.id);
+      finishedAt.delete(e.task.id);
+      return false;
+    });
+    if (expiryTimer === undefined && next !== Number.POSITIVE_INFINITY) {
+      expiryTimer = setTimeout(() => {
+        expiryTimer = undefined;
+        scheduleDraw();
+      }, next - now + 5);
+    }
+    return out;
+  };
 
   const redraw = (): void => {
     drawTimer = undefined;
     if (!tty || prompting !== undefined) return;
-    const entries = state.sorted();
+    const entries = shown();
+    const layout = watchLayout(entries, columns());
     const lines = [
       `taskctl watch${cmd.owner ? ` — ${cmd.owner}` : ""} — ${status} — ${entries.length} task${entries.length === 1 ? "" : "s"}`,
-      ...entries.map((e) => taskLine(e, columns())),
+      ...entries.map((e) => taskLine(e, columns(), layout)),
     ];
     let out = drawnLines > 0 ? `${ESC}${drawnLines}F${ESC}0J` : "";
     out += lines.map((l) => `${l}\n`).join("");
@@ -113,10 +148,19 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
     prompting = { confirmationId: c.id, abort };
     if (drawTimer !== undefined) clearTimeout(drawTimer);
     drawTimer = undefined;
-    redrawNow();
-    void askInPlace(c, next.task.label || next.task.id, abort.signal).finally(() => {
+    // The frame leaves while the prompt asks (it would otherwise stay above the prompt and be
+    // drawn again below it); the prompt stays as a transcript, then one outcome line and the
+    // frame, drawn once, below it.
+    if (drawnLines > 0) io.stdout.write(`${ESC}${drawnLines}F${ESC}0J`);
+    drawnLines = 0;
+    void askInPlace(c, next.task.label || next.task.id, abort.signal).then(
+      (outcome) => {
+        if (outcome !== "") println(io.stdout, outcome);
+      },
+      () => {},
+    ).finally(() => {
       prompting = undefined;
-      drawnLines = 0; // the prompt's lines stay on screen; draw a fresh block below them
+      drawnLines = 0;
       redraw();
       maybePrompt();
     });
@@ -130,24 +174,26 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
     prompting = p;
   };
 
-  async function askInPlace(c: Confirmation, label: string, signal: AbortSignal): Promise<void> {
+  /** Asks for one confirmation; resolves to one line saying how it ended ("" when the watch ends). */
+  async function askInPlace(c: Confirmation, label: string, signal: AbortSignal): Promise<string> {
     rl ??= createInterface({ input: io.stdin, output: io.stdout, terminal: true });
     rl.removeAllListeners("SIGINT");
     rl.on("SIGINT", () => {
       interrupted = true;
       finished.abort();
     });
+    const say = (text: string): void => println(io.stdout, text);
     const ask = (q: string): Promise<string> => rl!.question(q, { signal });
+    const title = `? ${c.title || "Confirmation"}  (task: ${label})`;
     try {
-      println(io.stdout, `\n? ${c.title || "Confirmation"}  (task: ${label})`);
-      for (const comp of c.components) if (comp.kind.case === "text") println(io.stdout, `  ${comp.kind.value.text}`);
+      say(title);
+      for (const comp of c.components) if (comp.kind.case === "text") say(`  ${comp.kind.value.text}`);
       const who = answerersText(c);
-      if (who !== "") println(io.stdout, `  ${who}`);
-      const say = (line: string): void => println(io.stdout, line);
+      if (who !== "") say(`  ${who}`);
       const values: JsonObject = {};
       await promptInputs(c, ask, say, values);
       const buttons = c.components.flatMap((comp) => (comp.kind.case === "button" ? [comp.kind.value] : []));
-      println(io.stdout, `  ${buttons.map((b, i) => `[${i + 1}] ${b.label || b.action}`).join("   ")}`);
+      say(`  ${buttons.map((b, i) => `[${i + 1}] ${b.label || b.action}`).join("   ")}`);
       let chosen: string | undefined;
       for (;;) {
         const a = (await ask(`  Choose 1-${buttons.length} (Enter: decide later): `)).trim();
@@ -157,14 +203,13 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
       }
       if (chosen === undefined) {
         dismissed.add(c.id);
-        println(io.stdout, `  left open; answer later with: ${confirmHint(c.id, buttons.map((b) => b.action))}`);
-        return;
+        return `${title} — left open; answer later with: ${confirmHint(c.id, buttons.map((b) => b.action))}`;
       }
       for (;;) {
         try {
           await client.resolveConfirmation({ confirmationId: c.id, action: chosen, values });
           dismissed.add(c.id); // its confirmation_resolved event may still be on its way
-          println(io.stdout, `  answered: ${chosen}`);
+          return `${title} — answered: ${chosen}`;
         } catch (err) {
           const ce = ConnectError.from(err);
           // The server refused some inputs (its patterns and bounds are the truth): say why
@@ -175,16 +220,13 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
             continue;
           }
           const elsewhere = errorReason(ce) === "ALREADY_RESOLVED";
-          println(io.stdout, elsewhere ? "  already answered elsewhere" : `  could not answer: ${failureText(ce, "")}`);
           if (!elsewhere) dismissed.add(c.id);
+          return `${title} — ${elsewhere ? "already answered elsewhere" : `could not answer: ${failureText(ce, "")}`}`;
         }
-        break;
       }
     } catch (err) {
-      if (signal.aborted) {
-        println(io.stdout, finished.signal.aborted ? "" : "\n  answered elsewhere");
-        return;
-      }
+      // The question was cut mid-line: the outcome starts on a line of its own.
+      if (signal.aborted) return finished.signal.aborted ? "" : `\n${title} — answered elsewhere`;
       throw err;
     }
   }
@@ -268,6 +310,7 @@ export async function runWatch(cmd: WatchCommand): Promise<number> {
   rl?.close();
   io.signal.removeEventListener("abort", onAbort);
   if (drawTimer !== undefined) clearTimeout(drawTimer);
+  if (expiryTimer !== undefined) clearTimeout(expiryTimer);
   if (tty) {
     drawTimer = undefined;
     redrawNow();

@@ -113,6 +113,18 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
     await worker.emitProgress({ taskId: other.id, label: "weights: 1.24 GB of 2.00 GB" });
     const doneCard = pageA.locator(`li.card[data-task-id="${done.id}"]`);
     await doneCard.locator(".badge", { hasText: "succeeded" }).waitFor();
+    // The result is on the card; times carry their date.
+    await doneCard.locator(".outcome summary", { hasText: "Result" }).click();
+    assert.match((await doneCard.locator(".outcome pre").textContent()) ?? "", /"rows": 2000/);
+    assert.match((await doneCard.locator(".times time").first().textContent()) ?? "", new RegExp(String(new Date().getFullYear())));
+    // A failure's details, and a task with neither label nor kind.
+    const broken = (await worker.createTask({ owner, kind: "", label: "" })).task!;
+    await worker.failTask({ taskId: broken.id, errorMessage: "disk full", details: { path: "/data", free_bytes: 0 } });
+    const brokenCard = pageA.locator(`li.card[data-task-id="${broken.id}"]`);
+    assert.equal(await brokenCard.locator("h2").textContent(), "Untitled task", "not its raw id");
+    await brokenCard.locator(".outcome summary", { hasText: "Failure details" }).click();
+    assert.match((await brokenCard.locator(".outcome pre").textContent()) ?? "", /"free_bytes": 0/);
+    assert.match((await brokenCard.locator(".meta").textContent()) ?? "", new RegExp(`id ${broken.id}`));
     await pageA.locator(`li.card[data-task-id="${other.id}"] [data-role="live-line"]`, { hasText: "weights:" }).waitFor();
 
     // A second tab at phone width.
@@ -225,8 +237,15 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
 
     // Cancel from the card.
     const otherCard = pageA.locator(`li.card[data-task-id="${other.id}"]`);
+    // "Cancel task" asks first: "Keep it running" changes nothing, "Yes, cancel it" cancels.
     await otherCard.getByRole("button", { name: "Cancel task" }).click();
+    await otherCard.getByRole("button", { name: "Keep it running" }).click();
+    assert.equal((await worker.getTask({ taskId: other.id })).task?.status, TaskStatus.RUNNING, "one click cancels nothing");
+    await otherCard.getByRole("button", { name: "Cancel task" }).click();
+    await otherCard.getByRole("button", { name: "Yes, cancel it" }).click();
     await otherCard.locator(".badge", { hasText: "cancelled" }).waitFor();
+    // A cancelled task's label says where it stopped, not what it is doing.
+    assert.equal(await otherCard.locator("h2").textContent(), "Stopped at: Downloading model weights");
     assert.equal((await worker.getTask({ taskId: other.id })).task?.status, TaskStatus.CANCELLED);
     assert.equal(await otherCard.getByRole("button", { name: "Cancel task" }).isVisible(), false);
 
@@ -239,7 +258,7 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
     assert.equal(await cardA.isVisible(), true);
     assert.equal(await otherCard.isVisible(), false);
     assert.equal(await doneCard.isVisible(), false);
-    assert.equal(await pageA.locator("#count").textContent(), "1 of 3 tasks");
+    assert.equal(await pageA.locator("#count").textContent(), "1 of 4 tasks");
     await pageA.getByLabel("Show").selectOption("all");
 
     // Restart the server (same db, same ports): the page shows it reconnects, then resumes.
@@ -273,8 +292,8 @@ test("task monitor in headless Chromium", { timeout: 240_000 }, async () => {
       resumed.every((b) => b["afterSequence"] === before && b["includeSnapshot"] !== true),
       `resumed with afterSequence=${before}: ${JSON.stringify(resumed)}`,
     );
-    // Nothing lost and nothing doubled: still exactly the three cards, each in its final state.
-    assert.equal(await pageA.locator("li.card").count(), 3);
+    // Nothing lost and nothing doubled: still exactly the four cards, each in its final state.
+    assert.equal(await pageA.locator("li.card").count(), 4);
     assert.equal(await doneCard.locator(".badge").textContent(), "succeeded");
     assert.equal(await otherCard.locator(".badge").textContent(), "cancelled");
 
@@ -456,6 +475,83 @@ test("decisions: who may answer, a field error shown inline and fixed, merged va
     held.abort();
     await ctx?.close();
     await stopServer(server);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("10,000 tasks: a loading state first, then pages of 50, filters by status, kind and label; no favicon 404; / names every owner", { timeout: 300_000 }, async (t) => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  await promisify(execFile)(process.execPath, ["web/build.mjs"], { cwd: ROOT });
+  const dir = await mkdtemp(join(tmpdir(), "monitor-many-"));
+  const server = await startServer({ db: join(dir, "t.sqlite") });
+  let ctx: BrowserContext | undefined;
+  try {
+    const worker = workerClient(server.grpcAddress);
+    const owner = `gus-${randomUUID().slice(0, 8)}`;
+    const N = 10_000;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let i = next++; i < N; i = next++) {
+          await worker.createTask({ owner, kind: i % 10 === 0 ? "model.install" : "data.import", label: i === 4242 ? "needle in the haystack" : `import batch ${i}` });
+        }
+      }),
+    );
+    ctx = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    const notFound: string[] = [];
+    page.on("response", (r) => {
+      if (r.status() === 404) notFound.push(r.url());
+    });
+    // Hold the first ListTasks page: until it arrives the page says it is loading, not "Live" or "No tasks".
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route("**/taskcontrol.v1.TaskControlService/ListTasks", async (route) => {
+      await held;
+      await route.continue();
+    });
+    const started = Date.now();
+    await page.goto(`http://${server.httpAddress}/?owner=${owner}`);
+    await page.locator('#connection[data-state="loading"]').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator("#empty").textContent(), "Loading tasks…");
+    assert.equal(await page.locator("#count").textContent(), "");
+    assert.equal(await page.locator("#connection").textContent(), "Loading…");
+    release();
+    await page.locator("#count", { hasText: `${N} tasks` }).waitFor({ timeout: 60_000 });
+    await page.locator('#connection[data-state="live"]').waitFor();
+    t.diagnostic(`first page of ${N} tasks drawn ${Date.now() - started} ms after navigation (including the held ListTasks)`);
+    assert.equal(await page.locator("#empty").isVisible(), false);
+    assert.equal(await page.locator("li.card").count(), 50, "one page of cards, not 10,000");
+    await page.getByRole("button", { name: /Show 50 more/ }).click();
+    assert.equal(await page.locator("li.card").count(), 100);
+
+    /** Changes a filter and measures, in the page, the time until the list is redrawn. */
+    const timed = async (what: string, change: () => Promise<void>, expect: string): Promise<void> => {
+      const before = await page.evaluate(() => performance.now());
+      await change();
+      await page.locator("#count", { hasText: expect }).waitFor();
+      const ms = await page.evaluate((b) => ((globalThis as { taskMonitorRendered?: number }).taskMonitorRendered ?? 0) - b, before);
+      t.diagnostic(`${what}: list redrawn ${ms.toFixed(1)} ms after the change (${N} tasks in the page)`);
+    };
+    await timed("search 'needle'", () => page.getByLabel("Search labels, kinds and ids").fill("needle"), `1 of ${N} tasks`);
+    assert.equal(await page.locator("li.card").count(), 1);
+    assert.equal(await page.locator("li.card h2").textContent(), "needle in the haystack");
+    await timed("clear the search", () => page.getByLabel("Search labels, kinds and ids").fill(""), `${N} tasks`);
+    await timed("kind model.install", () => page.getByLabel("Kind", { exact: true }).selectOption("model.install").then(() => undefined), `${N / 10} of ${N} tasks`);
+    assert.equal(await page.locator("li.card").count(), 50);
+    for (const kind of await page.locator("li.card .meta").allTextContents()) assert.match(kind, /^model\.install/);
+    await timed("status succeeded", () => page.getByLabel("Show").selectOption("succeeded").then(() => undefined), `0 of ${N} tasks`);
+    assert.equal(await page.locator("#empty").textContent(), "No tasks match this filter.");
+    assert.match(page.url(), /kind=model\.install/);
+    assert.match(page.url(), /status=succeeded/);
+
+    // "/" without an owner shows every owner's tasks and says so.
+    await page.goto(`http://${server.httpAddress}/`);
+    assert.match((await page.locator("#scope").textContent()) ?? "", /^All owners' tasks/);
+    assert.deepEqual(notFound, [], "no 404 (the favicon is inline)");
+  } finally {
+    await ctx?.close();
+    assert.equal(await stopServer(server), 0);
     await rm(dir, { recursive: true, force: true });
   }
 });

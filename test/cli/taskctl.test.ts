@@ -155,6 +155,37 @@ describe("taskctl against a running server", () => {
     assert.match(missing.stderr, /NotFound/);
   });
 
+  test("`list` pages: --limit rows, then the command for the next page on stderr; --all reads every page", async () => {
+    const owner = `erin-${randomUUID().slice(0, 8)}`;
+    const { workerClient } = await import("./harness.js");
+    const worker = workerClient(server.grpcAddress);
+    for (let i = 0; i < 5; i += 1) await worker.createTask({ owner, kind: "k", label: `job ${i}` });
+    const first = await taskctlDone(["list", "--owner", owner, "--limit", "2", ...serverArgs]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout.length, 3, "header and two rows");
+    assert.match(first.stdout[1]!, /^t-[0-9a-f-]{36} running/, "whole ids");
+    const next = /next page: taskctl list --owner \S+ --limit 2 --page-token (\S+)/.exec(first.stderr);
+    assert.ok(next, `says that more exist and how to get them: ${first.stderr}`);
+    const second = await taskctlDone(["list", "--owner", owner, "--limit", "2", "--page-token", next[1]!, ...serverArgs]);
+    assert.deepEqual(second.stdout.slice(1).map((l) => l.split(" ")[0]).filter((id) => first.stdout.some((f) => f.startsWith(id!))), [], "the next page, not the same one");
+    assert.equal(second.stdout.length, 3);
+    const all = await taskctlDone(["list", "--owner", owner, "--all", "--json", ...serverArgs]);
+    assert.equal(all.stdout.length, 5);
+    assert.equal(all.stderr, "", "nothing more to say when every task was shown");
+    assert.deepEqual(all.stdout.map((l) => parse(l)["label"]), ["job 4", "job 3", "job 2", "job 1", "job 0"]);
+  });
+
+  test("`demo` without --owner belongs to demo, the owner of the README's monitor URL and of the Python examples", async () => {
+    const demo = taskctl(["demo", "--step-ms", "5000", "--json", ...serverArgs], { TASKCONTROL_OWNER: "", USER: "someone-else" });
+    try {
+      const created = parse(await demo.waitForLine((l) => parse(l)["event"] === "created"));
+      assert.equal(created["task"]["owner"], "demo");
+    } finally {
+      demo.child.kill("SIGINT");
+      await demo.exited;
+    }
+  });
+
   test("calls report the server's error and usage mistakes exit 2", async () => {
     const missing = await taskctlDone(["get", "no-such-task", ...serverArgs]);
     assert.equal(missing.code, 1);

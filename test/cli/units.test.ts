@@ -22,7 +22,7 @@ import {
 import { TaskState, percent } from "../../src/client/task-state.js";
 import { startWatchLoop, type WatchState } from "../../src/client/watch-loop.js";
 import { parseStatuses, parseValues, parseInvocation } from "../../src/cli/taskctl.js";
-import { progressBar, taskLine, truncate } from "../../src/cli/render.js";
+import { listHeader, listLayout, listRow, progressBar, taskLine, truncate, watchLayout } from "../../src/cli/render.js";
 import { UsageError } from "../../src/cli/io.js";
 
 const task = (id: string, fields: MessageInitShape<typeof TaskSchema> = {}): Task =>
@@ -259,8 +259,29 @@ describe("taskctl parsing and rendering", () => {
     assert.equal(percent(0.999), 99);
     assert.equal(percent(Number.NaN), 0);
     assert.equal(truncate("abcdef", 4), "abc…");
-    const line = taskLine({ task: task("a", { label: "Processing step 3/10..." }), shownProgress: 0.3, liveLine: "pip: x", liveTime: undefined }, 100);
-    assert.match(line, /^██████░{14}\s+30%\s+running\s+Processing step 3\/10\.\.\.\s+› pip: x$/);
+    const line = taskLine({ task: task("t-0123456789abcdef", { label: "Processing step 3/10..." }), shownProgress: 0.3, liveLine: "pip: x", liveTime: undefined }, 100);
+    assert.match(line, /^t-01234567 o\s+██████░{14}\s+30%\s+running\s+Processing step 3\/10\.\.\.\s+› pip: x$/);
+    // Finished: no live line any more; a failure says why instead.
+    const failed = task("t-f", { label: "Import", status: TaskStatus.FAILED, errorMessage: "disk full" });
+    assert.doesNotMatch(taskLine({ task: failed, shownProgress: 0.3, liveLine: "pip: x", liveTime: undefined }, 100), /pip: x/);
+    assert.match(taskLine({ task: failed, shownProgress: 0.3, liveLine: "pip: x", liveTime: undefined }, 100), /failed\s+Import  \(disk full\)$/);
+    // A terminal wide enough shows whole ids.
+    const long = task(`t-${"a".repeat(36)}`, { owner: "alice" });
+    const wide = [{ task: long, shownProgress: 0, liveLine: "", liveTime: undefined }];
+    assert.equal(watchLayout(wide, 160).idWidth, 38);
+    assert.equal(watchLayout(wide, 100).idWidth, 10);
     assert.ok(taskLine({ task: task("a", { label: "x".repeat(300) }), shownProgress: 0, liveLine: "", liveTime: undefined }, 60).length <= 60);
+  });
+
+  test("list rows: whole ids, aligned columns, the label cut to the terminal", () => {
+    const tasks = [task(`t-${"b".repeat(36)}`, { owner: "alice", label: "y".repeat(200) }), task(`t-${"c".repeat(36)}`, { owner: "bob", label: "short" })];
+    const layout = listLayout(tasks, 100);
+    const rows = [listHeader(layout), ...tasks.map((t) => listRow(t, layout))];
+    for (const r of rows) assert.ok(r.length <= 100, r);
+    assert.ok(rows[1]!.startsWith(`t-${"b".repeat(36)} running`), "the id is whole and followed by a space");
+    assert.equal(rows[0]!.indexOf("STATUS"), rows[2]!.indexOf("running"));
+    assert.ok(rows[1]!.endsWith("…"));
+    // Piped: nothing cut.
+    assert.ok(listRow(tasks[0]!, listLayout(tasks, undefined)).endsWith("y".repeat(200)));
   });
 });

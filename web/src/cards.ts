@@ -37,14 +37,33 @@ export function statusKey(status: TaskStatus): string {
   return status === TaskStatus.WAITING_CONFIRMATION ? "waiting" : statusText(status);
 }
 
+/** A time with its date, always (a card left open overnight must not mislead). */
 function formatTime(ts: Timestamp | undefined): { text: string; iso: string } | undefined {
   if (ts === undefined) return undefined;
   const d = timestampDate(ts);
-  const sameDay = d.toDateString() === new Date().toDateString();
   return {
-    text: sameDay ? d.toLocaleTimeString() : d.toLocaleString(),
+    text: d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }),
     iso: d.toISOString(),
   };
+}
+
+/** A card's title: the label, else the kind, else "Untitled task" (the id is in the meta line). */
+export function taskTitle(t: Task): string {
+  return t.label || t.kind || "Untitled task";
+}
+
+/**
+ * The title as drawn: a cancelled task's label named what it was doing, not what it does
+ * now, so it says where it stopped.
+ */
+function shownTitle(t: Task): { text: string; stale: boolean } {
+  if (t.status === TaskStatus.CANCELLED && t.label !== "") return { text: `Stopped at: ${t.label}`, stale: true };
+  return { text: taskTitle(t), stale: false };
+}
+
+/** A JSON payload for people: indented, "" for none. */
+function jsonText(value: unknown): string {
+  return value === undefined || value === null ? "" : JSON.stringify(value, null, 2);
 }
 
 /** One task card; update() redraws it from the entry without recreating elements. */
@@ -64,6 +83,10 @@ export class TaskCard {
   private readonly checkpoint: HTMLDetailsElement;
   private readonly checkpointPre: HTMLPreElement;
   private readonly cancelButton: HTMLButtonElement;
+  private readonly cancelConfirm: HTMLSpanElement;
+  private readonly outcome: HTMLDetailsElement;
+  private readonly outcomeSummary: HTMLElement;
+  private readonly outcomePre: HTMLPreElement;
   private readonly answerButton: HTMLButtonElement;
   /** How the task's latest confirmation ended ("answered Replace by alice at 10:02"). */
   private readonly answered: HTMLParagraphElement;
@@ -115,7 +138,11 @@ export class TaskCard {
       { type: "button", class: "danger cancel", "aria-describedby": `${base}-label` },
       "Cancel task",
     );
-    this.cancelButton.addEventListener("click", () => actions.cancel(this.entry.task));
+    this.cancelConfirm = this.cancelQuestion(actions);
+    this.cancelButton.addEventListener("click", () => this.askCancel(true));
+    this.outcomeSummary = h("summary", {}, "Result");
+    this.outcomePre = h("pre", { tabindex: "0" });
+    this.outcome = h("details", { class: "outcome", hidden: true }, this.outcomeSummary, this.outcomePre);
     const article = h(
       "article",
       { "aria-labelledby": `${base}-label` },
@@ -126,10 +153,11 @@ export class TaskCard {
       this.waiting,
       this.answered,
       this.errorLine,
+      this.outcome,
       this.times,
       this.checkpoint,
       timeline.el,
-      h("div", { class: "actions" }, this.cancelButton),
+      h("div", { class: "actions" }, this.cancelButton, this.cancelConfirm),
     );
     this.el = h("li", { class: "card", "data-task-id": entry.task.id }, article);
     this.update(entry);
@@ -141,7 +169,9 @@ export class TaskCard {
     const t = entry.task;
     const key = statusKey(t.status);
     this.el.dataset["status"] = key;
-    setText(this.title, t.label || t.kind || t.id);
+    const title = shownTitle(t);
+    setText(this.title, title.text);
+    this.title.classList.toggle("stale", title.stale);
     setText(this.badge, statusText(t.status));
     this.badge.dataset["status"] = key;
     setText(this.meta, [t.kind, t.owner && `owner ${t.owner}`, `id ${t.id}`].filter(Boolean).join(" · "));
@@ -172,7 +202,38 @@ export class TaskCard {
     const cp = t.checkpoint === undefined ? "" : JSON.stringify(t.checkpoint, null, 2);
     this.checkpoint.hidden = cp === "";
     setText(this.checkpointPre, cp);
-    this.cancelButton.hidden = isTerminal(t.status);
+    this.drawOutcome(t);
+    if (isTerminal(t.status)) this.askCancel(false);
+    this.cancelButton.hidden = isTerminal(t.status) || !this.cancelConfirm.hidden;
+  }
+
+  /** "Cancel task" asks first: the question replaces the button until answered. */
+  private cancelQuestion(actions: CardActions): HTMLSpanElement {
+    const yes = h("button", { type: "button", class: "danger confirm-yes" }, "Yes, cancel it");
+    const no = h("button", { type: "button", class: "confirm-no" }, "Keep it running");
+    yes.addEventListener("click", () => {
+      this.askCancel(false);
+      actions.cancel(this.entry.task);
+    });
+    no.addEventListener("click", () => {
+      this.askCancel(false);
+      this.cancelButton.focus();
+    });
+    return h("span", { class: "confirm-cancel", role: "group", hidden: true }, h("span", {}, "Cancel this task?"), yes, no);
+  }
+
+  private askCancel(asking: boolean): void {
+    this.cancelConfirm.hidden = !asking;
+    this.cancelButton.hidden = asking || isTerminal(this.entry.task.status);
+    if (asking) (this.cancelConfirm.querySelector(".confirm-no") as HTMLButtonElement | null)?.focus();
+  }
+
+  /** A finished task's result (succeeded) or failure details (failed), on demand. */
+  private drawOutcome(t: Task): void {
+    const text = t.status === TaskStatus.SUCCEEDED ? jsonText(t.result) : t.status === TaskStatus.FAILED ? jsonText(t.errorDetails) : "";
+    this.outcome.hidden = text === "";
+    setText(this.outcomeSummary, t.status === TaskStatus.FAILED ? "Failure details" : "Result");
+    setText(this.outcomePre, text);
   }
 
   private tickWhileStalled(stalled: boolean): void {

@@ -8,7 +8,7 @@ import { startWatchLoop, type WatchLoop, type WatchState } from "../../src/clien
 import { errorReason } from "../../src/client/error-details.js";
 import { readTaskHistory } from "../../src/client/decisions.js";
 import { createTaskControlClient, createTokenStore, errorText, fieldViolations, isUnauthenticated } from "./api.js";
-import { STATUS_FILTERS, TaskCard } from "./cards.js";
+import { STATUS_FILTERS, TaskCard, taskTitle } from "./cards.js";
 import { ConfirmationDialog, type CloseReason } from "./dialog.js";
 import { byId, setText } from "./dom.js";
 
@@ -32,8 +32,18 @@ const tokenForm = byId<HTMLFormElement>("token-form");
 const tokenInput = byId<HTMLInputElement>("token-input");
 const tokenWhy = byId<HTMLParagraphElement>("token-why");
 const changeToken = byId<HTMLButtonElement>("change-token");
+const search = byId<HTMLInputElement>("search");
+const kindFilter = byId<HTMLSelectElement>("kind-filter");
+const more = byId<HTMLButtonElement>("show-more");
 
-setText(byId("scope"), owner === "" ? "Your tasks" : `Tasks of ${owner}`);
+/** Cards drawn at once; "Show more" adds this many again (10,000 tasks stay fast). */
+const PAGE = 50;
+let shownLimit = PAGE;
+/** False until the first snapshot and the first page of history arrived: "Loading", not "No tasks". */
+let loaded = false;
+
+setText(byId("scope"), owner === "" ? "All owners' tasks (add ?owner=name for one owner's)" : `Tasks of ${owner}`);
+if (params.has("q")) search.value = params.get("q") ?? "";
 if (params.has("status") && (params.get("status") ?? "") in STATUS_FILTERS) filter.value = params.get("status")!;
 changeToken.hidden = tokens.get() === "";
 
@@ -46,7 +56,7 @@ function announce(message: string): void {
 }
 
 function taskLabel(task: Task): string {
-  return task.label || task.kind || task.id;
+  return taskTitle(task);
 }
 
 // ---- cards -------------------------------------------------------------------------------
@@ -76,59 +86,117 @@ const cardActions = {
   history: (task: Task) => readTaskHistory(client, task.id),
 };
 
+/** Whether a task passes the status select, the kind select and the search box. */
+function matches(task: Task): boolean {
+  const byStatus = STATUS_FILTERS[filter.value] ?? STATUS_FILTERS["all"]!;
+  if (!byStatus(task.status)) return false;
+  if (kindFilter.value !== "" && task.kind !== kindFilter.value) return false;
+  const q = search.value.trim().toLowerCase();
+  return q === "" || task.label.toLowerCase().includes(q) || task.kind.toLowerCase().includes(q) || task.id.toLowerCase().includes(q);
+}
+
+/** A card changed: redraw it in place if it is on the page, and re-place cards soon. */
 function renderCard(taskId: string): void {
   const entry = state.entries.get(taskId);
-  let card = cards.get(taskId);
-  if (entry === undefined) {
-    card?.el.remove();
-    cards.delete(taskId);
-    return;
-  }
-  if (card === undefined) {
-    card = new TaskCard(entry, cardActions);
-    cards.set(taskId, card);
-    // Insert at its sorted place (newest first) without moving the other cards.
-    const order = state.sorted();
-    const idx = order.findIndex((e) => e.task.id === taskId);
-    const next = order.slice(idx + 1).find((e) => cards.get(e.task.id)?.el.isConnected);
-    list.insertBefore(card.el, next === undefined ? null : cards.get(next.task.id)!.el);
-  } else {
-    card.update(entry);
-  }
-  applyFilterTo(card, entry.task);
+  const card = cards.get(taskId);
+  if (entry !== undefined && card !== undefined) card.update(entry);
+  scheduleRender();
 }
 
-function applyFilterTo(card: TaskCard, task: Task): void {
-  const match = STATUS_FILTERS[filter.value] ?? STATUS_FILTERS["all"]!;
-  card.el.hidden = !match(task.status);
+let renderPending = false;
+/** Coalesces bursts of events (a snapshot of 10,000 tasks) into one render per frame. */
+function scheduleRender(): void {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    renderList();
+  });
 }
 
-function refreshCounts(): void {
-  let shown = 0;
-  for (const card of cards.values()) if (!card.el.hidden) shown += 1;
-  const total = cards.size;
-  empty.hidden = shown > 0;
-  setText(empty, total === 0 ? "No tasks yet." : "No tasks match this filter.");
-  setText(count, total === 0 ? "" : shown === total ? `${total} task${total === 1 ? "" : "s"}` : `${shown} of ${total} tasks`);
+/**
+ * Draws the first `shownLimit` matching tasks, newest first, moving only the cards whose
+ * place changed (open <details> and focus survive); cards that leave the page are dropped.
+ */
+function renderList(): void {
+  const visible = state.sorted().filter((e) => matches(e.task));
+  const page = visible.slice(0, shownLimit);
+  const keep = new Set(page.map((e) => e.task.id));
+  for (const [id, card] of cards) {
+    if (!keep.has(id)) {
+      card.el.remove();
+      cards.delete(id);
+    }
+  }
+  let at: ChildNode | null = list.firstChild;
+  for (const entry of page) {
+    let card = cards.get(entry.task.id);
+    if (card === undefined) {
+      card = new TaskCard(entry, cardActions);
+      cards.set(entry.task.id, card);
+    }
+    if (at === card.el) at = at.nextSibling;
+    else list.insertBefore(card.el, at);
+  }
+  const left = visible.length - page.length;
+  more.hidden = left <= 0;
+  setText(more, `Show ${Math.min(PAGE, left)} more (${left} not shown)`);
+  refreshKinds();
+  refreshCounts(visible.length);
+  (globalThis as { taskMonitorRendered?: number }).taskMonitorRendered = performance.now();
+}
+
+const kindsSeen = new Set<string>();
+/** The kind select lists every kind seen so far. */
+function refreshKinds(): void {
+  let added = false;
+  for (const e of state.entries.values()) {
+    if (e.task.kind !== "" && !kindsSeen.has(e.task.kind)) {
+      kindsSeen.add(e.task.kind);
+      added = true;
+    }
+  }
+  if (!added) return;
+  const chosen = kindFilter.value || params.get("kind") || "";
+  kindFilter.replaceChildren(new Option("Any kind", ""), ...[...kindsSeen].sort().map((k) => new Option(k, k)));
+  kindFilter.value = kindsSeen.has(chosen) ? chosen : "";
+}
+
+function refreshCounts(shown = [...state.entries.values()].filter((e) => matches(e.task)).length): void {
+  const total = state.entries.size;
+  empty.hidden = loaded && shown > 0;
+  setText(empty, !loaded ? "Loading tasks…" : total === 0 ? "No tasks yet." : "No tasks match this filter.");
+  setText(count, !loaded || total === 0 ? "" : shown === total ? `${total} task${total === 1 ? "" : "s"}` : `${shown} of ${total} tasks`);
 }
 
 function redrawAll(): void {
   for (const card of cards.values()) card.el.remove();
   cards.clear();
-  for (const entry of state.sorted()) renderCard(entry.task.id);
-  refreshCounts();
+  renderList();
 }
 
-filter.addEventListener("change", () => {
-  for (const [id, card] of cards) {
-    const entry = state.entries.get(id);
-    if (entry !== undefined) applyFilterTo(card, entry.task);
-  }
-  refreshCounts();
+/** A filter changed: back to the first page, and the URL says what is shown. */
+function filtersChanged(): void {
+  shownLimit = PAGE;
+  renderList();
   const url = new URL(location.href);
-  if (filter.value === "all") url.searchParams.delete("status");
-  else url.searchParams.set("status", filter.value);
+  for (const [key, value, none] of [
+    ["status", filter.value, "all"],
+    ["kind", kindFilter.value, ""],
+    ["q", search.value.trim(), ""],
+  ] as const) {
+    if (value === none) url.searchParams.delete(key);
+    else url.searchParams.set(key, value);
+  }
   history.replaceState(null, "", url);
+}
+
+filter.addEventListener("change", filtersChanged);
+kindFilter.addEventListener("change", filtersChanged);
+search.addEventListener("input", filtersChanged);
+more.addEventListener("click", () => {
+  shownLimit += PAGE;
+  renderList();
 });
 
 // ---- confirmations -----------------------------------------------------------------------
@@ -180,7 +248,6 @@ function applyChange(change: TaskChange): void {
   switch (change.kind) {
     case "upserted": {
       renderCard(change.taskId);
-      refreshCounts();
       const t = state.entries.get(change.taskId)?.task;
       const showing = dialog.showing();
       // A task that ended or resumed no longer waits on the dialog's confirmation.
@@ -196,7 +263,6 @@ function applyChange(change: TaskChange): void {
       break;
     case "confirmationRequested": {
       renderCard(change.taskId);
-      refreshCounts();
       const t = state.entries.get(change.taskId)?.task;
       announce(`${t === undefined ? "A task" : taskLabel(t)} is waiting for you: ${change.confirmation.title}`);
       openNextConfirmation();
@@ -205,7 +271,6 @@ function applyChange(change: TaskChange): void {
     case "confirmationResolved":
       renderCard(change.taskId);
       cards.get(change.taskId)?.showOutcome(change.confirmation);
-      refreshCounts();
       if (dialog.showing()?.id === change.confirmation.id) {
         dialog.close("resolved-elsewhere", change.confirmation.id);
         announce("The confirmation was answered.");
@@ -246,20 +311,27 @@ async function loadHistory(): Promise<void> {
   try {
     const res = await client.listTasks({ owner, pageSize: 100 });
     for (const task of res.tasks) applyChange(state.upsert(task, true));
+    loaded = true;
+    showState(lastState);
+    scheduleRender();
   } catch (err) {
     if (isUnauthenticated(err)) askForToken("This server needs an access token.");
   }
 }
 
+let lastState: WatchState = { kind: "connecting" } as WatchState;
+
 function showState(s: WatchState): void {
-  connection.dataset["state"] = s.kind;
+  lastState = s;
+  // "Live" only once the first page is drawn: until then the page says it is loading.
+  connection.dataset["state"] = s.kind === "live" && !loaded ? "loading" : s.kind;
   switch (s.kind) {
     case "connecting":
       setText(connection, "Connecting…");
       break;
     case "live":
-      setText(connection, s.resumed ? "Live (reconnected)" : "Live");
-      tokenForm.hidden = true;
+      setText(connection, !loaded ? "Loading…" : s.resumed ? "Live (reconnected)" : "Live");
+      hideSignIn();
       break;
     case "reconnecting":
       setText(connection, `Reconnecting… (attempt ${s.attempt}, next try in ${Math.ceil(s.retryInMs / 1000)} s)`);
@@ -281,10 +353,21 @@ function showState(s: WatchState): void {
 
 // ---- token -------------------------------------------------------------------------------
 
+/** The sign-in form replaces the list: no "No tasks" or counts behind it. */
+function showSignIn(): void {
+  tokenForm.hidden = false;
+  for (const el of [list, empty, more, byId("toolbar")]) el.dataset["signin"] = "hidden";
+}
+
+function hideSignIn(): void {
+  tokenForm.hidden = true;
+  for (const el of [list, empty, more, byId("toolbar")]) delete el.dataset["signin"];
+}
+
 function askForToken(why: string): void {
   setText(tokenWhy, why);
   if (tokenForm.hidden) {
-    tokenForm.hidden = false;
+    showSignIn();
     tokenInput.value = "";
     tokenInput.focus();
   }
@@ -301,7 +384,7 @@ tokenForm.addEventListener("submit", (e) => {
   tokenInput.removeAttribute("aria-invalid");
   tokens.set(token);
   tokenInput.value = "";
-  tokenForm.hidden = true;
+  hideSignIn();
   changeToken.hidden = false;
   announce("Token saved for this tab; connecting.");
   watch.restart();
@@ -321,7 +404,7 @@ const watch: WatchLoop = startWatchLoop({
   onEvent: (event) => {
     const change = state.apply(event);
     if (change.kind === "snapshotEnd") {
-      refreshCounts();
+      scheduleRender();
       void loadHistory();
       return;
     }

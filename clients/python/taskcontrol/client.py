@@ -7,6 +7,7 @@ import datetime
 import logging
 import os
 import random
+import re
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ __all__ = [
 
 _log = logging.getLogger("taskcontrol")
 
+_log = logging.getLogger("taskcontrol")
+"""The SDK's logger: one warning when the server stops answering, each retry at debug."""
+
 _Response = TypeVar("_Response")
 Metadata = tuple[tuple[str, str], ...]
 TlsOption = Union[None, bool, str, "os.PathLike[str]", grpc.ChannelCredentials]
@@ -75,10 +79,12 @@ class RetryPolicy:
     claim raises :class:`taskcontrol.AttemptSuperseded`.
 
     The wait before attempt n is ``initial_backoff * multiplier**n`` seconds (jittered,
-    capped at ``max_backoff``). An outage longer than ``max_elapsed`` seconds raises
-    :class:`taskcontrol.Unavailable`; None retries forever. The clock restarts whenever a
-    call gets through, so a held confirmation or a watch survives any number of separate
-    restarts.
+    capped at ``max_backoff``). ``max_elapsed`` is the give-up time: an outage longer than
+    that many seconds raises :class:`taskcontrol.Unavailable` naming the address; None
+    retries forever. The clock restarts whenever a call gets through, so a held
+    confirmation or a watch survives any number of separate restarts. The first failed
+    attempt of an outage logs one warning on the ``taskcontrol`` logger naming the address;
+    each retry logs at debug.
     """
 
     initial_backoff: float = 0.1
@@ -87,29 +93,94 @@ class RetryPolicy:
     max_elapsed: Optional[float] = 60.0
 
 
+class _Link:
+    """What a client's calls share about reaching the server: its address, and whether the
+    current outage was already reported (once per outage, not once per call)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._warned = False
+
+    def failed(self, error: errors.TaskControlError, policy: RetryPolicy) -> None:
+        if self._warned:
+            return
+        self._warned = True
+        limit = "forever" if policy.max_elapsed is None else f"for up to {policy.max_elapsed:g} s"
+        _log.warning(
+            "taskcontrol: cannot reach the server at %s (%s); retrying %s (RetryPolicy.max_elapsed)",
+            self.address,
+            error.details,
+            limit,
+        )
+
+    def reached(self) -> None:
+        if self._warned:
+            _log.info("taskcontrol: the server at %s answers again", self.address)
+        self._warned = False
+
+
 class _Backoff:
     """The retry state of one logical call across its attempts."""
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, link: Optional[_Link] = None) -> None:
         self._policy = policy
+        self._link = link or _Link("the server")
         self._delay = policy.initial_backoff
         self._since: Optional[float] = None
+        self._attempt = 0
 
     def reset(self) -> None:
         """Forgets the outage: the call got through."""
         self._delay = self._policy.initial_backoff
         self._since = None
+        self._attempt = 0
+        self._link.reached()
 
     async def wait(self, error: errors.TaskControlError) -> None:
-        """Sleeps before the next attempt, or raises ``error`` once the outage is too long."""
+        """Sleeps before the next attempt, or raises Unavailable once the outage is too long."""
         now = asyncio.get_running_loop().time()
         if self._since is None:
             self._since = now
+        self._link.failed(error, self._policy)
         limit = self._policy.max_elapsed
         if limit is not None and now + self._delay - self._since > limit:
-            raise error
-        await asyncio.sleep(self._delay * random.uniform(0.8, 1.0))
+            raise errors.Unavailable(
+                error.code,
+                f"the server at {self._link.address} did not answer for {now - self._since:.1f} s "
+                f"(RetryPolicy.max_elapsed={limit:g}): {error.details}",
+                error.reason,
+                error.metadata,
+                error.field_violations,
+                error.retry_delay,
+            ) from error
+        self._attempt += 1
+        delay = self._delay * random.uniform(0.8, 1.0)
+        _log.debug(
+            "taskcontrol: %s: retry %d in %.2f s (%s)", self._link.address, self._attempt, delay, error.details
+        )
+        await asyncio.sleep(delay)
         self._delay = min(self._delay * self._policy.multiplier, self._policy.max_backoff)
+
+
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.%\w-]+\]|[^:/\[\]]+):(?P<port>\d{1,5})(?P<path>/.*)?$")
+
+
+def parse_address(address: str) -> tuple[str, bool]:
+    """Reads a server address as every taskcontrol client does: ``host:port``,
+    ``http://host:port`` (plaintext) or ``https://host:port`` (TLS); a trailing ``/`` is
+    allowed. Returns the gRPC target ``host:port`` and whether the form asks for TLS.
+    Raises ValueError saying what is wrong for anything else."""
+    m = _ADDRESS.match(address.strip())
+    scheme = (m.group("scheme") or "").lower() if m else ""
+    if m is None or scheme not in ("", "http", "https") or (m.group("path") or "/") != "/":
+        raise ValueError(
+            f"taskcontrol address {address!r}: give host:port, http://host:port or https://host:port"
+            " (e.g. 127.0.0.1:50051)"
+        )
+    port = int(m.group("port"))
+    if port > 65535:
+        raise ValueError(f"taskcontrol address {address!r}: the port must be a number from 0 to 65535")
+    return f"{m.group('host')}:{port}", scheme == "https"
 
 
 class Decision(dict[str, Any]):
@@ -174,7 +245,10 @@ class Client:
     close it with :meth:`close` or by using it as an async context manager.
     """
 
-    def __init__(self, channel: grpc.aio.Channel, token: Optional[str], retry: RetryPolicy) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, token: Optional[str], retry: RetryPolicy, address: str = ""
+    ) -> None:
+        self._link = _Link(address or "the server")
         self._channel = channel
         self._stub = pb_grpc.TaskControlServiceStub(channel)  # type: ignore[no-untyped-call]
         self._metadata: Optional[Metadata] = (
@@ -208,15 +282,21 @@ class Client:
         not_found: type[errors.TaskControlError] = errors.TaskNotFound,
     ) -> _Response:
         """Makes a unary call, retrying UNAVAILABLE with backoff, and translates errors."""
-        backoff = _Backoff(self._retry)
+        backoff = self._backoff()
         while True:
             try:
-                return await method(request, metadata=self._metadata)
+                response = await method(request, metadata=self._metadata)
+                self._link.reached()
+                return response
             except grpc.aio.AioRpcError as error:
                 translated = errors.from_rpc_error(error, not_found)
                 if error.code() != grpc.StatusCode.UNAVAILABLE:
                     raise translated from error
                 await backoff.wait(translated)
+
+    def _backoff(self) -> _Backoff:
+        """The retry state of one logical call, reporting to this client's link."""
+        return _Backoff(self._retry, self._link)
 
     async def watch(
         self,
@@ -242,7 +322,7 @@ class Client:
         ids = list(task_ids or ())
         sequence = after_sequence
         in_snapshot = include_snapshot
-        backoff = _Backoff(self._retry)
+        backoff = self._backoff()
         while True:
             request = pb.WatchTasksRequest(owner=owner, task_ids=ids, include_snapshot=in_snapshot)
             if sequence is not None:
@@ -693,7 +773,7 @@ class Tasks:
             if not isinstance(timeout, datetime.timedelta):
                 timeout = datetime.timedelta(seconds=timeout)
             request.timeout.FromTimedelta(timeout)
-        backoff = _Backoff(self._client._retry)
+        backoff = self._client._backoff()
         while True:
             call = self._stub.RequestConfirmation(request, metadata=self._client._metadata)
             try:
@@ -792,12 +872,15 @@ class _Connecting:
             ("grpc.max_reconnect_backoff_ms", int(self._retry.max_backoff * 1000)),
             *self._options,
         ]
-        credentials = _credentials(self._tls)
+        target, https = parse_address(self._address)
+        if https and self._tls is False:
+            raise ValueError(f"taskcontrol address {self._address!r} is https:// but tls=False")
+        credentials = _credentials(True if https and self._tls is None else self._tls)
         if credentials is None:
-            channel = grpc.aio.insecure_channel(self._address, options=options)
+            channel = grpc.aio.insecure_channel(target, options=options)
         else:
-            channel = grpc.aio.secure_channel(self._address, credentials, options=options)
-        return Client(channel, self._token, self._retry)
+            channel = grpc.aio.secure_channel(target, credentials, options=options)
+        return Client(channel, self._token, self._retry, self._address)
 
     def __await__(self) -> Generator[Any, None, Client]:
         return self._open().__await__()
@@ -824,12 +907,15 @@ def connect(
     retry: RetryPolicy = RetryPolicy(),
     options: Sequence[tuple[str, Any]] = (),
 ) -> _Connecting:
-    """Connects to the taskcontrol service at ``address`` (``host:port``).
+    """Connects to the taskcontrol service at ``address``: ``host:port``, ``http://host:port``
+    or ``https://host:port`` (TLS with the system's roots unless ``tls`` says otherwise), the
+    forms every taskcontrol client takes; anything else raises ValueError.
 
     ``token`` is sent as ``authorization: Bearer <token>`` on every call. ``tls`` is None or
     False for plaintext, True for TLS with the system's roots, a CA certificate file path,
     or ready ``grpc.ChannelCredentials``. ``retry`` governs retries while the service is
-    unreachable; ``options`` are extra gRPC channel options. The connection is made lazily,
+    unreachable (``RetryPolicy(max_elapsed=…)`` is the give-up time, 60 s by default);
+    ``options`` are extra gRPC channel options. The connection is made lazily,
     by the first call. Use ``client = await connect(...)`` or
     ``async with connect(...) as client:``.
     """

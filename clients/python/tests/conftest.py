@@ -1,20 +1,14 @@
 """Test support: a real taskcontrol server run as a child process, and asyncio helpers.
 
-The server is ``node --import tsx src/main.ts`` run from the repository root. Without it
-(no node, no src/main.ts) the real-server tests skip, except with ``CI=true``, where
-they fail instead.
+The server is ``taskcontrol.testing.ServerProcess`` (the pytest plugin's):
+``node --import tsx src/main.ts`` run from the repository root. Without it (no node, no
+src/main.ts) the real-server tests skip, except with ``CI=true``, where they fail instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import queue
-import shutil
-import signal
 import socket
-import subprocess
-import threading
 import uuid
 from pathlib import Path
 from typing import (
@@ -24,20 +18,14 @@ from typing import (
     Callable,
     Iterator,
     Optional,
-    Sequence,
     TypeVar,
 )
 
 import pytest
 
 import taskcontrol
+from taskcontrol.testing import ServerProcess as Server
 from taskcontrol.v1 import task_control_service_pb2 as pb
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SERVER_ENTRY = REPO_ROOT / "src" / "main.ts"
-START_TIMEOUT = 90.0
-STOP_TIMEOUT = 30.0
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 T = TypeVar("T")
 
@@ -85,86 +73,6 @@ async def wait_status(client: taskcontrol.Client, task_id: str, status: str) -> 
             return task
         await asyncio.sleep(0.025)
     raise AssertionError(f"task {task_id} never became {status}: {task}")
-
-
-class Server:
-    """The taskcontrol server as a child process, on SQLite ``db``, with ``extra_args``
-    (e.g. ``--auth-file``) appended to its command line."""
-
-    def __init__(self, db: Path, grpc_port: int = 0, extra_args: Sequence[str] = ()) -> None:
-        self.db = db
-        self.grpc_port = grpc_port
-        self.extra_args = list(extra_args)
-        self.address = ""
-        self.process: Optional[subprocess.Popen[str]] = None
-        self.output: list[str] = []
-
-    def start(self) -> None:
-        """Starts the server and waits for its "taskcontrol serving" line."""
-        node = shutil.which("node")
-        if node is None or not SERVER_ENTRY.exists():
-            message = f"no server to test against (node={node}, {SERVER_ENTRY} missing?)"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
-        self.output = []
-        process = subprocess.Popen(
-            [
-                node,
-                "--import",
-                "tsx",
-                str(SERVER_ENTRY.relative_to(REPO_ROOT)),
-                "--grpc-listen",
-                f"127.0.0.1:{self.grpc_port}",
-                "--http-listen",
-                "127.0.0.1:0",
-                "--db",
-                str(self.db),
-                *self.extra_args,
-            ],
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.process = process
-        first_line: queue.Queue[str] = queue.Queue()
-
-        def drain() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                if not first_line.qsize() and line.startswith("taskcontrol serving "):
-                    first_line.put(line)
-                self.output.append(line)
-            first_line.put("")
-
-        threading.Thread(target=drain, daemon=True).start()
-        try:
-            line = first_line.get(timeout=START_TIMEOUT)
-        except queue.Empty:
-            line = ""
-        if not line:
-            self.kill()
-            raise RuntimeError("the server did not start:\n" + "".join(self.output[-50:]))
-        fields = dict(part.split("=", 1) for part in line.split()[2:])
-        self.address = fields["grpc"]
-
-    def stop(self) -> int:
-        """Sends SIGTERM and waits for the exit; returns the exit code."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise RuntimeError("the server did not exit within 30 s of SIGTERM") from None
-
-    def kill(self) -> None:
-        """Kills the server if it still runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+import logging
 from typing import Any, AsyncIterator, Optional
 
 import grpc
@@ -234,6 +235,75 @@ def test_unavailable_for_too_long_raises_unavailable() -> None:
         assert caught.value.code == grpc.StatusCode.UNAVAILABLE
 
     run(scenario())
+
+
+def test_every_address_form_reaches_the_server() -> None:
+    async def scenario() -> None:
+        service = FakeService()
+        server, address = await _serve(service)
+        try:
+            for form in (address, f"http://{address}", f"http://{address}/", f"HTTP://{address}"):
+                async with taskcontrol.connect(form, retry=FAST) as client:
+                    await client.tasks.update_progress("t1", 0.5)
+        finally:
+            await server.stop(None)
+        assert len(service.requests("UpdateProgress")) == 4
+
+    run(scenario(), timeout=20)
+
+
+def test_https_address_means_tls() -> None:
+    async def scenario() -> None:
+        service = FakeService()
+        server, address = await _serve(service, tls=True)
+        try:
+            host_port = address.replace("127.0.0.1", "localhost")
+            ca = str(TLS_DIR / "localhost.crt")
+            async with taskcontrol.connect(f"https://{host_port}", tls=ca, retry=FAST) as client:
+                await client.tasks.update_progress("t1", 0.5)
+            with pytest.raises(ValueError, match="https:// but tls=False"):
+                await taskcontrol.connect(f"https://{host_port}", tls=False)
+        finally:
+            await server.stop(None)
+
+    run(scenario(), timeout=20)
+
+
+@pytest.mark.parametrize(
+    "bad", ["127.0.0.1", "ftp://127.0.0.1:1", "http://127.0.0.1:1/api", "127.0.0.1:99999", ""]
+)
+def test_a_bad_address_is_a_value_error_saying_the_forms(bad: str) -> None:
+    async def scenario() -> None:
+        with pytest.raises(ValueError, match="host:port, http://host:port or https://host:port|0 to 65535"):
+            await taskcontrol.connect(bad)
+
+    run(scenario(), timeout=10)
+
+
+def test_an_absent_server_is_one_warning_naming_the_address_then_debug_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    policy = taskcontrol.RetryPolicy(initial_backoff=0.01, max_backoff=0.02, max_elapsed=0.3)
+
+    async def scenario() -> None:
+        async with taskcontrol.connect(f"http://{address}", retry=policy) as client:
+            with pytest.raises(taskcontrol.Unavailable) as caught:
+                await client.tasks.update_progress("t1", 0.5)
+            assert address in str(caught.value) and "RetryPolicy.max_elapsed" in str(caught.value)
+            # A second call in the same outage does not warn again.
+            with pytest.raises(taskcontrol.Unavailable):
+                await client.tasks.update_progress("t1", 0.6)
+
+    with caplog.at_level(logging.DEBUG, logger="taskcontrol"):
+        run(scenario(), timeout=20)
+    mine = [r for r in caplog.records if r.name == "taskcontrol"]
+    warnings = [r for r in mine if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in mine]
+    assert address in warnings[0].getMessage()
+    assert "retrying for up to 0.3 s" in warnings[0].getMessage()
+    retries = [r for r in mine if r.levelno == logging.DEBUG and "retry" in r.getMessage()]
+    assert len(retries) >= 2 and all(address in r.getMessage() for r in retries)
 
 
 def test_request_confirmation_reattaches_with_the_same_request_id() -> None:
