@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import type { SdkAdapter } from "../../conformance/src/adapter.js";
+import { runKit } from "../../conformance/src/run.js";
+import type { Protocol } from "../../conformance/src/wire.js";
+
+/** Server flags that make the kit's time-based cases quick (bookmarks every 250 ms). */
+export const KIT_SERVER_ARGS = ["--bookmark-interval-ms", "250"];
+
+/**
+ * Runs the kit (or, with an adapter, its client mode) against a target and fails listing
+ * every failed case with its reason.
+ */
+export async function expectKitPasses(target: string, protocol: Protocol, adapter?: SdkAdapter): Promise<void> {
+  const lines: string[] = [];
+  const result = await runKit({ target, protocol, adapter, print: (l) => lines.push(l) });
+  assert.equal(lines.at(-1), `${result.passed} passed, ${result.failed} failed`);
+  const failures = result.results.filter((r) => !r.ok).map((r) => `${r.id}: ${r.failure}`);
+  assert.deepEqual(failures, [], `${result.failed} of ${result.results.length} cases failed`);
+}
