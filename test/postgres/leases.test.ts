@@ -116,8 +116,9 @@ describe("a restart of both replicas across a lapsed lease", { skip: probe.ok ? 
       a.close();
       await Promise.all(servers.map((s) => s.stop()));
       await sleep(LEASE_MS + 1000); // the lease lapses while no replica runs
-      servers = await start();
+      // Each replica's grace runs from its own start-up, which is after this point.
       const started = Date.now();
+      servers = await start();
       const clients = servers.map((s) => grpcClient(s.grpcAddress));
       try {
         assert.equal((await clients[1]!.unary<GetTaskResponse>("GetTask", { taskId: task.id })).task!.status, TaskStatus.RUNNING, "grace");
