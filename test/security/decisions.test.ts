@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
-import { startTestApp, type TestApp } from "../support/app.js";
 import type { ComponentInit } from "../support/flows.js";
 import { readGrpcError } from "../support/grpc-errors.js";
 import { type ReadableError, readError } from "../support/in-process.js";
-import { trackLeaks } from "../support/leaks.js";
-import { authPath, bearer, type HttpClients, httpClients, type Listener, LISTENERS, type Who, writeAuthFile } from "./helpers.js";
+import { authSuite, type Listener, LISTENERS, type Who } from "./helpers.js";
 import type { RequestConfirmationResponse } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import { ConfirmationState } from "../../gen/taskcontrol/v1/task_pb.js";
 
@@ -21,25 +16,8 @@ import { ConfirmationState } from "../../gen/taskcontrol/v1/task_pb.js";
  * retry, and ListTaskEvents scoped like GetTask. Each error is read from its details.
  */
 
-const leaks = trackLeaks();
-let t: TestApp;
-let http: HttpClients;
-let tokens: Record<Who, string>;
-const held: { cancel(): void }[] = [];
-
-before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), "taskcontrol-decisions-"));
-  tokens = writeAuthFile(authPath(dir));
-  t = await startTestApp({ dir, args: ["--auth-file", authPath(dir)] });
-  http = httpClients(t.app.httpAddress);
-});
-after(async () => {
-  for (const h of held) h.cancel();
-  await t.close();
-  await leaks.check();
-});
-
-const as = (who: Who) => bearer(tokens[who]);
+const suite = authSuite("taskcontrol-decisions-");
+const { held, as } = suite;
 
 const SURFACE: ComponentInit[] = [
   { id: "confirm_text", kind: { case: "text", value: { text: "A model with the same name already exists. Replace it?" } } },
@@ -52,12 +30,12 @@ const SURFACE: ComponentInit[] = [
 async function call(listener: Listener, who: Who, rpc: "ResolveConfirmation" | "ListTaskEvents" | "GetTask", request: object): Promise<{ ok?: any; err?: ReadableError }> {
   if (listener === "grpc") {
     try {
-      return { ok: await t.grpc.byName.unary(rpc, request, as(who)) };
+      return { ok: await suite.t.grpc.byName.unary(rpc, request, as(who)) };
     } catch (err) {
       return { err: readGrpcError(err as grpc.ServiceError) };
     }
   }
-  const fn = http.h1[(rpc[0]!.toLowerCase() + rpc.slice(1)) as "resolveConfirmation"] as (r: object, o: object) => Promise<unknown>;
+  const fn = suite.http.h1[(rpc[0]!.toLowerCase() + rpc.slice(1)) as "resolveConfirmation"] as (r: object, o: object) => Promise<unknown>;
   try {
     return { ok: await fn(request, { headers: as(who) }) };
   } catch (err) {
@@ -67,9 +45,9 @@ async function call(listener: Listener, who: Who, rpc: "ResolveConfirmation" | "
 
 /** A worker's held RequestConfirmation on a new task of alice: its id and its resolved message. */
 async function ask(extra: object = {}) {
-  const created: any = await t.grpc.unary("CreateTask", { owner: "alice", kind: "k", label: "decide" }, as("worker"));
+  const created: any = await suite.t.grpc.unary("CreateTask", { owner: "alice", kind: "k", label: "decide" }, as("worker"));
   const taskId: string = created.task.id;
-  const { responses, call: c } = t.grpc.serverStream("RequestConfirmation", { taskId, title: "Conflict", components: SURFACE, ...extra }, as("worker"));
+  const { responses, call: c } = suite.t.grpc.serverStream("RequestConfirmation", { taskId, title: "Conflict", components: SURFACE, ...extra }, as("worker"));
   c.on("error", () => {});
   held.push(c);
   const it = (responses as AsyncIterable<RequestConfirmationResponse>)[Symbol.asyncIterator]();

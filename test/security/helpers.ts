@@ -1,13 +1,16 @@
 // Shared by the security and ops suites: an auth file with one principal per role, and one
 // way to call any RPC on either listener and read back the status code.
 import { createHash, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import type { TestApp } from "../support/app.js";
+import { startTestApp, type TestApp } from "../support/app.js";
 import type { ComponentInit } from "../support/flows.js";
+import { trackLeaks } from "../support/leaks.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** The listeners a call can go through. */
@@ -297,4 +300,48 @@ async function firstEnvelope(stream: ReadableStream<Uint8Array>): Promise<{ flag
   } finally {
     reader.releaseLock();
   }
+}
+
+/** A test file's server with auth on (one principal per role), and what its tests call it with. */
+export interface AuthSuite {
+  readonly t: TestApp;
+  readonly http: HttpClients;
+  readonly tokens: Record<Who, string>;
+  /** Held streams, cancelled before the server stops. */
+  readonly held: { cancel(): void }[];
+  /** Call options with `who`'s bearer token. */
+  as(who: Who): Record<string, string>;
+}
+
+/** Starts the file's auth-on server before its tests and stops it (and checks for leaks) after. */
+export function authSuite(dirPrefix: string): AuthSuite {
+  const leaks = trackLeaks();
+  let app: TestApp | undefined;
+  let clients: HttpClients | undefined;
+  let tokens: Record<Who, string> | undefined;
+  const held: { cancel(): void }[] = [];
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+    tokens = writeAuthFile(authPath(dir));
+    app = await startTestApp({ dir, args: ["--auth-file", authPath(dir)] });
+    clients = httpClients(app.app.httpAddress);
+  });
+  after(async () => {
+    for (const h of held) h.cancel();
+    await app?.close();
+    await leaks.check();
+  });
+  return {
+    get t() {
+      return app!;
+    },
+    get http() {
+      return clients!;
+    },
+    get tokens() {
+      return tokens!;
+    },
+    held,
+    as: (who) => bearer(tokens![who]),
+  };
 }

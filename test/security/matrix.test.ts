@@ -1,23 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Code } from "@connectrpc/connect";
-import { startTestApp, type TestApp } from "../support/app.js";
-import {
-  authPath,
-  bearer,
-  codeName,
-  type HttpClients,
-  httpClients,
-  invoke,
-  LISTENERS,
-  OK_SURFACE,
-  type Who,
-  writeAuthFile,
-} from "./helpers.js";
-import { trackLeaks } from "../support/leaks.js";
+import { authSuite, bearer, codeName, invoke, LISTENERS, OK_SURFACE } from "./helpers.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -26,35 +10,18 @@ import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_servic
  * without a usable token.
  */
 
-const leaks = trackLeaks();
-let t: TestApp;
-let http: HttpClients;
-let tokens: Record<Who, string>;
-const held: { cancel(): void }[] = [];
-
-before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), "taskcontrol-auth-"));
-  tokens = writeAuthFile(authPath(dir));
-  t = await startTestApp({ dir, args: ["--auth-file", authPath(dir)] });
-  http = httpClients(t.app.httpAddress);
-});
-after(async () => {
-  for (const h of held) h.cancel();
-  await t.close();
-  await leaks.check();
-});
-
-const as = (who: Who) => bearer(tokens[who]);
+const suite = authSuite("taskcontrol-auth-");
+const { held, as } = suite;
 
 async function aliceTask(): Promise<string> {
-  const res: any = await t.grpc.unary("CreateTask", { owner: "alice", kind: "k", label: "fixture" }, as("admin"));
+  const res: any = await suite.t.grpc.unary("CreateTask", { owner: "alice", kind: "k", label: "fixture" }, as("admin"));
   return res.task.id;
 }
 
 /** A pending confirmation of one of alice's tasks, its RequestConfirmation call held open. */
 async function alicePending(): Promise<string> {
   const taskId = await aliceTask();
-  const { responses, call } = t.grpc.serverStream("RequestConfirmation", { taskId, title: "Go?", components: OK_SURFACE }, as("admin"));
+  const { responses, call } = suite.t.grpc.serverStream("RequestConfirmation", { taskId, title: "Go?", components: OK_SURFACE }, as("admin"));
   call.on("error", () => {});
   held.push(call);
   for await (const first of responses as AsyncIterable<any>) return first.event.value.confirmation.id;
@@ -112,7 +79,7 @@ describe("role × RPC matrix", () => {
         const wrong: string[] = [];
         for (const rpc of Object.keys(REQUESTS)) {
           const allowed = ALLOWED[who].includes(rpc);
-          const out = await invoke(t, http, listener, rpc, await REQUESTS[rpc]!(), as(who));
+          const out = await invoke(suite.t, suite.http, listener, rpc, await REQUESTS[rpc]!(), as(who));
           const want = allowed ? 0 : Code.PermissionDenied;
           if (out.code !== want) wrong.push(`${rpc}: want ${codeName(want)}, got ${codeName(out.code)} ${out.message}`);
         }
@@ -125,7 +92,7 @@ describe("role × RPC matrix", () => {
 describe("a worker's watch", () => {
   for (const listener of LISTENERS) {
     it(`${listener}: a worker may watch its task_ids (a cancel reaches it between calls)`, async () => {
-      const out = await invoke(t, http, listener, "WatchTasks", { taskIds: [await aliceTask()], includeSnapshot: true }, as("worker"));
+      const out = await invoke(suite.t, suite.http, listener, "WatchTasks", { taskIds: [await aliceTask()], includeSnapshot: true }, as("worker"));
       assert.equal(out.code, 0, out.message);
     });
   }
@@ -137,46 +104,46 @@ describe("a user and another owner's tasks", () => {
       const bob = as("bob");
       for (const rpc of ["GetTask", "CancelTask", "ListTaskEvents"]) {
         const taskId = await aliceTask();
-        const out = await invoke(t, http, listener, rpc, { taskId, reason: "x" }, bob);
+        const out = await invoke(suite.t, suite.http, listener, rpc, { taskId, reason: "x" }, bob);
         assert.equal(codeName(out.code), "NotFound", `${rpc}: ${out.message}`);
-        const missing = await invoke(t, http, listener, rpc, { taskId: "t-does-not-exist", reason: "x" }, bob);
+        const missing = await invoke(suite.t, suite.http, listener, rpc, { taskId: "t-does-not-exist", reason: "x" }, bob);
         assert.equal(missing.code, out.code);
         // The task was left alone.
-        const task: any = await t.grpc.unary("GetTask", { taskId }, as("admin"));
+        const task: any = await suite.t.grpc.unary("GetTask", { taskId }, as("admin"));
         assert.equal(task.task.cancelRequested, false);
       }
       const cid = await alicePending();
-      const out = await invoke(t, http, listener, "ResolveConfirmation", { confirmationId: cid, action: "go" }, bob);
+      const out = await invoke(suite.t, suite.http, listener, "ResolveConfirmation", { confirmationId: cid, action: "go" }, bob);
       assert.equal(codeName(out.code), "NotFound", out.message);
       // Alice herself may answer it.
-      assert.equal((await invoke(t, http, listener, "ResolveConfirmation", { confirmationId: cid, action: "go" }, as("alice"))).code, 0);
+      assert.equal((await invoke(suite.t, suite.http, listener, "ResolveConfirmation", { confirmationId: cid, action: "go" }, as("alice"))).code, 0);
     });
 
     it(`${listener}: the worker-only RPCs on another owner's task are PERMISSION_DENIED for a user`, async () => {
       const taskId = await aliceTask();
       for (const rpc of ["UpdateProgress", "EmitProgress", "RequestConfirmation", "CompleteTask", "FailTask"]) {
-        const out = await invoke(t, http, listener, rpc, { taskId, progress: 1, title: "x", components: OK_SURFACE }, as("bob"));
+        const out = await invoke(suite.t, suite.http, listener, rpc, { taskId, progress: 1, title: "x", components: OK_SURFACE }, as("bob"));
         assert.equal(codeName(out.code), "PermissionDenied", rpc);
       }
     });
 
     it(`${listener}: WatchTasks and ListTasks for another owner are PERMISSION_DENIED; their own are scoped`, async () => {
       for (const rpc of ["WatchTasks", "ListTasks"]) {
-        const out = await invoke(t, http, listener, rpc, { owner: "alice", includeSnapshot: true }, as("bob"));
+        const out = await invoke(suite.t, suite.http, listener, rpc, { owner: "alice", includeSnapshot: true }, as("bob"));
         assert.equal(codeName(out.code), "PermissionDenied", `${rpc}: ${out.message}`);
       }
       const taskId = await aliceTask();
-      const list = await invoke(t, http, listener, "ListTasks", { owner: "" }, as("bob"));
+      const list = await invoke(suite.t, suite.http, listener, "ListTasks", { owner: "" }, as("bob"));
       assert.equal(list.code, 0);
       assert.ok(list.response.tasks.every((task: any) => task.owner === "bob"));
       // Naming alice's task in a watch does not widen bob's scope: the snapshot is empty.
-      const watch = await invoke(t, http, listener, "WatchTasks", { owner: "", taskIds: [taskId], includeSnapshot: true }, as("bob"));
+      const watch = await invoke(suite.t, suite.http, listener, "WatchTasks", { owner: "", taskIds: [taskId], includeSnapshot: true }, as("bob"));
       assert.equal(watch.code, 0);
       assert.equal(watch.response.event.case, "snapshotEnd");
-      const own = await invoke(t, http, listener, "WatchTasks", { owner: "", taskIds: [taskId], includeSnapshot: true }, as("alice"));
+      const own = await invoke(suite.t, suite.http, listener, "WatchTasks", { owner: "", taskIds: [taskId], includeSnapshot: true }, as("alice"));
       assert.equal(own.response.event.case, "snapshot");
       // A gateway may watch and list any owner.
-      assert.equal((await invoke(t, http, listener, "ListTasks", { owner: "alice" }, as("gateway"))).code, 0);
+      assert.equal((await invoke(suite.t, suite.http, listener, "ListTasks", { owner: "alice" }, as("gateway"))).code, 0);
     });
   }
 });
@@ -194,34 +161,34 @@ describe("callers without a usable token", () => {
   };
   for (const listener of LISTENERS) {
     it(`${listener}: every RPC answers UNAUTHENTICATED and nothing is created`, async () => {
-      const before: any = await t.grpc.unary("ListTasks", { pageSize: 1000 }, as("admin"));
+      const before: any = await suite.t.grpc.unary("ListTasks", { pageSize: 1000 }, as("admin"));
       for (const [label, headers] of Object.entries(BAD)) {
         for (const rpc of Object.keys(REQUESTS)) {
           const request =
             rpc === "StreamProgress"
               ? [{ message: { case: "emit", value: { taskId: "t-x" } } }]
               : { owner: "alice", taskId: "t-x", confirmationId: "c-x" };
-          const out = await invoke(t, http, listener, rpc, request, headers);
+          const out = await invoke(suite.t, suite.http, listener, rpc, request, headers);
           assert.equal(codeName(out.code), "Unauthenticated", `${label} / ${rpc}: ${codeName(out.code)} ${out.message}`);
           assert.ok(!out.message.includes(headers.authorization?.slice(7, 20) || "\u0000"), "the token is not echoed");
         }
       }
-      const now: any = await t.grpc.unary("ListTasks", { pageSize: 1000 }, as("admin"));
+      const now: any = await suite.t.grpc.unary("ListTasks", { pageSize: 1000 }, as("admin"));
       assert.equal(now.tasks.length, before.tasks.length);
     });
   }
   it("the token is matched whole: a prefix or a token with one character changed is refused", async () => {
-    const tok = tokens.admin;
+    const tok = suite.tokens.admin;
     const near = tok.slice(0, -1) + (tok.endsWith("A") ? "B" : "A");
     for (const bad of [tok.slice(0, -1), near, `${tok}x`]) {
-      assert.equal((await invoke(t, http, "grpc", "ListTasks", {}, bearer(bad))).code, Code.Unauthenticated);
+      assert.equal((await invoke(suite.t, suite.http, "grpc", "ListTasks", {}, bearer(bad))).code, Code.Unauthenticated);
     }
     // The scheme is case-insensitive (RFC 7235).
-    assert.equal((await invoke(t, http, "grpc", "ListTasks", {}, { authorization: `bearer ${tok}` })).code, 0);
+    assert.equal((await invoke(suite.t, suite.http, "grpc", "ListTasks", {}, { authorization: `bearer ${tok}` })).code, 0);
   });
   it("health, /healthz, /readyz and /metrics need no token", async () => {
     for (const path of ["/healthz", "/readyz", "/metrics"]) {
-      assert.equal((await fetch(`http://${t.app.httpAddress}${path}`)).status, 200, path);
+      assert.equal((await fetch(`http://${suite.t.app.httpAddress}${path}`)).status, 200, path);
     }
   });
 });
