@@ -48,11 +48,22 @@ export function limitsTableMarkdown(): string {
   return ["| message | field | rule |", "| --- | --- | --- |", ...rows].join("\n");
 }
 
+/** The results `npm run bench` wrote last (commit them with the code they measured). */
+export const BENCH_RESULTS = fileURLToPath(new URL("../bench/results/latest.json", import.meta.url));
+
+/** The performance table: the table the last `npm run bench` printed (bench/results/latest.json). */
+export function perfTableMarkdown(): string {
+  const { table } = JSON.parse(readFileSync(BENCH_RESULTS, "utf8")) as { table?: string };
+  if (!table) throw new Error(`${BENCH_RESULTS} has no table: run npm run bench`);
+  return table;
+}
+
 /** Every generated block of the README, by marker name. */
 export const BLOCKS: Readonly<Record<string, () => string>> = {
   "config-table": configTableMarkdown,
   "reasons-table": reasonsTableMarkdown,
   "limits-table": limitsTableMarkdown,
+  "perf-table": perfTableMarkdown,
 };
 
 const markers = (name: string) => [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`] as const;

@@ -3,6 +3,7 @@ import { Migrator } from "@mikro-orm/migrations";
 import type { Knex } from "@mikro-orm/knex";
 import { ENTITIES } from "./schema.js";
 import { MIGRATIONS } from "./migrations/index.js";
+import { cacheStatements, type SqliteDatabase } from "./sqlite-statements.js";
 import { acquireSqliteLock, openFailure, type SqliteLock } from "./sqlite-lock.js";
 
 /** Which database engine a connection string selects. */
@@ -54,7 +55,8 @@ export async function openDatabase(options: { db: string; durability: Durability
         min: 1,
         max: 1,
         // One connection: SQLite has one writer anyway, and the pragmas are per connection.
-        afterCreate(conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+        afterCreate(conn: SqliteDatabase & { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+          cacheStatements(conn);
           conn.exec(
             `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`,
             (err) => done(err, conn),

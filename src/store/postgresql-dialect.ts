@@ -46,6 +46,8 @@ export const postgresqlDialect: SqlDialect = {
   name: "postgresql",
   soleWriter: false,
 
+  transaction: (knex, work) => knex.transaction(work),
+
   async lockForCommit(trx) {
     // Held to COMMIT: sequences read under it follow commit order across replicas.
     await trx.raw(`select pg_advisory_xact_lock(${COMMIT_LOCK})`);

@@ -158,7 +158,7 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
     const events =
       changes.tasks.size + changes.confirmations.size + changes.events.length === 0
         ? []
-        : await knex.transaction((trx) => write(trx, changes, now));
+        : await dialect.transaction(knex, (trx) => write(trx, changes, now));
     return { results, events, eventOwners: changes.events.map((e) => e.owner), changes };
   };
 }

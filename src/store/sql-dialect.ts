@@ -22,6 +22,11 @@ export interface SqlDialect {
    * commits then knows the log's last sequence without reading it.
    */
   readonly soleWriter: boolean;
+  /**
+   * Runs a batch's writing transaction: BEGIN, `work`, COMMIT (ROLLBACK when it throws).
+   * `trx` works as a knex transaction for the statements of sql-batch.ts.
+   */
+  transaction<T>(knex: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
   /** Taken first in every writing transaction; serialises committers so sequence order is commit order. */
   lockForCommit(trx: Knex.Transaction): Promise<void>;
   /** Runs one statement of a batch in its transaction and answers its rows. */

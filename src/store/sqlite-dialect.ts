@@ -18,10 +18,43 @@ async function execute(trx: Knex.Transaction, sql: string, params: unknown[]): P
   return new Promise((resolve, reject) => conn.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows))));
 }
 
+const run = (conn: SqliteConnection, sql: string) =>
+  new Promise<void>((resolve, reject) => conn.all(sql, [], (err) => (err ? reject(err) : resolve())));
+
+/**
+ * A batch's transaction straight on the pool's one connection: knex.transaction costs more
+ * JavaScript than SQLite's own BEGIN, UPDATE, INSERT and COMMIT for a lone mutation
+ * (measured: 1.2 ms from submit to answer against 0.5 ms of statements). `trx` runs query
+ * builders on the held connection; the pool's other users wait for it, as with knex's.
+ */
+async function transaction<T>(knex: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const conn = (await knex.client.acquireConnection()) as SqliteConnection;
+  try {
+    const trx = Object.assign((table: string) => knex(table).connection(conn), {
+      client: { acquireConnection: async () => conn },
+    }) as unknown as Knex.Transaction;
+    await run(conn, "BEGIN;");
+    let value: T;
+    try {
+      value = await work(trx);
+      await run(conn, "COMMIT;");
+    } catch (err) {
+      // Nothing of it stays (a failed COMMIT may already have ended the transaction).
+      await run(conn, "ROLLBACK;").catch(() => undefined);
+      throw err;
+    }
+    return value;
+  } finally {
+    await knex.client.releaseConnection(conn);
+  }
+}
+
 /** SQLite: one writing process (the pool holds one connection), no casts, no NOTIFY. */
 export const sqliteDialect: SqlDialect = {
   name: "sqlite",
   soleWriter: true,
+
+  transaction,
 
   // One connection and SQLite's own write lock already serialise commits.
   lockForCommit: async () => undefined,
