@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { SETTINGS, type Setting } from "../src/config.js";
 import { REASONS } from "../src/domain/errors.js";
 import { LIMITS } from "../src/domain/limits.js";
-import { describeRule, VALIDATION } from "../src/service/validation.js";
+import { describeRule, VALIDATION } from "../src/service/validation-rules.js";
 
 export const README = fileURLToPath(new URL("../README.md", import.meta.url));
 
@@ -33,7 +33,7 @@ export function reasonsTableMarkdown(): string {
 }
 
 /**
- * The limits table: one row per field rule of src/service/validation.ts's VALIDATION, in its
+ * The limits table: one row per field rule of src/service/validation-rules.ts's VALIDATION, in its
  * order, then the bounds the listeners enforce on whole messages and streams.
  */
 export function limitsTableMarkdown(): string {

@@ -1,7 +1,7 @@
 import type { JsonObject, JsonValue } from "./model.js";
 
 /**
- * Input bounds, the numbers only. src/service/validation.ts's table applies them to each
+ * Input bounds, the numbers only. src/service/validation-rules.ts's table applies them to each
  * request field at the service edge (and the README's limits table is generated from it);
  * the domain uses them only for the checks that need state (an answer's values).
  */

@@ -5,7 +5,8 @@ import { create, type DescMessage, type MessageInitShape } from "@bufbuild/proto
 import { InvalidArgumentError, NotFoundError } from "../../src/domain/errors.js";
 import { LIMITS } from "../../src/domain/limits.js";
 import type { JsonObject } from "../../src/domain/model.js";
-import { eventPageLimit, pageLimit, type Rule, ruleNumbers, validate, validateKnown, VALIDATION } from "../../src/service/validation.js";
+import { eventPageLimit, pageLimit, validate, validateKnown } from "../../src/service/validation.js";
+import { type Rule, ruleNumbers, VALIDATION } from "../../src/service/validation-rules.js";
 import {
   CreateTaskRequestSchema,
   EmitProgressRequestSchema,
