@@ -5,6 +5,7 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { TaskRow } from "../src/store/schema.js";
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -176,5 +177,32 @@ export async function startBenchServer(mode: string, env: Record<string, string>
       await exited;
       clearTimeout(t);
     },
+  };
+}
+
+/** A `tasks` row as the benches seed them: a fresh running task of owner "bench", fields overridable. */
+export function benchTaskRow(patch: Partial<TaskRow> & Pick<TaskRow, "id" | "create_time" | "update_time">): TaskRow {
+  return {
+    owner: "bench",
+    kind: "bench",
+    label: "",
+    status: "running",
+    progress: 0,
+    checkpoint: null,
+    result: null,
+    error_message: "",
+    error_details: null,
+    cancel_requested: false,
+    cancel_reason: "",
+    request_id: null,
+    pending_confirmation_id: null,
+    end_time: null,
+    revision: 1,
+    attempt: 1,
+    lease_duration: null,
+    lease_expire_time: null,
+    stall_time: null,
+    claim_request_id: null,
+    ...patch,
   };
 }

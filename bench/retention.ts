@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto";
 import { grpcClient } from "../test/support/grpc-client.js";
 import { startServerProcess } from "../test/support/server-process.js";
 import { openDatabase } from "../src/store/orm.js";
-import { ROOT, nowMs, percentile } from "./lib.js";
+import { benchTaskRow, ROOT, nowMs, percentile } from "./lib.js";
 
 const { values } = parseArgs({ options: { tasks: { type: "string", default: "100000" }, "after-s": { type: "string", default: "5" } } });
 const TASKS = Number(values.tasks);
@@ -30,26 +30,8 @@ const DAY = 24 * 3600 * 1000;
 async function seed(db: string): Promise<string[]> {
   const open = await openDatabase({ db, durability: "normal" });
   const ended = Date.now() - 40 * DAY;
-  const row = (id: string, status: string, end: number | null) => ({
-    id,
-    owner: "bench",
-    kind: "bench",
-    label: id,
-    status,
-    progress: status === "running" ? 0 : 1,
-    checkpoint: null,
-    result: null,
-    error_message: "",
-    error_details: null,
-    cancel_requested: false,
-    cancel_reason: "",
-    request_id: null,
-    pending_confirmation_id: null,
-    create_time: ended - 1000,
-    update_time: end ?? ended,
-    end_time: end,
-    revision: 2,
-  });
+  const row = (id: string, status: string, end: number | null) =>
+    benchTaskRow({ id, label: id, status, progress: status === "running" ? 0 : 1, create_time: ended - 1000, update_time: end ?? ended, end_time: end, revision: 2 });
   const running = Array.from({ length: RUNNING }, () => `t-${randomUUID()}`);
   await open.knex.transaction(async (trx) => {
     const finished = Array.from({ length: TASKS }, (_, i) => row(`t-${randomUUID()}`, i % 3 === 0 ? "failed" : "succeeded", ended + i));

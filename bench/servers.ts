@@ -18,6 +18,7 @@ import * as grpc from "@grpc/grpc-js";
 import { LIMITS } from "../src/domain/limits.js";
 import { openDatabase } from "../src/store/orm.js";
 import { TaskSchema as TaskRowSchema, type TaskRow } from "../src/store/schema.js";
+import { benchTaskRow } from "./lib.js";
 import {
   CreateTaskResponseSchema,
   EmitProgressResponseSchema,
@@ -100,31 +101,7 @@ async function naiveHandlers(): Promise<{ handlers: grpc.UntypedServiceImplement
   const dir = mkdtempSync(join(tmpdir(), "taskcontrol-bench-naive-"));
   const db = await openDatabase({ db: join(dir, "naive.sqlite"), durability: "normal" });
   const now = Date.now();
-  const rows: TaskRow[] = Array.from({ length: Number(process.env.BENCH_NAIVE_TASKS ?? 1000) }, (_, i) => ({
-    id: `naive-${i}`,
-    owner: "bench",
-    kind: "bench",
-    label: "",
-    status: "running",
-    progress: 0,
-    checkpoint: null,
-    result: null,
-    error_message: "",
-    error_details: null,
-    cancel_requested: false,
-    cancel_reason: "",
-    request_id: null,
-    pending_confirmation_id: null,
-    create_time: now,
-    update_time: now,
-    end_time: null,
-    revision: 1,
-    attempt: 1,
-    lease_duration: null,
-    lease_expire_time: null,
-    stall_time: null,
-    claim_request_id: null,
-  }));
+  const rows = Array.from({ length: Number(process.env.BENCH_NAIVE_TASKS ?? 1000) }, (_, i) => benchTaskRow({ id: `naive-${i}`, create_time: now, update_time: now }));
   await db.orm.em.fork().insertMany(TaskRowSchema, rows);
   const NOT_FOUND = encode(UpdateProgressResponseSchema, { found: false });
   type Req = ReturnType<typeof fromBinary<typeof UpdateProgressRequestSchema>>;
