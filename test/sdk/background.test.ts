@@ -2,23 +2,12 @@
 // it, a cancel aborts its signal, heartbeats keep a leased task RUNNING.
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { after, before, describe, it } from "node:test";
-import { AttemptSuperseded, Builder, Button, TaskCancelled, type Client } from "../../clients/node/src/index.js";
-import { nextConfirmation, startTestServer, type TestServer } from "../../clients/node/src/testing.js";
-import { trackLeaks } from "../support/leaks.js";
+import { describe, it } from "node:test";
+import { AttemptSuperseded, Builder, Button, TaskCancelled } from "../../clients/node/src/index.js";
+import { nextConfirmation, startTestServer } from "../../clients/node/src/testing.js";
+import { sharedServer } from "./shared-server.js";
 
-const leaks = trackLeaks();
-let server: TestServer;
-let client: Client;
-
-before(async () => {
-  server = await startTestServer();
-  client = server.connect();
-});
-after(async () => {
-  await server.close();
-  await leaks.check();
-});
+const shared = sharedServer();
 
 /** Resolves once `signal` aborts. */
 const aborted = (signal: AbortSignal) =>
@@ -26,9 +15,9 @@ const aborted = (signal: AbortSignal) =>
 
 describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
   it("runs the job with its task and completes the task with the job's value", async () => {
-    const run = await client.tasks.runBackground(
+    const run = await shared.client.tasks.runBackground(
       async (task) => {
-        for (let i = 1; i <= 3; i++) await client.tasks.updateProgress(task.id, i / 3, { label: `step ${i}/3` });
+        for (let i = 1; i <= 3; i++) await shared.client.tasks.updateProgress(task.id, i / 3, { label: `step ${i}/3` });
         return { steps: 3 };
       },
       { owner: "bg", label: "Stepping", kind: "demo" },
@@ -39,7 +28,7 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
   });
 
   it("fails the task with the job's error, its name and stack in the details", async () => {
-    const run = await client.tasks.runBackground(
+    const run = await shared.client.tasks.runBackground(
       async () => {
         throw new RangeError("checksum mismatch");
       },
@@ -52,7 +41,7 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
 
   it("a cancel aborts the job's signal with TaskCancelled, even while it only sleeps", async () => {
     let reason: unknown;
-    const run = await client.tasks.runBackground(
+    const run = await shared.client.tasks.runBackground(
       async (task) => {
         await aborted(task.signal);
         reason = task.signal.reason;
@@ -61,7 +50,7 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
       { owner: "bg" },
     );
     await sleep(50);
-    await client.cancel(run.id, "stop it");
+    await shared.client.cancel(run.id, "stop it");
     const done = await run.done;
     assert.equal(done.status, "cancelled");
     assert.ok(reason instanceof TaskCancelled);
@@ -69,15 +58,15 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
   });
 
   it("a cancel while the job waits on a confirmation ends the decision and aborts the signal", async () => {
-    const run = await client.tasks.runBackground(
+    const run = await shared.client.tasks.runBackground(
       async (task) => {
-        const d = await client.tasks.requestConfirmation(task.id, new Builder().add(Button("go", { label: "Go", action: "go" })));
+        const d = await shared.client.tasks.requestConfirmation(task.id, new Builder().add(Button("go", { label: "Go", action: "go" })));
         return { outcome: d.outcome, aborted: task.signal.aborted };
       },
       { owner: "bg" },
     );
-    await nextConfirmation(client, { taskId: run.id });
-    await client.cancel(run.id);
+    await nextConfirmation(shared.client, { taskId: run.id });
+    await shared.client.cancel(run.id);
     const done = await run.done;
     assert.deepEqual([done.status, run.signal.aborted], ["cancelled", true]);
   });
@@ -101,14 +90,14 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
   });
 
   it("a claim by another attempt stops the job (AttemptSuperseded) and leaves the task to it; resume runs from the checkpoint", async () => {
-    const first = server.connect();
+    const first = shared.server.connect();
     const run = await first.tasks.runBackground(async (task) => {
       await first.tasks.updateProgress(task.id, 0.4, { checkpoint: { rows: 400 } });
       await aborted(task.signal);
       // Its calls are fenced from now on.
       await first.tasks.updateProgress(task.id, 0.5);
     }, { owner: "bg", lease: 30 });
-    const supervisor = server.connect();
+    const supervisor = shared.server.connect();
     const seen: number[] = [];
     const second = await supervisor.tasks.runBackground(async (task) => {
       seen.push(task.attempt);
@@ -127,7 +116,7 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
   });
 
   it("close() aborts a running job and done rejects: its end could not be recorded", async () => {
-    const other = server.connect();
+    const other = shared.server.connect();
     const run = await other.tasks.runBackground(async (task) => {
       await aborted(task.signal);
       return { never: true };
@@ -135,13 +124,13 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
     other.close();
     await assert.rejects(run.done, /closed/);
     assert.ok(run.signal.aborted && !(run.signal.reason instanceof TaskCancelled));
-    assert.equal((await client.tasks.view(run.id)).status, "running", "nothing recorded after close");
+    assert.equal((await shared.client.tasks.view(run.id)).status, "running", "nothing recorded after close");
   });
 
   it("heartbeats keep a task with a 1 s lease RUNNING while the job works silently", async () => {
-    const run = await client.tasks.runBackground(
+    const run = await shared.client.tasks.runBackground(
       async (task) => {
-        const beat = await client.tasks.heartbeat(task.id);
+        const beat = await shared.client.tasks.heartbeat(task.id);
         assert.equal(beat.found, true);
         await sleep(2500);
         return { quiet: true };
@@ -149,7 +138,7 @@ describe("Node SDK: runBackground", { timeout: 60_000 }, () => {
       { owner: "bg", lease: 1 },
     );
     await sleep(2000);
-    const mid = await client.tasks.view(run.id);
+    const mid = await shared.client.tasks.view(run.id);
     assert.deepEqual([mid.status, mid.leaseDurationMs], ["running", 1000]);
     const done = await run.done;
     assert.equal(done.status, "succeeded");

@@ -4,35 +4,25 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
-import type { Client, WatchTasksResponse } from "../../clients/node/src/index.js";
-import { nextConfirmation, startTestServer, type TestServer } from "../../clients/node/src/testing.js";
+import { describe, it } from "node:test";
+import type { WatchTasksResponse } from "../../clients/node/src/index.js";
+import { nextConfirmation } from "../../clients/node/src/testing.js";
 import { DOCUMENTS, includedPaths, rendered } from "../../clients/node/scripts/readme.js";
 import { replaceModel } from "../../clients/node/examples/conflict-confirmation.js";
 import { INSTALL_LINES, installEngine } from "../../clients/node/examples/installer.js";
 import { runDemoTask } from "../../clients/node/examples/stepwise-demo.js";
-import { trackLeaks } from "../support/leaks.js";
+import { sharedServer } from "./shared-server.js";
 import { ROOT } from "../support/server-process.js";
 // The README's worked example of testing a worker: its tests run as part of this file.
 import "../../clients/node/examples/conflict-confirmation.test.js";
 
-const leaks = trackLeaks();
-let server: TestServer;
-let client: Client;
-before(async () => {
-  server = await startTestServer();
-  client = server.connect();
-});
-after(async () => {
-  await server.close();
-  await leaks.check();
-});
+const shared = sharedServer();
 
 /** Every event of `owner`'s tasks while `act` runs, until the task `act` resolves with ended. */
 async function watched(owner: string, act: () => Promise<string>): Promise<{ taskId: string; events: WatchTasksResponse[] }> {
   const events: WatchTasksResponse[] = [];
   const ac = new AbortController();
-  const stream = client.watch({ owner, includeSnapshot: true, signal: ac.signal })[Symbol.asyncIterator]();
+  const stream = shared.client.watch({ owner, includeSnapshot: true, signal: ac.signal })[Symbol.asyncIterator]();
   while ((await stream.next()).value?.event.case !== "snapshotEnd");
   const taskId = await act();
   for (;;) {
@@ -51,20 +41,20 @@ const progress = (events: WatchTasksResponse[]) =>
 
 describe("Node SDK README examples", { timeout: 60_000 }, () => {
   it("installer: one persisted milestone, the console lines live only, then installed", async () => {
-    const { taskId, events } = await watched("ex-installer", () => installEngine(client, "ex-installer"));
+    const { taskId, events } = await watched("ex-installer", () => installEngine(shared.client, "ex-installer"));
     assert.deepEqual(progress(events), [
       { persisted: true, progress: 0.6, label: "Installing engine dependencies" },
       ...INSTALL_LINES.map((line) => ({ persisted: false, progress: 0.6, label: `install: ${line}` })),
       { persisted: true, progress: 1, label: "installed" },
     ]);
-    const task = await client.tasks.view(taskId);
+    const task = await shared.client.tasks.view(taskId);
     assert.deepEqual([task.status, task.label], ["succeeded", "installed"]);
   });
 
   it("stepwise demo: ten persisted steps, each label saying which", async () => {
     let id = "";
     const { events } = await watched("ex-demo", async () => {
-      const line = await runDemoTask(client, "ex-demo", 1);
+      const line = await runDemoTask(shared.client, "ex-demo", 1);
       id = line.split(" ")[1]!;
       assert.equal(line, `task ${id} succeeded`);
       return id;
@@ -73,14 +63,14 @@ describe("Node SDK README examples", { timeout: 60_000 }, () => {
       progress(events),
       Array.from({ length: 10 }, (_, i) => ({ persisted: true, progress: (i + 1) / 10, label: `Processing step ${i + 1}/10...` })),
     );
-    assert.deepEqual((await client.tasks.view(id)).result, { steps: 10 });
+    assert.deepEqual((await shared.client.tasks.view(id)).result, { steps: 10 });
   });
 
   it("conflict: progress before, the confirmation, the answer, progress after", async () => {
     const { taskId, events } = await watched("ex-conflict", async () => {
-      const run = await replaceModel(client, "ex-conflict");
-      const asked = await nextConfirmation(client, { taskId: run.id });
-      await client.resolveConfirmation(asked.id, { action: "system.task.confirm_replace" });
+      const run = await replaceModel(shared.client, "ex-conflict");
+      const asked = await nextConfirmation(shared.client, { taskId: run.id });
+      await shared.client.resolveConfirmation(asked.id, { action: "system.task.confirm_replace" });
       await run.done;
       return run.id;
     });
@@ -91,17 +81,17 @@ describe("Node SDK README examples", { timeout: 60_000 }, () => {
       [0.55, "Conflict detected, waiting for confirmation"],
       [0.65, "Replacing existing artifact"],
     ]);
-    assert.deepEqual((await client.tasks.view(taskId)).result, { replaced: true });
+    assert.deepEqual((await shared.client.tasks.view(taskId)).result, { replaced: true });
   });
 
   it("the README's command runs the demo as a script", async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ["--import", "tsx", "clients/node/examples/stepwise-demo.ts", server.address],
+      ["--import", "tsx", "clients/node/examples/stepwise-demo.ts", shared.server.address],
       { cwd: ROOT, env: { ...process.env, TASKCONTROL_OWNER: "ex-script", TASKCONTROL_EXAMPLE_DELAY: "0" } },
     );
     assert.match(stdout.trim(), /^task t-\S+ succeeded$/);
-    const [task] = await client.tasks.list({ owner: "ex-script" });
+    const [task] = await shared.client.tasks.list({ owner: "ex-script" });
     assert.deepEqual([task?.status, task?.label, task?.result], ["succeeded", "Processing step 10/10...", { steps: 10 }]);
   });
 
