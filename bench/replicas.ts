@@ -8,13 +8,22 @@
  *   --rate R         paced updates per second for the idle-latency rows (default 100)
  *   --rounds N       confirmation round trips per row (default 40)
  *   --out FILE       also write the results as JSON (default: none)
+ *   --only a,b       sections: sqlite, throughput (the PostgreSQL 1 vs 2 replica rows), delivery
+ *                    (idle delivery, confirmations, live lines), commit (commit path); default all
+ *   --repeat N       interleaved rounds of the two PostgreSQL throughput rows (default 1); the
+ *                    ratio printed is the median of the rounds' ratios
+ *   --profile DIR    CPU-profile every replica (bench/cpu-profile-hook.mjs): DIR/CPU.<pid>.cpuprofile
+ *   --sample         also sample pg_stat_activity + pg_locks every 5 ms during the PostgreSQL
+ *                    throughput rows: share of time the commit lock is held, what its holder
+ *                    does meanwhile, waiters (the sampler costs CPU: judge µs/call without it)
  *
  * Rows:
  *   throughput       UpdateProgress calls/s acknowledged, call latency p50/p99, PostgreSQL write
  *                    transactions/s (transaction ids used), events per write, read-only
  *                    transactions/s (mostly the feeds reading other replicas' commits), and how
  *                    long a watcher on the other replica waited for each event (call start →
- *                    received)
+ * *                    received); under it the CPU per call of the replicas, of the database's
+ *                    backends and of this client (/proc), and the machine's busy share
  *   delivery (idle)  one paced writer; a watcher on the same replica and one on the other
  *   confirmation     RequestConfirmation held on A, answered on A or on B: answer call start →
  *                    the held call's `resolved`
@@ -42,7 +51,8 @@ import { openDatabase } from "../src/store/orm.js";
 import { createPgFeed } from "../src/store/pg-feed.js";
 import { createSqlTaskStore } from "../src/store/sql-task-store.js";
 import type { WatchTasksResponse } from "../gen/taskcontrol/v1/task_control_service_pb.js";
-import { nowMs, percentile, sleep } from "./lib.js";
+import { nowMs, percentile, ROOT, sleep } from "./lib.js";
+import { CORES, startCpuProbe, startLockSampler } from "./pg-probe.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -52,14 +62,23 @@ const { values: flags } = parseArgs({
     rate: { type: "string", default: "100" },
     rounds: { type: "string", default: "40" },
     out: { type: "string" },
+    only: { type: "string", default: "sqlite,throughput,delivery,commit" },
+    repeat: { type: "string", default: "1" },
+    sample: { type: "boolean", default: false },
+    profile: { type: "string" },
   },
 });
+const ONLY = new Set(flags.only.split(","));
+const REPEAT = Number(flags.repeat);
 const SECONDS = Number(flags.seconds);
 const INFLIGHT = Number(flags.inflight);
 const TASKS = Number(flags.tasks);
 const RATE = Number(flags.rate);
 const ROUNDS = Number(flags.rounds);
 const SERVER_ARGS = ["--log-level", "warn"];
+const PROFILE_ENV: Record<string, string> = flags.profile
+  ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${join(ROOT, "bench/cpu-profile-hook.mjs")}`.trim(), BENCH_CPU_PROFILE_DIR: flags.profile }
+  : {};
 
 interface Node {
   server: ServerProcess;
@@ -84,7 +103,7 @@ async function setup(name: string, kind: "sqlite" | "postgres", replicas: number
     dir = mkdtempSync(join(tmpdir(), "taskcontrol-bench-replicas-"));
     db = join(dir, "bench.sqlite");
   }
-  const servers = await Promise.all(Array.from({ length: replicas }, () => startServerProcess({ db, args: SERVER_ARGS })));
+  const servers = await Promise.all(Array.from({ length: replicas }, () => startServerProcess({ db, args: SERVER_ARGS, env: PROFILE_ENV })));
   const nodes = servers.map((server) => ({ server, client: grpcClient(server.grpcAddress) }));
   return {
     name,
@@ -128,6 +147,8 @@ async function throughput(s: Setup) {
   });
   await sleep(200);
   const countersBefore = s.database ? await pgCounters(s.database) : { all: 0, writes: 0 };
+  const cpuProbe = await startCpuProbe(s.database, s.nodes.map((n) => n.server.child.pid!));
+  const sampler = flags.sample && s.database ? await startLockSampler(s.database) : null;
   const latencies: number[] = [];
   let calls = 0;
   const started = nowMs();
@@ -146,10 +167,12 @@ async function throughput(s: Setup) {
     }),
   );
   const elapsed = (nowMs() - started) / 1000;
+  const cpu = await cpuProbe.stop(calls);
+  const lock = await sampler?.stop();
   const countersAfter = s.database ? await pgCounters(s.database) : { all: 0, writes: 0 };
   const writes = countersAfter.writes - countersBefore.writes;
-  // The counters' own query is one read-only transaction.
-  const reads = countersAfter.all - countersBefore.all - writes - 1;
+  // The counters' own query is one read-only transaction (and the sampler's, one each).
+  const reads = countersAfter.all - countersBefore.all - writes - 1 - (lock?.samples ?? 0);
   await sleep(500);
   ui.stop();
   return {
@@ -169,6 +192,8 @@ async function throughput(s: Setup) {
           otherReplicaDeliveryP99Ms: round(percentile(delivery, 99)),
         }
       : {}),
+    cpu,
+    ...(lock ? { lock, lockHeldMsPerWrite: round((lock.heldPct * 10 * elapsed) / Math.max(1, writes), 2) } : {}),
   };
 }
 
@@ -322,76 +347,104 @@ async function commitPath(stores: number, maxBatch: number) {
   }
 }
 
+type Row = Awaited<ReturnType<typeof throughput>>;
+
+/** One throughput row's cells, and the line of CPU (and commit-lock sampling) under it. */
+function rowCells(name: string, r: Row): string[] {
+  const d = r.otherReplicaDeliveryP50Ms === undefined ? "-" : `${r.otherReplicaDeliveryP50Ms} / ${r.otherReplicaDeliveryP99Ms}`;
+  return [name, String(r.callsPerSecond), `${r.callP50Ms} / ${r.callP99Ms}`, String(r.pgWritesPerSecond ?? "-"), String(r.eventsPerWrite ?? "-"), String(r.pgReadsPerSecond ?? "-"), d];
+}
+
+function cpuLine(r: Row): string {
+  const c = r.cpu;
+  const total = c.replicaUsPerCall + c.pgUsPerCall + c.clientUsPerCall;
+  let line =
+    `    cpu µs/call: replicas ${c.replicaUsPerCall} + PostgreSQL backends ${c.pgUsPerCall} + client ${c.clientUsPerCall} = ${total}` +
+    ` → ${c.ownBusyPct}% of one core at ${r.callsPerSecond}/s (machine busy ${c.machineBusyPct}% of ${CORES * 100}%)`;
+  if (r.lock) {
+    line += `\n    commit lock held ${r.lock.heldPct}% of ${r.lock.samples} samples (${r.lockHeldMsPerWrite} ms per write tx), ${r.lock.meanWaiters} waiting;`;
+    line += ` holder: ${JSON.stringify(r.lock.holderDoing)}; others active: ${JSON.stringify(r.lock.othersDoing)}`;
+  }
+  return line;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     machine: { date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg() },
-    settings: { seconds: SECONDS, inflight: INFLIGHT, tasks: TASKS, rate: RATE, rounds: ROUNDS },
+    settings: { seconds: SECONDS, inflight: INFLIGHT, tasks: TASKS, rate: RATE, rounds: ROUNDS, repeat: REPEAT },
   };
-  const table: string[][] = [
-    ["row", "calls/s", "call p50/p99 ms", "PG write tx/s", "events/write tx", "PG read tx/s", "other-replica delivery p50/p99 ms"],
-  ];
-  const tp: Record<string, Awaited<ReturnType<typeof throughput>>> = {};
-  for (const [name, kind, n] of [
-    ["sqlite, 1 replica", "sqlite", 1],
-    ["postgres, 1 replica", "postgres", 1],
-    ["postgres, 2 replicas", "postgres", 2],
-  ] as const) {
+  const header = ["row", "calls/s", "call p50/p99 ms", "PG write tx/s", "events/write tx", "PG read tx/s", "other-replica delivery p50/p99 ms"];
+  const lines: (string[] | string)[] = [];
+  const tp: Record<string, Row> = {};
+  const rounds: Record<string, Row>[] = [];
+  const plan: [string, "sqlite" | "postgres", number, number][] = [];
+  if (ONLY.has("sqlite")) plan.push(["sqlite, 1 replica", "sqlite", 1, 0]);
+  if (ONLY.has("throughput") || ONLY.has("delivery")) {
+    for (let i = 0; i < (ONLY.has("throughput") ? REPEAT : 1); i++) {
+      // Interleaved, and the order alternates: neither row always runs on a warmer machine.
+      const pair: [string, "postgres", number, number][] = [["postgres, 1 replica", "postgres", 1, i], ["postgres, 2 replicas", "postgres", 2, i]];
+      plan.push(...(i % 2 === 0 ? pair : pair.reverse()));
+    }
+  }
+  for (const [name, kind, n, i] of plan) {
+    if (kind === "postgres" && n === 1 && !ONLY.has("throughput")) continue;
     const s = await setup(name, kind, n);
     try {
-      const r = await throughput(s);
-      tp[name] = r;
-      table.push([
-        name,
-        String(r.callsPerSecond),
-        `${r.callP50Ms} / ${r.callP99Ms}`,
-        String(r.pgWritesPerSecond ?? "-"),
-        String(r.eventsPerWrite ?? "-"),
-        String(r.pgReadsPerSecond ?? "-"),
-        r.otherReplicaDeliveryP50Ms === undefined ? "-" : `${r.otherReplicaDeliveryP50Ms} / ${r.otherReplicaDeliveryP99Ms}`,
-      ]);
-      if (n === 2) {
+      if (kind === "sqlite" || ONLY.has("throughput")) {
+        const r = await throughput(s);
+        (rounds[i] ??= {})[name] = r;
+        lines.push(rowCells(REPEAT > 1 && kind === "postgres" ? `${name} #${i + 1}` : name, r), cpuLine(r));
+      }
+      if (n === 2 && i === 0 && ONLY.has("delivery")) {
         results.deliveryIdle = await deliveryIdle(s);
-        results.confirmation = {
-          sameReplica: await confirmations(s, s.nodes[0]!),
-          otherReplica: await confirmations(s, s.nodes[1]!),
-        };
+        results.confirmation = { sameReplica: await confirmations(s, s.nodes[0]!), otherReplica: await confirmations(s, s.nodes[1]!) };
         results.liveLines = await liveLines(s);
       }
     } finally {
       await s.stop();
     }
   }
+  const pgRounds = rounds.filter((r) => r["postgres, 1 replica"] && r["postgres, 2 replicas"]);
+  const ratios = pgRounds.map((r) => r["postgres, 2 replicas"]!.callsPerSecond / r["postgres, 1 replica"]!.callsPerSecond);
+  for (const name of ["sqlite, 1 replica", "postgres, 1 replica", "postgres, 2 replicas"]) {
+    // The round of the median ratio stands for the run (both rows of it, measured side by side).
+    const pick = pgRounds.length > 0 && name !== "sqlite, 1 replica" ? pgRounds[ratios.indexOf(median(ratios))]! : rounds[0];
+    if (pick?.[name]) tp[name] = pick[name]!;
+  }
   results.throughput = tp;
+  if (pgRounds.length > 1) results.throughputRounds = pgRounds;
   results.machine = { ...(results.machine as object), loadAverageAtEnd: loadavg() };
 
-  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  console.log(`\nUpdateProgress, ${INFLIGHT} in flight over ${TASKS} tasks, ${SECONDS}s per row`);
-  for (const r of table) console.log(r.map((v, c) => v.padEnd(widths[c]!)).join("  "));
-  const [sqlite, pg1, pg2] = [tp["sqlite, 1 replica"]!, tp["postgres, 1 replica"]!, tp["postgres, 2 replicas"]!];
-  console.log(
-    `ratios: postgres 1 replica / sqlite = ${round(pg1.callsPerSecond / sqlite.callsPerSecond, 2)}, ` +
-      `postgres 2 replicas / 1 replica = ${round(pg2.callsPerSecond / pg1.callsPerSecond, 2)}`,
-  );
-  const d = results.deliveryIdle as { received: number; p50Ms: number; p99Ms: number }[];
-  console.log(`\ndelivery at ${RATE} updates/s, writer on A: watcher on A p50/p99 ${d[0]!.p50Ms}/${d[0]!.p99Ms} ms, on B ${d[1]!.p50Ms}/${d[1]!.p99Ms} ms (${d[1]!.received} events)`);
-  const c = results.confirmation as Record<"sameReplica" | "otherReplica", { p50Ms: number; p99Ms: number }>;
-  console.log(`confirmation answer → held call, held on A: answered on A p50/p99 ${c.sameReplica.p50Ms}/${c.sameReplica.p99Ms} ms, on B ${c.otherReplica.p50Ms}/${c.otherReplica.p99Ms} ms`);
-  const l = results.liveLines as { emittedPerSecond: number; receivedPerSecond: number[] };
-  console.log(`live lines: ${l.emittedPerSecond}/s emitted on A (16 tasks); watcher on A got ${l.receivedPerSecond[0]}/s, on B ${l.receivedPerSecond[1]}/s (coalesced per task)`);
-  const paths: Record<string, Awaited<ReturnType<typeof commitPath>>> = {};
-  console.log(`\ncommit path without gRPC, 128 lanes of UpdateProgress mutations:`);
-  for (const [stores, maxBatch] of [
-    [1, 1],
-    [2, 1],
-    [1, 2000],
-    [2, 2000],
-  ] as const) {
-    const name = `${stores} store${stores > 1 ? "s" : ""}, ${maxBatch === 1 ? "one mutation per transaction" : "group commit"}`;
-    const r = await commitPath(stores, maxBatch);
-    paths[name] = r;
-    console.log(`  ${name.padEnd(42)} ${String(r.eventsPerSecond).padStart(6)} events/s  ${String(r.writeTxPerSecond).padStart(5)} write tx/s  ${String(r.readTxPerSecond).padStart(5)} feed read tx/s`);
+  const table = lines.filter((l): l is string[] => Array.isArray(l));
+  const widths = header.map((_, c) => Math.max(...[header, ...table].map((r) => r[c]!.length)));
+  if (lines.length > 0) {
+    console.log(`\nUpdateProgress, ${INFLIGHT} in flight over ${TASKS} tasks, ${SECONDS}s per row`);
+    for (const r of [header, ...lines]) console.log(typeof r === "string" ? r : r.map((v, c) => v.padEnd(widths[c]!)).join("  "));
   }
-  results.commitPath = paths;
+  const [sqlite, pg1, pg2] = [tp["sqlite, 1 replica"], tp["postgres, 1 replica"], tp["postgres, 2 replicas"]];
+  if (sqlite && pg1) console.log(`ratio: postgres 1 replica / sqlite = ${round(pg1.callsPerSecond / sqlite.callsPerSecond, 2)}`);
+  if (pg1 && pg2) console.log(`ratio: postgres 2 replicas / 1 replica = ${round(median(ratios), 2)} (median of ${ratios.length} interleaved rounds: ${ratios.map((x) => round(x, 2)).join(", ")})`);
+  if (results.deliveryIdle) {
+    const d = results.deliveryIdle as { received: number; p50Ms: number; p99Ms: number }[];
+    console.log(`\ndelivery at ${RATE} updates/s, writer on A: watcher on A p50/p99 ${d[0]!.p50Ms}/${d[0]!.p99Ms} ms, on B ${d[1]!.p50Ms}/${d[1]!.p99Ms} ms (${d[1]!.received} events)`);
+    const c = results.confirmation as Record<"sameReplica" | "otherReplica", { p50Ms: number; p99Ms: number }>;
+    console.log(`confirmation answer → held call, held on A: answered on A p50/p99 ${c.sameReplica.p50Ms}/${c.sameReplica.p99Ms} ms, on B ${c.otherReplica.p50Ms}/${c.otherReplica.p99Ms} ms`);
+    const l = results.liveLines as { emittedPerSecond: number; receivedPerSecond: number[] };
+    console.log(`live lines: ${l.emittedPerSecond}/s emitted on A (16 tasks); watcher on A got ${l.receivedPerSecond[0]}/s, on B ${l.receivedPerSecond[1]}/s (coalesced per task)`);
+  }
+  if (ONLY.has("commit")) {
+    const paths: Record<string, Awaited<ReturnType<typeof commitPath>>> = {};
+    console.log(`\ncommit path without gRPC, 128 lanes of UpdateProgress mutations:`);
+    for (const [stores, maxBatch] of [[1, 1], [2, 1], [1, 2000], [2, 2000]] as const) {
+      const name = `${stores} store${stores > 1 ? "s" : ""}, ${maxBatch === 1 ? "one mutation per transaction" : "group commit"}`;
+      const r = await commitPath(stores, maxBatch);
+      paths[name] = r;
+      console.log(`  ${name.padEnd(42)} ${String(r.eventsPerSecond).padStart(6)} events/s  ${String(r.writeTxPerSecond).padStart(5)} write tx/s  ${String(r.readTxPerSecond).padStart(5)} feed read tx/s`);
+    }
+    results.commitPath = paths;
+  }
   if (flags.out) writeFileSync(flags.out, `${JSON.stringify(results, null, 2)}\n`);
 }
 
