@@ -126,11 +126,11 @@ const isPersistedProgress = (e: WatchTasksResponse) => e.event.case === "progres
  * reads) and write ones (only those take a transaction id: the next id to be assigned, which
  * is server-wide, so nothing else should write meanwhile).
  */
-async function pgCounters(database: TestDatabase): Promise<{ all: number; writes: number }> {
-  const [row] = await database.query<{ all: string; writes: string }>(
-    "select xact_commit as all, pg_snapshot_xmax(pg_current_snapshot())::text as writes from pg_stat_database where datname = current_database()",
+async function pgCounters(database: TestDatabase): Promise<{ all: number; writes: number; rollbacks: number }> {
+  const [row] = await database.query<{ all: string; writes: string; rollbacks: string }>(
+    "select xact_commit as all, pg_snapshot_xmax(pg_current_snapshot())::text as writes, xact_rollback as rollbacks from pg_stat_database where datname = current_database()",
   );
-  return { all: Number(row!.all), writes: Number(row!.writes) };
+  return { all: Number(row!.all), writes: Number(row!.writes), rollbacks: Number(row!.rollbacks) };
 }
 
 /** UpdateProgress from INFLIGHT lanes split over the replicas; a watcher on the last replica times each event. */
@@ -146,7 +146,7 @@ async function throughput(s: Setup) {
     if (sent?.remote) delivery.push(t - sent.t);
   });
   await sleep(200);
-  const countersBefore = s.database ? await pgCounters(s.database) : { all: 0, writes: 0 };
+  const countersBefore = s.database ? await pgCounters(s.database) : { all: 0, writes: 0, rollbacks: 0 };
   const cpuProbe = await startCpuProbe(s.database, s.nodes.map((n) => n.server.child.pid!));
   const sampler = flags.sample && s.database ? await startLockSampler(s.database) : null;
   const latencies: number[] = [];
@@ -169,8 +169,10 @@ async function throughput(s: Setup) {
   const elapsed = (nowMs() - started) / 1000;
   const cpu = await cpuProbe.stop(calls);
   const lock = await sampler?.stop();
-  const countersAfter = s.database ? await pgCounters(s.database) : { all: 0, writes: 0 };
-  const writes = countersAfter.writes - countersBefore.writes;
+  const countersAfter = s.database ? await pgCounters(s.database) : { all: 0, writes: 0, rollbacks: 0 };
+  // Write transactions take an id whether they commit or roll back (a lost race re-runs the batch).
+  const rollbacks = countersAfter.rollbacks - countersBefore.rollbacks;
+  const writes = countersAfter.writes - countersBefore.writes - rollbacks;
   // The counters' own query is one read-only transaction (and the sampler's, one each).
   const reads = countersAfter.all - countersBefore.all - writes - 1 - (lock?.samples ?? 0);
   await sleep(500);
@@ -184,6 +186,7 @@ async function throughput(s: Setup) {
           pgWritesPerSecond: round(writes / elapsed, 0),
           eventsPerWrite: round(calls / Math.max(1, writes)),
           pgReadsPerSecond: round(reads / elapsed, 0),
+          pgRollbacksPerSecond: round(rollbacks / elapsed, 1),
         }
       : {}),
     ...(delivery.length > 0
@@ -352,7 +355,7 @@ type Row = Awaited<ReturnType<typeof throughput>>;
 /** One throughput row's cells, and the line of CPU (and commit-lock sampling) under it. */
 function rowCells(name: string, r: Row): string[] {
   const d = r.otherReplicaDeliveryP50Ms === undefined ? "-" : `${r.otherReplicaDeliveryP50Ms} / ${r.otherReplicaDeliveryP99Ms}`;
-  return [name, String(r.callsPerSecond), `${r.callP50Ms} / ${r.callP99Ms}`, String(r.pgWritesPerSecond ?? "-"), String(r.eventsPerWrite ?? "-"), String(r.pgReadsPerSecond ?? "-"), d];
+  return [name, String(r.callsPerSecond), `${r.callP50Ms} / ${r.callP99Ms}`, String(r.pgWritesPerSecond ?? "-"), String(r.eventsPerWrite ?? "-"), String(r.pgReadsPerSecond ?? "-"), String(r.pgRollbacksPerSecond ?? "-"), d];
 }
 
 function cpuLine(r: Row): string {
@@ -375,7 +378,7 @@ async function main(): Promise<void> {
     machine: { date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg() },
     settings: { seconds: SECONDS, inflight: INFLIGHT, tasks: TASKS, rate: RATE, rounds: ROUNDS, repeat: REPEAT },
   };
-  const header = ["row", "calls/s", "call p50/p99 ms", "PG write tx/s", "events/write tx", "PG read tx/s", "other-replica delivery p50/p99 ms"];
+  const header = ["row", "calls/s", "call p50/p99 ms", "PG write tx/s", "events/write tx", "PG read tx/s", "rollbacks/s", "other-replica delivery p50/p99 ms"];
   const lines: (string[] | string)[] = [];
   const tp: Record<string, Row> = {};
   const rounds: Record<string, Row>[] = [];
