@@ -49,8 +49,14 @@ export const postgresqlDialect: SqlDialect = {
   transaction: (knex, work) => knex.transaction(work),
 
   async lockForCommit(trx) {
-    // Held to COMMIT: sequences read under it follow commit order across replicas.
-    await trx.raw(`select pg_advisory_xact_lock(${COMMIT_LOCK})`);
+    // Held to COMMIT: sequences read under it follow commit order across replicas. Two
+    // statements in one simple-protocol message (one round trip of the lock's holder fewer):
+    // the second takes its snapshot after the lock is granted, so it sees every commit that
+    // released it. (One statement would not: its snapshot predates the wait.)
+    const res = await trx.raw(`select pg_advisory_xact_lock(${COMMIT_LOCK}); select coalesce(max(sequence), 0)::text as s from events`);
+    const results = res as { rows: { s: string }[] }[];
+    if (!Array.isArray(results) || results.length !== 2) throw new Error("lockForCommit: expected two results from the lock and the max(sequence)");
+    return Number(results[1]!.rows[0]!.s);
   },
 
   execute,

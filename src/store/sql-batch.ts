@@ -111,7 +111,6 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
   }
 
   async function write(trx: Knex.Transaction, changes: Changes, now: number): Promise<SequencedEvent[]> {
-    await dialect.lockForCommit(trx);
     const inserts: Task[] = [];
     const updates: Task[] = [];
     for (const t of changes.tasks.values()) (changes.baseRevisions.get(t.id) ? updates : inserts).push(t);
@@ -136,8 +135,11 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
         });
       if (n !== 1) throw new ConflictError("a confirmation changed under the batch");
     }
+    // Only the sequences need the commit lock: the row writes above are settled by their guards
+    // and row locks, so other replicas' commits can go on while they run.
+    const locked = await dialect.lockForCommit(trx);
     if (changes.events.length === 0) return [];
-    let sequence = options.knownLastSequence ? options.knownLastSequence() : await maxSequence(trx);
+    let sequence = options.knownLastSequence ? options.knownLastSequence() : (locked ?? (await maxSequence(trx)));
     const sequenced = changes.events.map(({ event }) => ({
       sequence: ++sequence,
       time: now,

@@ -27,8 +27,12 @@ export interface SqlDialect {
    * `trx` works as a knex transaction for the statements of sql-batch.ts.
    */
   transaction<T>(knex: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
-  /** Taken first in every writing transaction; serialises committers so sequence order is commit order. */
-  lockForCommit(trx: Knex.Transaction): Promise<void>;
+  /**
+   * Taken after a batch's row writes, right before its sequences: serialises committers from
+   * here to COMMIT, so sequence order is commit order. May answer the log's maximum sequence,
+   * read under the lock in the same round trip (PostgreSQL); undefined leaves that read to the caller.
+   */
+  lockForCommit(trx: Knex.Transaction): Promise<number | undefined>;
   /** Runs one statement of a batch in its transaction and answers its rows. */
   execute(trx: Knex.Transaction, sql: string, params: unknown[]): Promise<unknown[]>;
   /**
