@@ -145,3 +145,15 @@ export async function startLockSampler(database: TestDatabase, everyMs = 5) {
 
 /** Cores of this machine (for the CPU-bound verdict). */
 export const CORES = cpus().length;
+
+/**
+ * Transactions so far: all committed ones of the database (writes and the feeds' read-only
+ * reads) and write ones (only those take a transaction id: the next id to be assigned, which
+ * is server-wide, so nothing else should write meanwhile).
+ */
+export async function pgCounters(database: TestDatabase): Promise<{ all: number; writes: number; rollbacks: number }> {
+  const [row] = await database.query<{ all: string; writes: string; rollbacks: string }>(
+    "select xact_commit as all, pg_snapshot_xmax(pg_current_snapshot())::text as writes, xact_rollback as rollbacks from pg_stat_database where datname = current_database()",
+  );
+  return { all: Number(row!.all), writes: Number(row!.writes), rollbacks: Number(row!.rollbacks) };
+}

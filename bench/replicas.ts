@@ -13,6 +13,8 @@
  *   --repeat N       interleaved rounds of the two PostgreSQL throughput rows (default 1); the
  *                    ratio printed is the median of the rounds' ratios
  *   --profile DIR    CPU-profile every replica (bench/cpu-profile-hook.mjs): DIR/CPU.<pid>.cpuprofile
+ *   --affinity       each lane updates only tasks created on its own replica (as a worker whose
+ *                    channel stays on one replica), so the replicas never race for a task's row
  *   --sample         also sample pg_stat_activity + pg_locks every 5 ms during the PostgreSQL
  *                    throughput rows: share of time the commit lock is held, what its holder
  *                    does meanwhile, waiters (the sampler costs CPU: judge µs/call without it)
@@ -36,7 +38,6 @@
  * The client runs in this process on the same machine as the replicas and PostgreSQL, so
  * absolute figures are lower bounds; the ratios are the point.
  */
-import { createCommitPipeline } from "../src/events/commit-pipeline.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,14 +46,10 @@ import { grpcClient, type GrpcTestClient } from "../test/support/grpc-client.js"
 import { createTask, holdConfirmation, REPLACE_SURFACE } from "../test/support/flows.js";
 import { createTestDatabase, type TestDatabase } from "../test/support/pg.js";
 import { type ServerProcess, startServerProcess } from "../test/support/server-process.js";
-import { createTaskManager } from "../src/domain/task-manager.js";
-import { createEventHub } from "../src/events/hub.js";
-import { openDatabase } from "../src/store/orm.js";
-import { createPgFeed } from "../src/store/pg-feed.js";
-import { createSqlTaskStore } from "../src/store/sql-task-store.js";
 import type { WatchTasksResponse } from "../gen/taskcontrol/v1/task_control_service_pb.js";
 import { nowMs, percentile, ROOT, sleep } from "./lib.js";
-import { CORES, startCpuProbe, startLockSampler } from "./pg-probe.js";
+import { commitPath } from "./commit-path.js";
+import { CORES, pgCounters, startCpuProbe, startLockSampler } from "./pg-probe.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -66,6 +63,7 @@ const { values: flags } = parseArgs({
     repeat: { type: "string", default: "1" },
     sample: { type: "boolean", default: false },
     profile: { type: "string" },
+    affinity: { type: "boolean", default: false },
   },
 });
 const ONLY = new Set(flags.only.split(","));
@@ -121,18 +119,6 @@ async function setup(name: string, kind: "sqlite" | "postgres", replicas: number
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 const isPersistedProgress = (e: WatchTasksResponse) => e.event.case === "progress" && e.event.value.persisted;
 
-/**
- * Transactions so far: all committed ones of the database (writes and the feeds' read-only
- * reads) and write ones (only those take a transaction id: the next id to be assigned, which
- * is server-wide, so nothing else should write meanwhile).
- */
-async function pgCounters(database: TestDatabase): Promise<{ all: number; writes: number; rollbacks: number }> {
-  const [row] = await database.query<{ all: string; writes: string; rollbacks: string }>(
-    "select xact_commit as all, pg_snapshot_xmax(pg_current_snapshot())::text as writes, xact_rollback as rollbacks from pg_stat_database where datname = current_database()",
-  );
-  return { all: Number(row!.all), writes: Number(row!.writes), rollbacks: Number(row!.rollbacks) };
-}
-
 /** UpdateProgress from INFLIGHT lanes split over the replicas; a watcher on the last replica times each event. */
 async function throughput(s: Setup) {
   const owner = "bench";
@@ -160,7 +146,11 @@ async function throughput(s: Setup) {
         const label = `${lane}/${n}`;
         const t0 = nowMs();
         sentAt.set(label, { t: t0, remote: node !== watcherNode });
-        await node.client.unary("UpdateProgress", { taskId: tasks[(lane * 7 + n) % TASKS]!.id, progress: (n % 100) / 100, label });
+        // With --affinity a lane updates only tasks created on its replica (a worker's channel
+        // stays on one replica); without, both replicas update every task and race for its row.
+        const k = s.nodes.length;
+        const i = flags.affinity ? (((lane * 7 + n) % Math.floor(TASKS / k)) * k + (lane % k)) % TASKS : (lane * 7 + n) % TASKS;
+        await node.client.unary("UpdateProgress", { taskId: tasks[i]!.id, progress: (n % 100) / 100, label });
         latencies.push(nowMs() - t0);
         calls++;
       }
@@ -295,61 +285,6 @@ async function liveLines(s: Setup) {
   };
 }
 
-/** The store's commit path without the RPC front: `stores` feed-mode stores on one database. */
-async function commitPath(stores: number, maxBatch: number) {
-  const database = await createTestDatabase("taskcontrol_bench");
-  const replicas = await Promise.all(
-    Array.from({ length: stores }, async (_, i) => {
-      const db = await openDatabase({ db: database.url, durability: "normal" });
-      const store = createSqlTaskStore(db, { publication: "feed", maxBatch, commitNotify: { channel: "bench", origin: `s${i}` } });
-      await store.open();
-      const feed = createPgFeed({ store });
-      const hub = createEventHub();
-      const manager = createTaskManager({ store, live: hub });
-      store.onCommit(createCommitPipeline({ manager, hub }));
-      manager.open();
-      return { db, store, feed, manager };
-    }),
-  );
-  try {
-    const tasks = await Promise.all(
-      Array.from({ length: TASKS }, (_, i) =>
-        replicas[i % stores]!.manager.createTask({ owner: "o", kind: "k", label: "", checkpoint: null, requestId: "" }),
-      ),
-    );
-    const before = await pgCounters(database);
-    let done = 0;
-    const started = nowMs();
-    const deadline = started + Math.min(SECONDS, 3) * 1000;
-    await Promise.all(
-      Array.from({ length: 128 }, async (_, lane) => {
-        const { manager } = replicas[lane % stores]!;
-        for (let n = 0; nowMs() < deadline; n++) {
-          await manager.updateProgress({ taskId: tasks[(lane * 7 + n) % TASKS]!.id, progress: (n % 100) / 100 });
-          done++;
-        }
-      }),
-    );
-    const elapsed = (nowMs() - started) / 1000;
-    const after = await pgCounters(database);
-    const writes = after.writes - before.writes;
-    return {
-      eventsPerSecond: round(done / elapsed, 0),
-      writeTxPerSecond: round(writes / elapsed, 0),
-      readTxPerSecond: round((after.all - before.all - writes - 1) / elapsed, 0),
-    };
-  } finally {
-    for (const r of replicas) {
-      r.manager.drain();
-      await r.store.flush();
-      await r.feed.close();
-      r.manager.close();
-      await r.db.close();
-    }
-    await database.drop();
-  }
-}
-
 type Row = Awaited<ReturnType<typeof throughput>>;
 
 /** One throughput row's cells, and the line of CPU (and commit-lock sampling) under it. */
@@ -376,7 +311,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     machine: { date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg() },
-    settings: { seconds: SECONDS, inflight: INFLIGHT, tasks: TASKS, rate: RATE, rounds: ROUNDS, repeat: REPEAT },
+    settings: { seconds: SECONDS, inflight: INFLIGHT, tasks: TASKS, rate: RATE, rounds: ROUNDS, repeat: REPEAT, affinity: flags.affinity },
   };
   const header = ["row", "calls/s", "call p50/p99 ms", "PG write tx/s", "events/write tx", "PG read tx/s", "rollbacks/s", "other-replica delivery p50/p99 ms"];
   const lines: (string[] | string)[] = [];
@@ -442,7 +377,7 @@ async function main(): Promise<void> {
     console.log(`\ncommit path without gRPC, 128 lanes of UpdateProgress mutations:`);
     for (const [stores, maxBatch] of [[1, 1], [2, 1], [1, 2000], [2, 2000]] as const) {
       const name = `${stores} store${stores > 1 ? "s" : ""}, ${maxBatch === 1 ? "one mutation per transaction" : "group commit"}`;
-      const r = await commitPath(stores, maxBatch);
+      const r = await commitPath(stores, maxBatch, { tasks: TASKS, seconds: Math.min(SECONDS, 3) });
       paths[name] = r;
       console.log(`  ${name.padEnd(42)} ${String(r.eventsPerSecond).padStart(6)} events/s  ${String(r.writeTxPerSecond).padStart(5)} write tx/s  ${String(r.readTxPerSecond).padStart(5)} feed read tx/s`);
     }
