@@ -25,7 +25,7 @@ export interface CpuBreakdown {
 
 async function backendPids(database: TestDatabase): Promise<number[]> {
   const rows = await database.query<{ pid: number }>(
-    "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+    "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and application_name <> 'bench-lock-sampler'",
   );
   return rows.map((r) => r.pid);
 }
