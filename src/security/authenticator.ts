@@ -24,7 +24,7 @@ export interface Authenticator {
   /** False when no auth file was given: every caller is ANONYMOUS (admin), loopback only. */
   readonly enabled: boolean;
   /** The principal of `authorization: Bearer <token>`; throws UNAUTHENTICATED otherwise. */
-  authenticate(headers: Headers): Principal;
+  authenticate(headers: Pick<Headers, "get">): Principal;
   /** Swaps the principal set (SIGHUP); calls already admitted keep their principal. */
   replace(entries: readonly AuthEntry[]): void;
   /** Principals currently known (for logs on reload). */

@@ -25,7 +25,7 @@ export interface CallGuard {
    * Authenticates (UNAUTHENTICATED), authorizes (PERMISSION_DENIED) and, for a stream,
    * takes one of the principal's stream slots (RESOURCE_EXHAUSTED), in that order.
    */
-  admit(headers: Headers, method: DescMethod): Admission;
+  admit(headers: Pick<Headers, "get">, method: DescMethod): Admission;
   /** Streams a principal holds now (for tests and metrics). */
   openStreams(principalName: string): number;
 }
