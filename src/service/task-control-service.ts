@@ -38,6 +38,7 @@ import {
   watchItemToProto,
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
+import { emitAnswer, updateAnswer } from "./progress-answers.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
 import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
@@ -82,10 +83,6 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
   function emitInput(r: EmitProgressRequest) {
     return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint, attempt: Number(r.attempt) };
-  }
-
-  function progressAnswer(o: ProgressOutcome) {
-    return { found: o.found, status: statusToProto(o.status), cancelRequested: o.cancelRequested };
   }
 
   function resolved(c: Confirmation, task: Task | undefined): RequestConfirmationResponse {
@@ -142,14 +139,13 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async updateProgress(req) {
-      if (validate(UpdateProgressRequestSchema, req).unknown) return { ...progressAnswer(UNKNOWN_TASK), applied: false };
-      const o = await manager.updateProgress(updateInput(req));
-      return { ...progressAnswer(o), applied: o.applied };
+      if (validate(UpdateProgressRequestSchema, req).unknown) return updateAnswer(UNKNOWN_TASK);
+      return updateAnswer(await manager.updateProgress(updateInput(req)));
     },
 
     async emitProgress(req) {
-      if (validate(EmitProgressRequestSchema, req).unknown) return progressAnswer(UNKNOWN_TASK);
-      return progressAnswer(await manager.emitProgress(emitInput(req)));
+      if (validate(EmitProgressRequestSchema, req).unknown) return emitAnswer(UNKNOWN_TASK);
+      return emitAnswer(await manager.emitProgress(emitInput(req)));
     },
 
     async streamProgress(requests) {
@@ -399,11 +395,11 @@ function withErrorMapping(
         }
       };
     } else {
-      wrapped[method.localName] = async (...args: unknown[]) => {
+      wrapped[method.localName] = async (req: unknown, ctx: unknown) => {
         try {
-          return await fn(...args);
+          return await fn(req, ctx);
         } catch (err) {
-          throw mapped(err, args[1]);
+          throw mapped(err, ctx);
         }
       };
     }

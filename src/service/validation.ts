@@ -38,8 +38,11 @@ export function validate(schema: DescMessage, message: object, prefix = ""): Che
   const pass: Pass = { violations: [] };
   checkMessage(schema, message as Record<string, unknown>, prefix, pass);
   if (pass.violations.length > 0) throw new InvalidArgumentError(pass.violations);
-  return pass.unknown ? { unknown: pass.unknown } : {};
+  return pass.unknown ? { unknown: pass.unknown } : NOTHING_UNKNOWN;
 }
+
+/** What validate() answers for a request that names nothing that cannot exist. */
+const NOTHING_UNKNOWN: Checked = Object.freeze({});
 
 /** validate(), then NOT_FOUND (TASK_NOT_FOUND / CONFIRMATION_NOT_FOUND) for a malformed id. */
 export function validateKnown(schema: DescMessage, message: object): void {
@@ -58,12 +61,24 @@ export function eventPageLimit(pageSize: number): number {
   return Math.min(pageSize || LIMITS.defaultEventPageSize, LIMITS.maxPageSize);
 }
 
+/** A message's members with their rows of the table, looked up once per message type. */
+const membersOf = new WeakMap<DescMessage, readonly { member: DescMessage["members"][number]; rule: Rule | undefined }[]>();
+
+function rowsOf(schema: DescMessage) {
+  let rows = membersOf.get(schema);
+  if (!rows) {
+    const rules = VALIDATION[schema.typeName.slice(PACKAGE.length)] ?? {};
+    rows = schema.members.map((member) => ({ member, rule: rules[member.name] }));
+    membersOf.set(schema, rows);
+  }
+  return rows;
+}
+
 function checkMessage(schema: DescMessage, msg: Record<string, unknown>, path: string, pass: Pass): void {
-  const rules = VALIDATION[schema.typeName.slice(PACKAGE.length)] ?? {};
-  for (const member of schema.members) {
+  for (const { member, rule } of rowsOf(schema)) {
     if (pass.violations.length >= MAX_VIOLATIONS) return;
-    if (member.kind === "oneof") checkOneof(member, rules[member.name], msg, path, pass);
-    else checkField(member, rules[member.name], msg, path, pass);
+    if (member.kind === "oneof") checkOneof(member, rule, msg, path, pass);
+    else checkField(member, rule, msg, path, pass);
   }
 }
 
