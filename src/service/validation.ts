@@ -61,24 +61,37 @@ export function eventPageLimit(pageSize: number): number {
   return Math.min(pageSize || LIMITS.defaultEventPageSize, LIMITS.maxPageSize);
 }
 
-/** A message's members with their rows of the table, looked up once per message type. */
-const membersOf = new WeakMap<DescMessage, readonly { member: DescMessage["members"][number]; rule: Rule | undefined }[]>();
+/**
+ * A message's member with its row of the table, and for a field whether it holds a message of
+ * this package (which has rows of its own; Struct and Duration are rules): made once per type.
+ */
+interface Row {
+  readonly member: DescMessage["members"][number];
+  readonly rule: Rule | undefined;
+  readonly nested: boolean;
+}
 
-function rowsOf(schema: DescMessage) {
-  let rows = membersOf.get(schema);
+const rowsByType = new WeakMap<DescMessage, readonly Row[]>();
+
+function rowsOf(schema: DescMessage): readonly Row[] {
+  let rows = rowsByType.get(schema);
   if (!rows) {
     const rules = VALIDATION[schema.typeName.slice(PACKAGE.length)] ?? {};
-    rows = schema.members.map((member) => ({ member, rule: rules[member.name] }));
-    membersOf.set(schema, rows);
+    rows = schema.members.map((member) => ({
+      member,
+      rule: rules[member.name],
+      nested: member.kind === "field" && member.message !== undefined && member.message.typeName.startsWith(PACKAGE),
+    }));
+    rowsByType.set(schema, rows);
   }
   return rows;
 }
 
 function checkMessage(schema: DescMessage, msg: Record<string, unknown>, path: string, pass: Pass): void {
-  for (const { member, rule } of rowsOf(schema)) {
+  for (const { member, rule, nested } of rowsOf(schema)) {
     if (pass.violations.length >= MAX_VIOLATIONS) return;
     if (member.kind === "oneof") checkOneof(member, rule, msg, path, pass);
-    else checkField(member, rule, msg, path, pass);
+    else checkField(member, rule, nested, msg, path, pass);
   }
 }
 
@@ -97,7 +110,7 @@ function checkOneof(oneof: DescOneof, rule: Rule | undefined, msg: Record<string
   }
 }
 
-function checkField(field: DescField, rule: Rule | undefined, msg: Record<string, unknown>, path: string, pass: Pass): void {
+function checkField(field: DescField, rule: Rule | undefined, nested: boolean, msg: Record<string, unknown>, path: string, pass: Pass): void {
   const at = path + field.name;
   const value = msg[field.localName];
   if (rule) {
@@ -105,7 +118,7 @@ function checkField(field: DescField, rule: Rule | undefined, msg: Record<string
     if (problem) pass.violations.push({ field: at, description: problem });
   }
   // Messages of this package have rows of their own (Struct, Duration are rules above).
-  if (field.message && field.message.typeName.startsWith(PACKAGE)) {
+  if (nested && field.message) {
     if (field.fieldKind === "list") {
       (value as Record<string, unknown>[]).forEach((v, i) => checkMessage(field.message, v, `${at}[${i}].`, pass));
     } else if (field.fieldKind === "message" && value) {
