@@ -153,7 +153,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       const counts = { updated: 0, emitted: 0, notFound: 0, notApplied: 0 };
       const cancelled = new Set<string>();
       const inFlight: Promise<void>[] = [];
-      const tally = (kind: "update" | "emit", taskId: string) => (o: ProgressOutcome) => {
+      const tally = (kind: "update" | "emit", taskId: string, o: ProgressOutcome) => {
         if (!o.found) counts.notFound++;
         else if (!o.applied) counts.notApplied++;
         else if (kind === "update") counts.updated++;
@@ -165,6 +165,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       // is caught as it happens, not when the window is awaited: a rejection left unhandled
       // while the stream waits for its next message would take the whole process down.
       let refused: { error: unknown } | undefined;
+      const refuse = (error: unknown) => void (refused ??= { error });
       try {
         for await (const msg of requests) {
           if (refused) break;
@@ -172,15 +173,12 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           const m = msg.message;
           try {
             if (validate(StreamProgressRequestSchema, msg).unknown) {
-              tally("update", "")(UNKNOWN_TASK);
+              tally("update", "", UNKNOWN_TASK);
             } else if (m.case === "update") {
-              inFlight.push(
-                manager
-                  .updateProgress(updateInput(m.value))
-                  .then(tally("update", m.value.taskId), (error: unknown) => void (refused ??= { error })),
-              );
+              const taskId = m.value.taskId;
+              inFlight.push(manager.updateProgress(updateInput(m.value)).then((o) => tally("update", taskId, o), refuse));
             } else if (m.case === "emit") {
-              tally("emit", m.value.taskId)(await manager.emitProgress(emitInput(m.value)));
+              tally("emit", m.value.taskId, await manager.emitProgress(emitInput(m.value)));
             }
           } catch (err) {
             if (!(err instanceof InvalidArgumentError)) throw err;
