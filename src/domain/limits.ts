@@ -61,20 +61,49 @@ export function textProblem(value: string, max: number): string | undefined {
 /** What is wrong with a Struct payload (too large, too deep, non-finite numbers), or undefined. */
 export function structProblem(value: JsonObject | null | undefined): string | undefined {
   if (value == null) return undefined;
-  const deep = depthProblem(value, 1);
+  const size = { bound: 0 };
+  const deep = depthProblem(value, 1, size);
   if (deep) return deep;
+  // The walk's bound is never below the JSON's UTF-8 length: only a payload that may be too
+  // large is serialised to measure it (a checkpoint is usually far below the limit).
+  if (size.bound <= LIMITS.structBytes) return undefined;
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (bytes > LIMITS.structBytes) return `is ${bytes} bytes as JSON; at most ${LIMITS.structBytes}`;
   return undefined;
 }
 
-function depthProblem(value: JsonValue, depth: number): string | undefined {
+/**
+ * Most UTF-8 bytes JSON.stringify writes for a string: its quotes, and for each UTF-16 unit at
+ * most six (the \uXXXX escape of a control character; a character outside ASCII takes 2-3
+ * bytes, a surrogate pair 4 for its two units).
+ */
+const stringBound = (s: string) => 2 + 6 * s.length;
+/** Most characters of a finite number in JSON (e.g. -1.7976931348623157e+308). */
+const NUMBER_BOUND = 25;
+
+/** Checks depth, numbers and text, adding to `size.bound` an upper bound of the JSON's UTF-8 length. */
+function depthProblem(value: JsonValue, depth: number, size: { bound: number }): string | undefined {
   if (depth > LIMITS.structDepth) return `nested deeper than ${LIMITS.structDepth}`;
-  if (typeof value === "number" && !Number.isFinite(value)) return "holds a non-finite number";
-  if (typeof value === "string" && !value.isWellFormed()) return "holds text that is not valid UTF-8";
-  if (value !== null && typeof value === "object") {
-    for (const child of Array.isArray(value) ? value : Object.values(value)) {
-      const problem = depthProblem(child, depth + 1);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "holds a non-finite number";
+    size.bound += NUMBER_BOUND;
+  } else if (typeof value === "string") {
+    if (!value.isWellFormed()) return "holds text that is not valid UTF-8";
+    size.bound += stringBound(value);
+  } else if (value === null || typeof value !== "object") {
+    size.bound += 5; // null, true, false
+  } else if (Array.isArray(value)) {
+    size.bound += 2 + value.length; // brackets and commas
+    for (const child of value) {
+      const problem = depthProblem(child, depth + 1, size);
+      if (problem) return problem;
+    }
+  } else {
+    size.bound += 2; // braces
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      size.bound += stringBound(key) + 2; // the key, its colon and a comma
+      const problem = depthProblem(value[key]!, depth + 1, size);
       if (problem) return problem;
     }
   }

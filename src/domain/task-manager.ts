@@ -22,7 +22,7 @@ import type {
   TaskManagerOptions,
   UpdateProgressInput,
 } from "./task-manager-api.js";
-import { changed, endConfirmation, endPending, mustTask, resumeAfter } from "./transitions.js";
+import { changed, endConfirmation, endPending, mustTask, progressed, resumeAfter } from "./transitions.js";
 
 export type * from "./task-manager-api.js";
 /**
@@ -244,17 +244,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
           if (recovered) leases.recovered();
           const task = recovered ?? current;
           leases.touch(task);
-          const next = changed(
-            task,
-            {
-              progress,
-              ...(input.checkpoint !== undefined ? { checkpoint: input.checkpoint } : {}),
-              ...(input.label !== undefined ? { label: input.label } : {}),
-              // The row is written anyway: the persisted lease moves with it, for free.
-              ...(task.leaseDurationMs ? { leaseExpireTime: w.now + task.leaseDurationMs } : {}),
-            },
-            w.now,
-          );
+          const next = progressed(task, { progress, label: input.label, checkpoint: input.checkpoint }, w.now);
           w.putTask(next);
           w.emit({
             type: "progress",

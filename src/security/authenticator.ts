@@ -5,6 +5,8 @@ import type { AuthEntry } from "./auth-file.js";
 
 /** Longest bearer token accepted; anything longer is malformed, not hashed. */
 const MAX_TOKEN_LENGTH = 4096;
+/** Most accepted authorization values remembered (per token, so about one per principal). */
+const MAX_ACCEPTED = 4096;
 /** RFC 6750 b64token characters, plus the rest of visible ASCII that generators emit. */
 const TOKEN = /^[\x21-\x7e]+$/;
 
@@ -24,7 +26,7 @@ export interface Authenticator {
   /** False when no auth file was given: every caller is ANONYMOUS (admin), loopback only. */
   readonly enabled: boolean;
   /** The principal of `authorization: Bearer <token>`; throws UNAUTHENTICATED otherwise. */
-  authenticate(headers: Headers): Principal;
+  authenticate(headers: Pick<Headers, "get">): Principal;
   /** Swaps the principal set (SIGHUP); calls already admitted keep their principal. */
   replace(entries: readonly AuthEntry[]): void;
   /** Principals currently known (for logs on reload). */
@@ -34,11 +36,17 @@ export interface Authenticator {
 /** Builds the authenticator; `entries` undefined means auth is off. */
 export function createAuthenticator(entries: readonly AuthEntry[] | undefined): Authenticator {
   let table: { principal: Principal; hash: Buffer }[] = [];
+  // The principal of each authorization value already accepted, so that a worker's every call
+  // does not hash its token and compare it with every principal again. Only accepted values
+  // are kept (a flood of bad tokens cannot fill it), at most MAX_ACCEPTED, and a reload
+  // empties it (a revoked token is checked against the new table).
+  let accepted = new Map<string, Principal>();
   const set = (list: readonly AuthEntry[]) => {
     table = list.map((e) => ({
       principal: Object.freeze({ name: e.name, role: e.role, owner: e.owner }),
       hash: e.tokenSha256,
     }));
+    accepted = new Map();
   };
   if (entries) set(entries);
   const refuse = (why: string) => new ConnectError(why, Code.Unauthenticated);
@@ -54,6 +62,8 @@ export function createAuthenticator(entries: readonly AuthEntry[] | undefined): 
       // whitespace (OWS); trimmed again for any other source of headers.
       const header = headers.get("authorization")?.trim();
       if (header === undefined || header === "") throw refuse(MISSING);
+      const known = accepted.get(header);
+      if (known) return known;
       const m = SCHEME.exec(header);
       const token = m?.[1] ?? "";
       if (!m || token.length === 0 || token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) {
@@ -67,6 +77,8 @@ export function createAuthenticator(entries: readonly AuthEntry[] | undefined): 
         if (timingSafeEqual(presented, row.hash) && !found) found = row.principal;
       }
       if (!found) throw refuse("unknown bearer token");
+      if (accepted.size >= MAX_ACCEPTED) accepted.clear();
+      accepted.set(header, found);
       return found;
     },
   };

@@ -25,7 +25,7 @@ export interface CallGuard {
    * Authenticates (UNAUTHENTICATED), authorizes (PERMISSION_DENIED) and, for a stream,
    * takes one of the principal's stream slots (RESOURCE_EXHAUSTED), in that order.
    */
-  admit(headers: Headers, method: DescMethod): Admission;
+  admit(headers: Pick<Headers, "get">, method: DescMethod): Admission;
   /** Streams a principal holds now (for tests and metrics). */
   openStreams(principalName: string): number;
 }
@@ -37,11 +37,17 @@ export interface CallGuard {
 export function createCallGuard(options: CallGuardOptions): CallGuard {
   const open = new Map<string, number>();
   const noop = () => {};
+  // A unary call holds no slot: one Admission per principal serves all its unary calls.
+  const unary = new WeakMap<Principal, Admission>();
   return {
     admit(headers, method) {
       const principal = options.authenticator.authenticate(headers);
       authorize(principal, method.name);
-      if (method.methodKind === "unary") return { principal, release: noop };
+      if (method.methodKind === "unary") {
+        let admission = unary.get(principal);
+        if (!admission) unary.set(principal, (admission = Object.freeze({ principal, release: noop })));
+        return admission;
+      }
       const held = open.get(principal.name) ?? 0;
       if (held >= options.maxStreamsPerPrincipal) {
         throw new ConnectError(

@@ -38,6 +38,7 @@ import {
   watchItemToProto,
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
+import { emitAnswer, updateAnswer } from "./progress-answers.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { StreamProgressInvalidError, streamAbortKey } from "./stream-control.js";
 import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
@@ -82,10 +83,6 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
   function emitInput(r: EmitProgressRequest) {
     return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint, attempt: Number(r.attempt) };
-  }
-
-  function progressAnswer(o: ProgressOutcome) {
-    return { found: o.found, status: statusToProto(o.status), cancelRequested: o.cancelRequested };
   }
 
   function resolved(c: Confirmation, task: Task | undefined): RequestConfirmationResponse {
@@ -142,14 +139,13 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async updateProgress(req) {
-      if (validate(UpdateProgressRequestSchema, req).unknown) return { ...progressAnswer(UNKNOWN_TASK), applied: false };
-      const o = await manager.updateProgress(updateInput(req));
-      return { ...progressAnswer(o), applied: o.applied };
+      if (validate(UpdateProgressRequestSchema, req).unknown) return updateAnswer(UNKNOWN_TASK);
+      return updateAnswer(await manager.updateProgress(updateInput(req)));
     },
 
     async emitProgress(req) {
-      if (validate(EmitProgressRequestSchema, req).unknown) return progressAnswer(UNKNOWN_TASK);
-      return progressAnswer(await manager.emitProgress(emitInput(req)));
+      if (validate(EmitProgressRequestSchema, req).unknown) return emitAnswer(UNKNOWN_TASK);
+      return emitAnswer(await manager.emitProgress(emitInput(req)));
     },
 
     async streamProgress(requests) {
@@ -157,7 +153,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       const counts = { updated: 0, emitted: 0, notFound: 0, notApplied: 0 };
       const cancelled = new Set<string>();
       const inFlight: Promise<void>[] = [];
-      const tally = (kind: "update" | "emit", taskId: string) => (o: ProgressOutcome) => {
+      const tally = (kind: "update" | "emit", taskId: string, o: ProgressOutcome) => {
         if (!o.found) counts.notFound++;
         else if (!o.applied) counts.notApplied++;
         else if (kind === "update") counts.updated++;
@@ -169,6 +165,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       // is caught as it happens, not when the window is awaited: a rejection left unhandled
       // while the stream waits for its next message would take the whole process down.
       let refused: { error: unknown } | undefined;
+      const refuse = (error: unknown) => void (refused ??= { error });
       try {
         for await (const msg of requests) {
           if (refused) break;
@@ -176,15 +173,12 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
           const m = msg.message;
           try {
             if (validate(StreamProgressRequestSchema, msg).unknown) {
-              tally("update", "")(UNKNOWN_TASK);
+              tally("update", "", UNKNOWN_TASK);
             } else if (m.case === "update") {
-              inFlight.push(
-                manager
-                  .updateProgress(updateInput(m.value))
-                  .then(tally("update", m.value.taskId), (error: unknown) => void (refused ??= { error })),
-              );
+              const taskId = m.value.taskId;
+              inFlight.push(manager.updateProgress(updateInput(m.value)).then((o) => tally("update", taskId, o), refuse));
             } else if (m.case === "emit") {
-              tally("emit", m.value.taskId)(await manager.emitProgress(emitInput(m.value)));
+              tally("emit", m.value.taskId, await manager.emitProgress(emitInput(m.value)));
             }
           } catch (err) {
             if (!(err instanceof InvalidArgumentError)) throw err;
@@ -399,11 +393,11 @@ function withErrorMapping(
         }
       };
     } else {
-      wrapped[method.localName] = async (...args: unknown[]) => {
+      wrapped[method.localName] = async (req: unknown, ctx: unknown) => {
         try {
-          return await fn(...args);
+          return await fn(req, ctx);
         } catch (err) {
-          throw mapped(err, args[1]);
+          throw mapped(err, ctx);
         }
       };
     }

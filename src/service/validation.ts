@@ -38,8 +38,11 @@ export function validate(schema: DescMessage, message: object, prefix = ""): Che
   const pass: Pass = { violations: [] };
   checkMessage(schema, message as Record<string, unknown>, prefix, pass);
   if (pass.violations.length > 0) throw new InvalidArgumentError(pass.violations);
-  return pass.unknown ? { unknown: pass.unknown } : {};
+  return pass.unknown ? { unknown: pass.unknown } : NOTHING_UNKNOWN;
 }
+
+/** What validate() answers for a request that names nothing that cannot exist. */
+const NOTHING_UNKNOWN: Checked = Object.freeze({});
 
 /** validate(), then NOT_FOUND (TASK_NOT_FOUND / CONFIRMATION_NOT_FOUND) for a malformed id. */
 export function validateKnown(schema: DescMessage, message: object): void {
@@ -58,12 +61,37 @@ export function eventPageLimit(pageSize: number): number {
   return Math.min(pageSize || LIMITS.defaultEventPageSize, LIMITS.maxPageSize);
 }
 
+/**
+ * A message's member with its row of the table, and for a field whether it holds a message of
+ * this package (which has rows of its own; Struct and Duration are rules): made once per type.
+ */
+interface Row {
+  readonly member: DescMessage["members"][number];
+  readonly rule: Rule | undefined;
+  readonly nested: boolean;
+}
+
+const rowsByType = new WeakMap<DescMessage, readonly Row[]>();
+
+function rowsOf(schema: DescMessage): readonly Row[] {
+  let rows = rowsByType.get(schema);
+  if (!rows) {
+    const rules = VALIDATION[schema.typeName.slice(PACKAGE.length)] ?? {};
+    rows = schema.members.map((member) => ({
+      member,
+      rule: rules[member.name],
+      nested: member.kind === "field" && member.message !== undefined && member.message.typeName.startsWith(PACKAGE),
+    }));
+    rowsByType.set(schema, rows);
+  }
+  return rows;
+}
+
 function checkMessage(schema: DescMessage, msg: Record<string, unknown>, path: string, pass: Pass): void {
-  const rules = VALIDATION[schema.typeName.slice(PACKAGE.length)] ?? {};
-  for (const member of schema.members) {
+  for (const { member, rule, nested } of rowsOf(schema)) {
     if (pass.violations.length >= MAX_VIOLATIONS) return;
-    if (member.kind === "oneof") checkOneof(member, rules[member.name], msg, path, pass);
-    else checkField(member, rules[member.name], msg, path, pass);
+    if (member.kind === "oneof") checkOneof(member, rule, msg, path, pass);
+    else checkField(member, rule, nested, msg, path, pass);
   }
 }
 
@@ -82,7 +110,7 @@ function checkOneof(oneof: DescOneof, rule: Rule | undefined, msg: Record<string
   }
 }
 
-function checkField(field: DescField, rule: Rule | undefined, msg: Record<string, unknown>, path: string, pass: Pass): void {
+function checkField(field: DescField, rule: Rule | undefined, nested: boolean, msg: Record<string, unknown>, path: string, pass: Pass): void {
   const at = path + field.name;
   const value = msg[field.localName];
   if (rule) {
@@ -90,7 +118,7 @@ function checkField(field: DescField, rule: Rule | undefined, msg: Record<string
     if (problem) pass.violations.push({ field: at, description: problem });
   }
   // Messages of this package have rows of their own (Struct, Duration are rules above).
-  if (field.message && field.message.typeName.startsWith(PACKAGE)) {
+  if (nested && field.message) {
     if (field.fieldKind === "list") {
       (value as Record<string, unknown>[]).forEach((v, i) => checkMessage(field.message, v, `${at}[${i}].`, pass));
     } else if (field.fieldKind === "message" && value) {

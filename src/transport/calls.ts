@@ -5,6 +5,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  type ContextKey,
   type ContextValues,
   createContextKey,
   createContextValues,
@@ -51,10 +52,43 @@ function requestEnd(req: IncomingMessage | Http2ServerRequest): OnRequestEnd {
 /** Header carrying the request id both ways. */
 export const REQUEST_ID_HEADER = "x-request-id";
 
+/** What a caller's request id may hold to be kept (short and harmless in a log line). */
+const GIVEN_ID = /^[A-Za-z0-9._:/+=-]+$/;
+
+/**
+ * Fresh request ids: RFC 4122 version-4-shaped UUIDs, 74 random bits per process (from
+ * randomUUID) followed by a 48-bit counter. They need to be unique, not unguessable (they are
+ * only log correlation), and a counter is cheaper than a randomUUID per call.
+ */
+const freshRequestId = (() => {
+  const base = randomUUID().slice(0, 24); // xxxxxxxx-xxxx-4xxx-yxxx-
+  let n = 0;
+  return () => base + (n++ % 0x1000000000000).toString(16).padStart(12, "0");
+})();
+
 /** A caller's request id is kept only if it is short and harmless in a log line. */
-function requestIdOf(headers: Headers): string {
+function requestIdOf(headers: Pick<Headers, "get">): string {
   const given = headers.get(REQUEST_ID_HEADER);
-  return given && given.length <= 128 && /^[A-Za-z0-9._:/+=-]+$/.test(given) ? given : randomUUID();
+  return given && given.length <= 128 && GIVEN_ID.test(given) ? given : freshRequestId();
+}
+
+/**
+ * Context values as connect's createContextValues keeps them (a value per key id, the key's
+ * default otherwise), as a class: its methods live on the prototype, not three closures made
+ * for every call.
+ */
+class CallValues implements ContextValues {
+  get<T>(key: ContextKey<T>): T {
+    return key.id in this ? (this as unknown as Record<symbol, T>)[key.id]! : key.defaultValue;
+  }
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this as unknown as Record<symbol, T>)[key.id] = value;
+    return this;
+  }
+  delete(key: ContextKey<unknown>): this {
+    delete (this as unknown as Record<symbol, unknown>)[key.id];
+    return this;
+  }
 }
 
 /** Options of createCallHooks. */
@@ -85,7 +119,7 @@ export function createCallHooks(options: CallHooksOptions): CallHooks {
   const streams = (m: DescMethod) => m.methodKind !== "unary";
   const serverStreams = (m: DescMethod) => m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming";
 
-  function begin(transport: Transport, headers: Headers, method: DescMethod, values: ContextValues): ContextValues {
+  function begin(transport: Transport, headers: Pick<Headers, "get">, method: DescMethod, values: ContextValues): ContextValues {
     const requestId = requestIdOf(headers);
     values.set(requestIdKey, requestId);
     let admission: Admission;
@@ -179,10 +213,9 @@ export function createCallHooks(options: CallHooksOptions): CallHooks {
 
   return {
     grpc: {
-      contextValues: (headers, method) => begin("grpc", headers, method, createContextValues()),
-      onCallStart(ctx: HandlerContext) {
-        ctx.responseHeader.set(REQUEST_ID_HEADER, ctx.values.get(requestIdKey));
-      },
+      contextValues: (headers, method) => begin("grpc", headers, method, new CallValues()),
+      // The request id goes back as a response header (without a Headers built for it).
+      onCallStart: (ctx: HandlerContext) => ({ [REQUEST_ID_HEADER]: ctx.values.get(requestIdKey) }),
       onCallEnd: (method, code, ms, values) => end("grpc", method, code, ms, values),
     },
     httpContextValues: (req) => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { confirmationFixture, domainComponent as dc } from "../support/fixtures.js";
 import { describe, it } from "node:test";
 import type { DomainError, InvalidArgumentError } from "../../src/domain/errors.js";
-import { idProblem, structProblem } from "../../src/domain/limits.js";
+import { idProblem, LIMITS, structProblem } from "../../src/domain/limits.js";
 import type { Component, Confirmation } from "../../src/domain/model.js";
 import {
   assertMayAnswer,
@@ -209,5 +209,21 @@ describe("limits", () => {
     for (let i = 0; i < 40; i++) deep = (deep.x = {}) as Record<string, unknown>;
     assert.match(structProblem(root as never) ?? "", /nested deeper than 32/);
     assert.match(structProblem({ big: "x".repeat(70_000) }) ?? "", /bytes as JSON/);
+  });
+
+  it("measures a struct as its JSON's UTF-8 bytes, escapes and multi-byte characters included", () => {
+    // Few characters, many bytes: \u0001 is six bytes escaped, é two, 😀 four.
+    const escaped = "\u0001".repeat(11_000);
+    assert.equal(Buffer.byteLength(JSON.stringify({ e: escaped })) > LIMITS.structBytes, true);
+    assert.match(structProblem({ e: escaped }) ?? "", /bytes as JSON/);
+    assert.match(structProblem({ e: "é".repeat(33_000) }) ?? "", /bytes as JSON/);
+    assert.match(structProblem({ e: ["😀".repeat(8_200), "😀".repeat(8_200)] }) ?? "", /bytes as JSON/);
+    // Keys count too, and a payload just under the limit passes.
+    const keys = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`key-${"k".repeat(16)}-${i}`, i]));
+    assert.equal(Buffer.byteLength(JSON.stringify(keys)) > LIMITS.structBytes, true);
+    assert.match(structProblem(keys) ?? "", /bytes as JSON/);
+    const under = { b: "é".repeat((LIMITS.structBytes - 16) / 2) };
+    assert.equal(Buffer.byteLength(JSON.stringify(under)) <= LIMITS.structBytes, true);
+    assert.equal(structProblem(under), undefined);
   });
 });

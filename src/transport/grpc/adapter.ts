@@ -9,14 +9,18 @@ import {
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { streamAbortKey } from "../../service/stream-control.js";
-import { decoded, deserializer, metadataToHeaders, serializer, toMetadata, toStatus } from "./codec.js";
+import { CLIENT_CANCELLED, GrpcCallContext, LazyAbort, MetadataHeaderReader } from "./call-context.js";
+import { decoded, deserializer, serializer, toStatus } from "./codec.js";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
 export interface GrpcAdapterHooks {
   /** Builds the call's context values from its headers; throws a ConnectError to refuse. */
-  contextValues(headers: Headers, method: DescMethod): ContextValues | Promise<ContextValues>;
-  /** Told once the call's context exists, before the handler runs (may set response headers). */
-  onCallStart?(ctx: HandlerContext): void;
+  contextValues(headers: Pick<Headers, "get">, method: DescMethod): ContextValues | Promise<ContextValues>;
+  /**
+   * Told once the call's context exists, before the handler runs; may return response headers
+   * to send (the handler's own ctx.responseHeader entries follow them and win on a clash).
+   */
+  onCallStart?(ctx: HandlerContext): Readonly<Record<string, string>> | void;
   /**
    * Told when a call ends, with its status code, duration in milliseconds and the context
    * values contextValues built (undefined if it refused the call).
@@ -31,96 +35,8 @@ export interface GrpcAdapterHooks {
 /** Code of a call that ended well (connect's Code has no OK member). */
 const OK = 0 as Code;
 
-/**
- * Reason of the AbortController of a call the client cancelled: one preallocated error, because
- * `abort()` without a reason builds a DOMException (and captures a stack) for every call.
- */
-const CLIENT_CANCELLED = new ConnectError("the client cancelled the call", Code.Canceled);
-/** Reason a finished unary call's signal (if anyone made one) carries. */
-const CALL_FINISHED = new ConnectError("the call finished", Code.Canceled);
 /** Reason a held stream's signal carries when the server drains. */
 const SHUTTING_DOWN = new ConnectError("the server is shutting down", Code.Unavailable);
-/** Reason a call's signal carries when its deadline passes. */
-const DEADLINE_EXCEEDED = new ConnectError("the deadline passed", Code.DeadlineExceeded);
-
-/**
- * The abort side of a call, its signal made only when someone asks for it: profiles showed
- * connect's createHandlerContext (five linked AbortControllers per call) as the largest cost
- * of a short call and of a held stream's memory; unary handlers here never read the signal.
- */
-class LazyAbort {
-  private controller: AbortController | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private reason: unknown;
-  constructor(private deadlineMs?: number) {}
-
-  /** Sets the deadline (milliseconds from now) the signal should honour once it exists. */
-  setDeadline(ms: number | undefined): void {
-    this.deadlineMs = ms;
-  }
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.reason !== undefined) this.controller.abort(this.reason);
-      else if (this.deadlineMs !== undefined) {
-        this.timer = setTimeout(() => this.abort(DEADLINE_EXCEEDED), this.deadlineMs);
-        this.timer.unref();
-      }
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown = CLIENT_CANCELLED): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
-    clearTimeout(this.timer);
-    this.controller?.abort(reason);
-  }
-
-  /** The call ended: a signal someone holds reports it, and the deadline timer goes. */
-  release(): void {
-    this.abort(CALL_FINISHED);
-  }
-}
-
-/**
- * A HandlerContext over a LazyAbort: what connect's createHandlerContext builds, minus its
- * chain of linked signals (held streams pay for them in memory, short calls in time).
- */
-function callContext(init: {
-  service: DescService;
-  method: DescMethod;
-  url: string;
-  headers: Headers;
-  values: ContextValues;
-  timeoutMs: number | undefined;
-  requestSignal: LazyAbort;
-}): HandlerContext {
-  const started = Date.now();
-  init.requestSignal.setDeadline(init.timeoutMs);
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  return {
-    method: init.method,
-    service: init.service,
-    get signal() {
-      return init.requestSignal.signal;
-    },
-    timeoutMs: () => (init.timeoutMs === undefined ? undefined : init.timeoutMs - (Date.now() - started)),
-    requestMethod: "POST",
-    requestHeader: init.headers,
-    get responseHeader() {
-      return (responseHeader ??= new Headers());
-    },
-    get responseTrailer() {
-      return (responseTrailer ??= new Headers());
-    },
-    protocolName: "grpc",
-    values: init.values,
-    url: init.url,
-  };
-}
 
 /**
  * What every kind of grpc-js server call offers (grpc-js names it ServerSurfaceCall but does
@@ -133,15 +49,6 @@ interface SurfaceCall {
   on(event: "cancelled", listener: () => void): unknown;
 }
 
-/** The three kinds of call served (bidirectional streaming is not). */
-type CallKind = "unary" | "client_streaming" | "server_streaming";
-
-/** How a call's answer goes out: a callback for unary and client-streaming calls, the stream's end otherwise. */
-interface Answer {
-  ok(response: unknown, trailer: grpc.Metadata | undefined): void;
-  fail(status: Partial<grpc.StatusObject> & { code: grpc.status }): void;
-}
-
 /** What one call carries from admission to its end, for the kinds' own parts. */
 interface CallLife {
   readonly abort: LazyAbort;
@@ -152,11 +59,6 @@ interface CallLife {
   /** Sends the handler's response headers once, before the first message or the status. */
   sendHeaders(): void;
 }
-
-const replyBy = (callback: grpc.sendUnaryData<unknown>): Answer => ({
-  ok: (response, trailer) => callback(null, response, trailer),
-  fail: (status) => callback(status),
-});
 
 /** Marks a race won by the call's end rather than by the handler. */
 const STOP: unique symbol = Symbol("stop");
@@ -221,22 +123,16 @@ export function grpcService<S extends DescService>(
       responseDeserialize: deserializer(method.output),
       originalName: method.localName,
     };
-    const run = callRunner(service, method, method.methodKind, hooks);
+    const shape: CallShape = { service, method, url: `/${service.typeName}/${method.name}`, fn, hooks };
     switch (method.methodKind) {
       case "unary":
-        handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-          run(call, (ctx) => fn(decoded(call.request), ctx), replyBy(callback))) as grpc.handleUnaryCall<unknown, unknown>;
-        break;
       case "client_streaming":
-        handlers[method.name] = ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-          run(call, (ctx) => fn(requests(call), ctx), replyBy(callback))) as grpc.handleClientStreamingCall<unknown, unknown>;
+        handlers[method.name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+          new CallRun(shape, call, callback).start()) as grpc.handleUnaryCall<unknown, unknown>;
         break;
       case "server_streaming":
         handlers[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown>) =>
-          run(call, (ctx, life) => pump(call, fn(decoded(call.request), ctx) as AsyncIterable<unknown>, life), {
-            ok: (_, trailer) => call.end(trailer),
-            fail: (status) => call.emit("error", status),
-          })) as grpc.handleServerStreamingCall<unknown, unknown>;
+          new CallRun(shape, call, undefined).start()) as grpc.handleServerStreamingCall<unknown, unknown>;
         break;
     }
   }
@@ -247,88 +143,156 @@ async function* requests(call: grpc.ServerReadableStream<unknown, unknown>): Asy
   for await (const m of call) yield decoded(m);
 }
 
+/** What every call of one method shares. */
+interface CallShape {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly url: string;
+  readonly fn: (...args: unknown[]) => unknown;
+  readonly hooks: GrpcAdapterHooks;
+}
+
+type AnyCall = SurfaceCall & Partial<grpc.ServerUnaryCall<unknown, unknown>>;
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === "function";
+
 /**
  * The one call lifecycle, for every kind of call: admission (context values) before the
  * request is looked at, the HandlerContext with its deadline, cancellation, the server's
  * drain for held streams, the status with its details, response headers and trailers,
- * onStream and onCallEnd. The kinds plug in only how the handler runs and how it answers.
+ * onStream and onCallEnd. The kinds differ only in how the handler runs (its request, or the
+ * request stream, or the pump of its responses) and how it answers (the unary callback, or
+ * the stream's end). One object per call, its steps methods (profiles showed the closures of
+ * a per-call lifecycle, and the garbage they make, as a large part of a short call).
  */
-function callRunner(service: DescService, method: DescMethod, kind: CallKind, hooks: GrpcAdapterHooks) {
-  const url = `/${service.typeName}/${method.name}`;
-  const stream = kind !== "unary";
-  return (call: SurfaceCall, invoke: (ctx: HandlerContext, life: CallLife) => unknown, answer: Answer): void => {
-    const t0 = performance.now();
-    const abort = new LazyAbort();
-    const ended = kind === "server_streaming" ? new AbortController() : undefined;
-    let values: ContextValues | undefined;
-    let ctx: HandlerContext | undefined;
-    let headersSent = false;
-    let unlink: (() => void) | undefined;
-    let finished = false;
-    let cancelled = false;
-    const life: CallLife = {
-      abort,
-      ended,
-      cancelled: () => cancelled,
-      sendHeaders() {
-        if (headersSent || !ctx) return;
-        headersSent = true;
-        let any = false;
-        ctx.responseHeader.forEach(() => (any = true));
-        if (any) call.sendMetadata(toMetadata(ctx.responseHeader));
-      },
-    };
+class CallRun implements CallLife {
+  private readonly t0 = performance.now();
+  readonly abort = new LazyAbort();
+  readonly ended: AbortController | undefined;
+  private readonly stream: boolean;
+  private values: ContextValues | undefined;
+  private ctx: GrpcCallContext | undefined;
+  private extraHeaders: Readonly<Record<string, string>> | void = undefined;
+  private headersSent = false;
+  private unlink: (() => void) | undefined;
+  private finished = false;
+  private wasCancelled = false;
+
+  constructor(
+    private readonly shape: CallShape,
+    private readonly call: AnyCall,
+    /** The answer of a unary or client-streaming call; a server stream answers by its end. */
+    private readonly callback: grpc.sendUnaryData<unknown> | undefined,
+  ) {
+    const kind = shape.method.methodKind;
+    this.stream = kind !== "unary";
+    this.ended = kind === "server_streaming" ? new AbortController() : undefined;
+  }
+
+  cancelled(): boolean {
+    return this.wasCancelled;
+  }
+
+  start(): void {
+    const { call, shape } = this;
     // grpc-js emits "cancelled" after every call it answered (notifyOnCancel follows
     // sendStatus): only one before the answer is a cancel (or a deadline it answered itself).
     call.on("cancelled", () => {
-      if (finished) return;
-      cancelled = true;
-      abort.abort(CLIENT_CANCELLED);
+      if (this.finished) return;
+      this.wasCancelled = true;
+      this.abort.abort(CLIENT_CANCELLED);
     });
-    if (stream) hooks.onStream?.(method, 1);
-    // Stops the handler's signal (so its subscriptions go) before the answer, then counts the call.
-    const finish = (code: Code) => {
-      finished = true;
-      abort.release();
-      unlink?.();
-      if (stream) hooks.onStream?.(method, -1);
-      hooks.onCallEnd?.(method, code, performance.now() - t0, values);
-    };
-    (async () => {
+    if (this.stream) shape.hooks.onStream?.(shape.method, 1);
+    let result: unknown;
+    try {
       // Admission first: an unauthenticated caller learns nothing about its request's shape.
-      const deadline = call.getDeadline();
-      const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
-      const headers = metadataToHeaders(call.metadata);
-      values = await hooks.contextValues(headers, method);
-      if (ended) values.set(streamAbortKey, ended);
-      const timeoutMs = Number.isFinite(ms) ? Math.max(ms, 0) : undefined;
-      ctx = callContext({ service, method, url, headers, values, timeoutMs, requestSignal: abort });
-      if (stream && hooks.shutdownSignal) {
-        // Held streams end when the server drains; unary calls finish by themselves.
-        const shutdown = hooks.shutdownSignal;
-        const onShutdown = () => abort.abort(SHUTTING_DOWN);
-        if (shutdown.aborted) onShutdown();
-        else {
-          shutdown.addEventListener("abort", onShutdown, { once: true });
-          unlink = () => shutdown.removeEventListener("abort", onShutdown);
-        }
+      const values = shape.hooks.contextValues(new MetadataHeaderReader(call.metadata), shape.method);
+      result = isThenable(values) ? Promise.resolve(values).then((v) => this.run(v)) : this.run(values);
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (response) => this.succeeded(response),
+        (err: unknown) => this.failed(err),
+      );
+    } else this.succeeded(result);
+  }
+
+  /** The admitted call: its context, then the handler. */
+  private run(values: ContextValues): unknown {
+    const { call, shape } = this;
+    this.values = values;
+    if (this.ended) values.set(streamAbortKey, this.ended);
+    const deadline = call.getDeadline();
+    const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : deadline - Date.now();
+    const timeoutMs = Number.isFinite(ms) ? Math.max(ms, 0) : undefined;
+    const ctx = new GrpcCallContext(shape.service, shape.method, shape.url, call.metadata, values, timeoutMs, this.abort);
+    this.ctx = ctx;
+    const shutdown = shape.hooks.shutdownSignal;
+    if (this.stream && shutdown) {
+      // Held streams end when the server drains; unary calls finish by themselves.
+      const onShutdown = () => this.abort.abort(SHUTTING_DOWN);
+      if (shutdown.aborted) onShutdown();
+      else {
+        shutdown.addEventListener("abort", onShutdown, { once: true });
+        this.unlink = () => shutdown.removeEventListener("abort", onShutdown);
       }
-      hooks.onCallStart?.(ctx);
-      return invoke(ctx, life);
-    })().then(
-      (response) => {
-        finish(cancelled ? Code.Canceled : OK);
-        if (cancelled) return;
-        life.sendHeaders();
-        answer.ok(response, ctx ? toMetadata(ctx.responseTrailer) : undefined);
-      },
-      (err) => {
-        const status = toStatus(err, ctx);
-        finish(status.code as number as Code);
-        if (cancelled) return;
-        life.sendHeaders();
-        answer.fail(status);
-      },
-    );
-  };
+    }
+    this.extraHeaders = shape.hooks.onCallStart?.(ctx);
+    switch (shape.method.methodKind) {
+      case "unary":
+        return shape.fn(decoded(call.request), ctx);
+      case "client_streaming":
+        return shape.fn(requests(call as unknown as grpc.ServerReadableStream<unknown, unknown>), ctx);
+      default:
+        return pump(call as unknown as grpc.ServerWritableStream<unknown, unknown>, shape.fn(decoded(call.request), ctx) as AsyncIterable<unknown>, this);
+    }
+  }
+
+  sendHeaders(): void {
+    const ctx = this.ctx;
+    if (this.headersSent || !ctx) return;
+    this.headersSent = true;
+    const md = new grpc.Metadata();
+    let any = false;
+    const extra = this.extraHeaders;
+    if (extra) {
+      for (const k in extra) {
+        md.set(k, extra[k]!);
+        any = true;
+      }
+    }
+    if (ctx.addResponseHeaders(md)) any = true;
+    if (any) this.call.sendMetadata(md);
+  }
+
+  /** Stops the handler's signal (so its subscriptions go) before the answer, then counts the call. */
+  private finish(code: Code): void {
+    const { shape } = this;
+    this.finished = true;
+    this.abort.release();
+    this.unlink?.();
+    if (this.stream) shape.hooks.onStream?.(shape.method, -1);
+    shape.hooks.onCallEnd?.(shape.method, code, performance.now() - this.t0, this.values);
+  }
+
+  private succeeded(response: unknown): void {
+    this.finish(this.wasCancelled ? Code.Canceled : OK);
+    if (this.wasCancelled) return;
+    this.sendHeaders();
+    const trailer = this.ctx?.trailerMetadata();
+    if (this.callback) this.callback(null, response, trailer);
+    else (this.call as unknown as grpc.ServerWritableStream<unknown, unknown>).end(trailer);
+  }
+
+  private failed(err: unknown): void {
+    const status = toStatus(err, this.ctx?.trailerMetadata(new grpc.Metadata()));
+    this.finish(status.code as number as Code);
+    if (this.wasCancelled) return;
+    this.sendHeaders();
+    if (this.callback) this.callback(status);
+    else (this.call as unknown as grpc.ServerWritableStream<unknown, unknown>).emit("error", status);
+  }
 }

@@ -2,7 +2,7 @@
 // Headers and grpc-js statuses (with google.rpc.Status details), and back.
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { statusDetailsBin } from "../../service/errors.js";
 import { boundedError } from "../status.js";
@@ -62,9 +62,10 @@ export function toMetadata(headers: Headers, into = new grpc.Metadata()): grpc.M
   return into;
 }
 
-export function toStatus(err: unknown, ctx: HandlerContext | undefined): Partial<grpc.StatusObject> & { code: grpc.status } {
+/** The status of a call that failed with `err`, over the trailers the handler set (if any). */
+export function toStatus(err: unknown, trailer: grpc.Metadata | undefined): Partial<grpc.StatusObject> & { code: grpc.status } {
   const ce = boundedError(err);
-  const metadata = ctx ? toMetadata(ctx.responseTrailer) : new grpc.Metadata();
+  const metadata = trailer ?? new grpc.Metadata();
   toMetadata(ce.metadata, metadata);
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(statusDetailsBin(ce)));
   return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
