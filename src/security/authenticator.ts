@@ -1,12 +1,10 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ANONYMOUS, type Principal } from "../service/principal.js";
 import type { AuthEntry } from "./auth-file.js";
 
 /** Longest bearer token accepted; anything longer is malformed, not hashed. */
 const MAX_TOKEN_LENGTH = 4096;
-/** Most accepted authorization values remembered (per token, so about one per principal). */
-const MAX_ACCEPTED = 4096;
 /** RFC 6750 b64token characters, plus the rest of visible ASCII that generators emit. */
 const TOKEN = /^[\x21-\x7e]+$/;
 
@@ -35,25 +33,27 @@ export interface Authenticator {
 
 /** Builds the authenticator; `entries` undefined means auth is off. */
 export function createAuthenticator(entries: readonly AuthEntry[] | undefined): Authenticator {
-  let table: { principal: Principal; hash: Buffer }[] = [];
-  // The principal of each authorization value already accepted, so that a worker's every call
-  // does not hash its token and compare it with every principal again. Only accepted values
-  // are kept (a flood of bad tokens cannot fill it), at most MAX_ACCEPTED, and a reload
-  // empties it (a revoked token is checked against the new table).
-  let accepted = new Map<string, Principal>();
+  // Principals by the SHA-256 of their token (hex): a call hashes what it presents and looks
+  // the digest up, so no comparison ever touches the token itself, and the time taken does
+  // not depend on how many principals there are or which one matched.
+  let byHash = new Map<string, Principal>();
+  let size = 0;
   const set = (list: readonly AuthEntry[]) => {
-    table = list.map((e) => ({
-      principal: Object.freeze({ name: e.name, role: e.role, owner: e.owner }),
-      hash: e.tokenSha256,
-    }));
-    accepted = new Map();
+    const next = new Map<string, Principal>();
+    for (const e of list) {
+      const key = e.tokenSha256.toString("hex");
+      // Two entries with one token: the first stands, as the scan in file order did.
+      if (!next.has(key)) next.set(key, Object.freeze({ name: e.name, role: e.role, owner: e.owner }));
+    }
+    byHash = next;
+    size = list.length;
   };
   if (entries) set(entries);
   const refuse = (why: string) => new ConnectError(why, Code.Unauthenticated);
   return {
     enabled: entries !== undefined,
     get size() {
-      return table.length;
+      return size;
     },
     replace: set,
     authenticate(headers) {
@@ -62,23 +62,13 @@ export function createAuthenticator(entries: readonly AuthEntry[] | undefined): 
       // whitespace (OWS); trimmed again for any other source of headers.
       const header = headers.get("authorization")?.trim();
       if (header === undefined || header === "") throw refuse(MISSING);
-      const known = accepted.get(header);
-      if (known) return known;
       const m = SCHEME.exec(header);
       const token = m?.[1] ?? "";
       if (!m || token.length === 0 || token.length > MAX_TOKEN_LENGTH || !TOKEN.test(token)) {
         throw refuse("malformed authorization header; expected: Bearer <token>");
       }
-      const presented = createHash("sha256").update(token, "utf8").digest();
-      // Compare against every principal without stopping early: the time taken does not
-      // tell which (or whether any) hash matched.
-      let found: Principal | undefined;
-      for (const row of table) {
-        if (timingSafeEqual(presented, row.hash) && !found) found = row.principal;
-      }
+      const found = byHash.get(createHash("sha256").update(token, "utf8").digest("hex"));
       if (!found) throw refuse("unknown bearer token");
-      if (accepted.size >= MAX_ACCEPTED) accepted.clear();
-      accepted.set(header, found);
       return found;
     },
   };
