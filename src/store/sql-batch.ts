@@ -4,7 +4,7 @@ import { eventOwner, eventTaskId } from "../domain/model.js";
 import type { Mutation } from "../domain/ports.js";
 import { applyBatch, type Changes, type Loaded, requestKey } from "./batch-apply.js";
 import type { BatchOutcome } from "./batch-writer.js";
-import { confirmationToRow, eventToRow, json, taskToRow, UPDATABLE_COLUMNS } from "./row-mapping.js";
+import { confirmationToRow, eventToRow, json, taskColumnDiffers, taskToRow, UPDATABLE_COLUMNS } from "./row-mapping.js";
 import { chunks, insertStatements, type SqlDialect, updateTasksStatement } from "./sql-dialect.js";
 import { type SqliteWriter, type WriterOp, WriterConflict } from "./sqlite-writer.js";
 import { maxSequence, selectConfirmations, selectConfirmationsByRequest, selectTasks } from "./sql-reads.js";
@@ -121,9 +121,7 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
         for (const c of UPDATABLE_COLUMNS) changed.add(c);
         break;
       }
-      const a = taskToRow(before) as unknown as Record<string, unknown>;
-      const b = taskToRow(t) as unknown as Record<string, unknown>;
-      for (const c of UPDATABLE_COLUMNS) if (a[c] !== b[c]) changed.add(c);
+      for (const c of UPDATABLE_COLUMNS) if (!changed.has(c) && taskColumnDiffers(before, t, c)) changed.add(c);
     }
     const columns = UPDATABLE_COLUMNS.filter((c) => changed.has(c));
     const { sql, params } = updateTasksStatement(dialect, tasks, columns, (id) => base.get(id) ?? 0);
