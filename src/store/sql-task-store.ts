@@ -295,11 +295,8 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
       const byCount = { sql: "delete from events where sequence < ?", params: [Math.min(keepFrom, last)] };
       const byAge = { sql: "delete from events where time < ? and sequence < ?", params: [clock() - maxAgeMs, last] };
       if (db.writer) {
-        const [a, b] = await db.writer.transaction([
-          { ...byCount, sql: `${byCount.sql} returning 1` },
-          { ...byAge, sql: `${byAge.sql} returning 1` },
-        ]);
-        return a!.length + b!.length;
+        const { counts } = await db.writer.transaction([byCount, byAge]);
+        return counts[0]! + counts[1]!;
       }
       const n1 = await knex("events").where("sequence", "<", byCount.params[0]!).del();
       const n2 = await knex("events").where("time", "<", byAge.params[0]!).andWhere("sequence", "<", last).del();
@@ -355,7 +352,7 @@ async function purgeOnWriter(writer: SqliteWriter, cutoff: number, batchSize: nu
   // Only a finished task has an end time: the end-time index alone finds the batch
   // (a status filter here makes the planner sort every finished task instead).
   const batch = "select id from tasks where end_time < ? order by end_time asc limit ?";
-  const [confirmations, tasks] = await writer.transaction([
+  const { rows: [confirmations, tasks] } = await writer.transaction([
     { sql: `delete from confirmations where task_id in (${batch}) returning id`, params: [cutoff, batchSize] },
     // The status is checked again in the DELETE itself: a finished task never changes.
     { sql: `delete from tasks where id in (${batch}) and status in (${FINISHED.map(() => "?").join(", ")}) returning id`, params: [cutoff, batchSize, ...FINISHED] },

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import type { WriterAnswer, WriterOp, WriterRequest, WriterSetup } from "./sqlite-writer.js";
+import type { WriterAnswer, WriterOp, WriterRequest, WriterResult, WriterSetup } from "./sqlite-writer.js";
 
 // The thread that owns the SQLite write connection (sqlite-writer.ts posts it whole
 // transactions). Everything here is synchronous: a commit's fsync (durability full) blocks
@@ -45,7 +45,7 @@ function bindable(params: unknown[]): unknown[] {
   return params;
 }
 
-function runOp(op: WriterOp): unknown[] {
+function runOp(op: WriterOp, counts: number[]): unknown[] {
   const stmt = prepared(op.sql);
   const params = bindable(op.params);
   let rows: unknown[];
@@ -58,15 +58,17 @@ function runOp(op: WriterOp): unknown[] {
     count = stmt.run(params).changes;
   }
   if (op.expect !== undefined && count !== op.expect) throw new GuardMiss(op.conflict ?? "a row changed under the transaction");
+  counts.push(count);
   return rows;
 }
 
-function transaction(ops: readonly WriterOp[]): unknown[][] {
+function transaction(ops: readonly WriterOp[]): WriterResult {
   begin.run();
   try {
-    const results = ops.map(runOp);
+    const counts: number[] = [];
+    const rows = ops.map((op) => runOp(op, counts));
     commit.run();
-    return results;
+    return { rows, counts };
   } catch (err) {
     // Nothing of it stays (a failed COMMIT may already have ended the transaction).
     if (db.inTransaction) rollback.run();
@@ -80,9 +82,9 @@ parentPort!.on("message", (msg: WriterRequest) => {
     if (msg.close) {
       statements.clear();
       db.close();
-      answer = { id: msg.id, ok: true, results: [] };
+      answer = { id: msg.id, ok: true, result: { rows: [], counts: [] } };
     } else {
-      answer = { id: msg.id, ok: true, results: transaction(msg.ops) };
+      answer = { id: msg.id, ok: true, result: transaction(msg.ops) };
     }
   } catch (err) {
     const e = err as { message?: unknown; code?: unknown };

@@ -22,9 +22,17 @@ export interface WriterSetup {
 /** A message to the worker: a transaction, or close. */
 export type WriterRequest = { readonly id: number; readonly ops: readonly WriterOp[]; readonly close?: false } | { readonly id: number; readonly close: true };
 
-/** The worker's answer: each statement's rows (RETURNING), or why the transaction rolled back. */
+/** What a committed writer transaction answers, per statement in order. */
+export interface WriterResult {
+  /** The rows a statement answered (RETURNING; none for a plain write). */
+  readonly rows: unknown[][];
+  /** The rows a statement answered, or changed when it answers none. */
+  readonly counts: number[];
+}
+
+/** The worker's answer: what the transaction's statements answered, or why it rolled back. */
 export type WriterAnswer =
-  | { readonly id: number; readonly ok: true; readonly results: unknown[][] }
+  | { readonly id: number; readonly ok: true; readonly result: WriterResult }
   | { readonly id: number; readonly ok: false; readonly conflict: boolean; readonly message: string; readonly code?: string };
 
 /** A guard of a writer transaction missed: nothing of it was kept. */
@@ -34,9 +42,9 @@ export class WriterConflict extends Error {}
 export interface SqliteWriter {
   /**
    * BEGIN IMMEDIATE, each statement in order, COMMIT, in one trip to the writer thread;
-   * answers each statement's rows. Nothing is kept if it rejects.
+   * answers each statement's rows and count. Nothing is kept if it rejects.
    */
-  transaction(ops: readonly WriterOp[]): Promise<unknown[][]>;
+  transaction(ops: readonly WriterOp[]): Promise<WriterResult>;
   /** Answers the transactions already posted, then closes the connection and ends the thread. */
   close(): Promise<void>;
 }
@@ -51,7 +59,7 @@ export interface SqliteWriter {
  */
 export async function startSqliteWriter(setup: WriterSetup): Promise<SqliteWriter> {
   const worker = spawn(setup);
-  const waiting = new Map<number, { resolve(results: unknown[][]): void; reject(err: unknown): void }>();
+  const waiting = new Map<number, { resolve(result: WriterResult): void; reject(err: unknown): void }>();
   let nextId = 0;
   let failure: Error | null = null;
   let closing: Promise<void> | null = null;
@@ -66,14 +74,14 @@ export async function startSqliteWriter(setup: WriterSetup): Promise<SqliteWrite
     const w = waiting.get(answer.id);
     if (!w) return;
     waiting.delete(answer.id);
-    if (answer.ok) return w.resolve(answer.results);
+    if (answer.ok) return w.resolve(answer.result);
     const err = answer.conflict ? new WriterConflict(answer.message) : Object.assign(new Error(answer.message), { code: answer.code });
     w.reject(err);
   });
   worker.on("error", (err) => failAll(err));
   worker.on("exit", (code) => failAll(Object.assign(new Error(`the SQLite writer thread exited (${code})`), { code: "SQLITE_WRITER_EXITED" })));
 
-  function post(request: { ops: readonly WriterOp[] } | { close: true }): Promise<unknown[][]> {
+  function post(request: { ops: readonly WriterOp[] } | { close: true }): Promise<WriterResult> {
     if (failure) return Promise.reject(failure);
     const id = nextId++;
     return new Promise((resolve, reject) => {

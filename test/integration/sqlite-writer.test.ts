@@ -75,11 +75,28 @@ describe("the SQLite writer thread", () => {
     }
   });
 
+  it("trims the event log through the writer, never the newest event", async () => {
+    const { db, store, manager } = await opened("trim.sqlite");
+    try {
+      const task = await manager.createTask({ owner: "o", kind: "", label: "", checkpoint: null, requestId: "" });
+      for (const progress of [0.1, 0.2, 0.3, 0.4]) await manager.updateProgress({ taskId: task.id, progress });
+      const last = store.lastSequence();
+      assert.equal(await store.eventCount(), 5);
+      assert.equal(await store.trimEvents({ maxEvents: 2, maxAgeMs: 3_600_000 }), 3);
+      assert.deepEqual((await store.readEvents(0, 10)).map((e) => e.sequence), [last - 1, last]);
+      assert.equal(await store.trimEvents({ maxEvents: 1_000, maxAgeMs: -1_000 }), 1, "by age: all but the newest");
+      assert.deepEqual((await store.readEvents(0, 10)).map((e) => e.sequence), [last]);
+    } finally {
+      manager.close();
+      await db.close();
+    }
+  });
+
   it("syncs with the configured durability on its own connection", async () => {
     for (const [durability, level] of [["normal", 1], ["full", 2]] as const) {
       const { db, manager } = await opened(`sync-${durability}.sqlite`, durability);
       try {
-        const [[row]] = (await db.writer!.transaction([{ sql: "pragma synchronous", params: [] }])) as { synchronous: number }[][];
+        const [[row]] = (await db.writer!.transaction([{ sql: "pragma synchronous", params: [] }])).rows as { synchronous: number }[][];
         assert.equal(row!.synchronous, level, durability);
         const task = await manager.createTask({ owner: "o", kind: "", label: "", checkpoint: null, requestId: "" });
         assert.equal((await manager.updateProgress({ taskId: task.id, progress: 0.5 })).applied, true);
