@@ -104,8 +104,11 @@ export function createBatchWriter<O extends BatchOutcome>(options: BatchWriterOp
   function schedule(): void {
     if (flushing) return;
     flushing = (async () => {
-      // Let every call that arrived in this turn of the event loop join the batch.
-      await new Promise<void>((r) => setImmediate(r));
+      // An idle writer commits at once: only the calls queued by the same synchronous run
+      // (a stream's chunk of messages) join this batch, and whatever arrives while it commits
+      // joins the next. A setImmediate tick here made every lone call wait for the event loop
+      // to go round first (p50 2.9x a bare gRPC call under load).
+      await Promise.resolve();
       while (queue.length > 0) await flushOnce();
     })().finally(() => {
       flushing = null;

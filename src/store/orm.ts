@@ -5,6 +5,7 @@ import { ENTITIES } from "./schema.js";
 import { MIGRATIONS } from "./migrations/index.js";
 import { cacheStatements, type SqliteDatabase } from "./sqlite-statements.js";
 import { acquireSqliteLock, openFailure, type SqliteLock } from "./sqlite-lock.js";
+import { type SqliteWriter, startSqliteWriter } from "./sqlite-writer.js";
 
 /** Which database engine a connection string selects. */
 export type Dialect = "sqlite" | "postgresql";
@@ -18,6 +19,12 @@ export interface OpenDatabase {
   readonly dialect: Dialect;
   /** The ORM's own knex instance, used by the batch writer for multi-row statements. */
   readonly knex: Knex;
+  /**
+   * A SQLite file's one write connection (sqlite-writer.ts): the store's commits, purges and
+   * trims go through it. Null on PostgreSQL and for SQLite databases that are not a plain
+   * file (":memory:", "file:" URIs), which the ORM's one connection writes.
+   */
+  readonly writer: SqliteWriter | null;
   close(): Promise<void>;
 }
 
@@ -91,12 +98,22 @@ export async function openDatabase(options: { db: string; durability: Durability
     await lock?.release();
     throw dialect === "sqlite" ? openFailure(options.db, err) : err;
   }
+  let writer: SqliteWriter | null = null;
+  if (lock) {
+    writer = await startSqliteWriter({ path: options.db, synchronous: options.durability === "full" ? "FULL" : "NORMAL" }).catch(async (err: unknown) => {
+      await orm.close(true);
+      await lock?.release();
+      throw openFailure(options.db, err);
+    });
+  }
   const knex = (orm.em.getConnection() as unknown as { getKnex(): Knex }).getKnex();
   return {
     orm,
     dialect,
     knex,
+    writer,
     async close() {
+      await writer?.close();
       await orm.close(true);
       await lock?.release();
     },

@@ -77,6 +77,53 @@ export function taskToRow(t: Task): TaskRow {
   };
 }
 
+/** Each column's domain value: the JSON columns hold an object here, text in the row. */
+const TASK_FIELDS: { readonly [C in TaskColumn]: (t: Task) => unknown } = {
+  id: (t) => t.id,
+  owner: (t) => t.owner,
+  kind: (t) => t.kind,
+  label: (t) => t.label,
+  status: (t) => t.status,
+  progress: (t) => t.progress,
+  checkpoint: (t) => t.checkpoint,
+  result: (t) => t.result,
+  error_message: (t) => t.errorMessage,
+  error_details: (t) => t.errorDetails,
+  cancel_requested: (t) => t.cancelRequested,
+  cancel_reason: (t) => t.cancelReason,
+  request_id: (t) => t.requestId,
+  pending_confirmation_id: (t) => t.pendingConfirmationId,
+  create_time: (t) => t.createTime,
+  update_time: (t) => t.updateTime,
+  end_time: (t) => t.endTime,
+  revision: (t) => t.revision,
+  attempt: (t) => t.attempt,
+  lease_duration: (t) => t.leaseDurationMs,
+  lease_expire_time: (t) => t.leaseExpireTime,
+  stall_time: (t) => t.stallTime,
+  claim_request_id: (t) => t.claimRequestId,
+};
+
+const JSON_COLUMNS: ReadonlySet<TaskColumn> = new Set<TaskColumn>(["checkpoint", "result", "error_details"]);
+
+/** One column of taskToRow(t), without building the whole row. */
+export function taskColumn(t: Task, c: TaskColumn): unknown {
+  const v = TASK_FIELDS[c](t);
+  return JSON_COLUMNS.has(c) ? json(v as JsonObject | null) : v;
+}
+
+/**
+ * Whether `a` and `b` store different values in column `c` (as comparing taskToRow(a)[c]
+ * with taskToRow(b)[c] says, but JSON is serialised only when the two objects differ).
+ */
+export function taskColumnDiffers(a: Task, b: Task, c: TaskColumn): boolean {
+  const get = TASK_FIELDS[c];
+  const va = get(a);
+  const vb = get(b);
+  if (va === vb) return false;
+  return !JSON_COLUMNS.has(c) || json(va as JsonObject | null) !== json(vb as JsonObject | null);
+}
+
 /** The task a `tasks` row holds (SQLite answers 0/1 for booleans, pg strings for bigints). */
 export function rowToTask(r: TaskRow): Task {
   return {

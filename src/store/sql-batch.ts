@@ -4,8 +4,9 @@ import { eventOwner, eventTaskId } from "../domain/model.js";
 import type { Mutation } from "../domain/ports.js";
 import { applyBatch, type Changes, type Loaded, requestKey } from "./batch-apply.js";
 import type { BatchOutcome } from "./batch-writer.js";
-import { confirmationToRow, eventToRow, json, taskToRow, UPDATABLE_COLUMNS } from "./row-mapping.js";
-import { chunks, type SqlDialect, updateTasksStatement } from "./sql-dialect.js";
+import { confirmationToRow, eventToRow, json, taskColumnDiffers, taskToRow, UPDATABLE_COLUMNS } from "./row-mapping.js";
+import { chunks, insertStatements, type SqlDialect, updateTasksStatement } from "./sql-dialect.js";
+import { type SqliteWriter, type WriterOp, WriterConflict } from "./sqlite-writer.js";
 import { maxSequence, selectConfirmations, selectConfirmationsByRequest, selectTasks } from "./sql-reads.js";
 import type { TaskCache } from "./task-cache.js";
 
@@ -25,6 +26,11 @@ export interface SqlBatchOptions {
    * publishing its own commits); null makes each commit read the maximum under the lock.
    */
   readonly knownLastSequence: (() => number) | null;
+  /**
+   * The SQLite file's write connection: with knownLastSequence, each batch commits there in
+   * one trip; without, the dialect's transaction on `knex` writes it.
+   */
+  readonly writer?: SqliteWriter | null;
   /** NOTIFY this channel on commit with "<last sequence> <origin>" (PostgreSQL). */
   readonly commitNotify?: { readonly channel: string; readonly origin: string };
 }
@@ -37,6 +43,18 @@ export function isConflict(err: unknown): boolean {
   if (err instanceof ConflictError) return true;
   const text = String((err as { code?: unknown })?.code ?? "") + String((err as Error)?.message ?? "");
   return /23505|SQLITE_CONSTRAINT|UNIQUE constraint|40001|40P01/.test(text);
+}
+
+/** The UPDATE answering a confirmation: only a PENDING row changes, so RETURNING must answer it. */
+function resolveConfirmation(c: Confirmation): WriterOp {
+  return {
+    sql:
+      "update confirmations set state = ?, action = ?, answer_values = ?, resolve_time = ?, answered_by = ?, answer_time = ?, defaulted = ? " +
+      "where id = ? and state = 'pending' returning id",
+    params: [c.state, c.action, json(c.values), c.resolveTime, c.answeredBy, c.answerTime, c.defaulted, c.id],
+    expect: 1,
+    conflict: "a confirmation changed under the batch",
+  };
 }
 
 /** Changed tasks per UPDATE … FROM VALUES statement. */
@@ -89,8 +107,11 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
     return loaded;
   }
 
-  /** Writes a chunk of changed tasks, each guarded by its base revision; a miss is a conflict. */
-  async function updateTasks(trx: Knex.Transaction, tasks: Task[], base: Map<string, number>): Promise<void> {
+  /**
+   * The UPDATE of a chunk of changed tasks, each guarded by its base revision: RETURNING must
+   * answer every one of them, or another writer got there first (a conflict).
+   */
+  function updateTasks(tasks: Task[], base: Map<string, number>): WriterOp {
     // Only the columns some task of the chunk changed (a progress batch: progress, label,
     // checkpoint, update_time, revision) instead of all fourteen: fewer values to bind and write.
     const changed = new Set<string>(["update_time", "revision"]);
@@ -100,58 +121,71 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
         for (const c of UPDATABLE_COLUMNS) changed.add(c);
         break;
       }
-      const a = taskToRow(before) as unknown as Record<string, unknown>;
-      const b = taskToRow(t) as unknown as Record<string, unknown>;
-      for (const c of UPDATABLE_COLUMNS) if (a[c] !== b[c]) changed.add(c);
+      for (const c of UPDATABLE_COLUMNS) if (!changed.has(c) && taskColumnDiffers(before, t, c)) changed.add(c);
     }
     const columns = UPDATABLE_COLUMNS.filter((c) => changed.has(c));
     const { sql, params } = updateTasksStatement(dialect, tasks, columns, (id) => base.get(id) ?? 0);
-    const updated = (await dialect.execute(trx, sql, params)).length;
-    if (updated !== tasks.length) throw new ConflictError("a task changed under the batch");
+    return { sql, params, expect: tasks.length, conflict: "a task changed under the batch" };
   }
 
-  async function write(trx: Knex.Transaction, changes: Changes, now: number): Promise<SequencedEvent[]> {
+  /** The statements writing a batch's tasks and confirmations, in order. */
+  function rowOps(changes: Changes): WriterOp[] {
+    const ops: WriterOp[] = [];
     const inserts: Task[] = [];
     const updates: Task[] = [];
     for (const t of changes.tasks.values()) (changes.baseRevisions.get(t.id) ? updates : inserts).push(t);
-    await dialect.insertRows(trx, "tasks", inserts.map(taskToRow));
-    for (const part of chunks(updates, UPDATES_PER_STATEMENT)) await updateTasks(trx, part, changes.baseRevisions);
+    ops.push(...insertStatements("tasks", inserts.map(taskToRow)));
+    for (const part of chunks(updates, UPDATES_PER_STATEMENT)) ops.push(updateTasks(part, changes.baseRevisions));
     const created: Confirmation[] = [];
     const changed: Confirmation[] = [];
     for (const c of changes.confirmations.values()) (changes.newConfirmations.has(c.id) ? created : changed).push(c);
-    await dialect.insertRows(trx, "confirmations", created.map(confirmationToRow));
-    for (const c of changed) {
-      // Only PENDING rows ever change: the first answer (or expiry, or cancel) wins.
-      const n = await trx("confirmations")
-        .where({ id: c.id, state: "pending" })
-        .update({
-          state: c.state,
-          action: c.action,
-          answer_values: json(c.values),
-          resolve_time: c.resolveTime,
-          answered_by: c.answeredBy,
-          answer_time: c.answerTime,
-          defaulted: c.defaulted,
-        });
-      if (n !== 1) throw new ConflictError("a confirmation changed under the batch");
+    ops.push(...insertStatements("confirmations", created.map(confirmationToRow)));
+    // Only PENDING rows ever change: the first answer (or expiry, or cancel) wins.
+    for (const c of changed) ops.push(resolveConfirmation(c));
+    return ops;
+  }
+
+  function sequence(changes: Changes, now: number, last: number): SequencedEvent[] {
+    return changes.events.map(({ event }) => ({ sequence: ++last, time: now, taskId: eventTaskId(event), owner: eventOwner(event), event }));
+  }
+
+  /** Through the dialect's transaction, one statement at a time (PostgreSQL; SQLite without a writer thread). */
+  async function write(trx: Knex.Transaction, changes: Changes, now: number): Promise<SequencedEvent[]> {
+    for (const op of rowOps(changes)) {
+      const rows = await dialect.execute(trx, op.sql, op.params);
+      if (op.expect !== undefined && rows.length !== op.expect) throw new ConflictError(op.conflict);
     }
     // Only the sequences need the commit lock: the row writes above are settled by their guards
     // and row locks, so other replicas' commits can go on while they run.
     const locked = await dialect.lockForCommit(trx);
     if (changes.events.length === 0) return [];
-    let sequence = options.knownLastSequence ? options.knownLastSequence() : (locked ?? (await maxSequence(trx)));
-    const sequenced = changes.events.map(({ event }) => ({
-      sequence: ++sequence,
-      time: now,
-      taskId: eventTaskId(event),
-      owner: eventOwner(event),
-      event,
-    }));
+    const sequenced = sequence(changes, now, options.knownLastSequence ? options.knownLastSequence() : (locked ?? (await maxSequence(trx))));
     const notify = options.commitNotify;
     // Delivered only if this transaction commits.
-    await dialect.insertRows(trx, "events", sequenced.map(eventToRow), notify && { channel: notify.channel, payload: `${sequence} ${notify.origin}` });
+    const last = sequenced[sequenced.length - 1]!.sequence;
+    await dialect.insertRows(trx, "events", sequenced.map(eventToRow), notify && { channel: notify.channel, payload: `${last} ${notify.origin}` });
     return sequenced;
   }
+
+  /** Through the writer thread: the whole transaction in one trip (a sole writer that knows its last sequence). */
+  async function writeOnce(writer: SqliteWriter, lastSequence: () => number, changes: Changes, now: number): Promise<SequencedEvent[]> {
+    const sequenced = sequence(changes, now, lastSequence());
+    const ops = rowOps(changes);
+    ops.push(...insertStatements("events", sequenced.map(eventToRow)));
+    try {
+      await writer.transaction(ops);
+    } catch (err) {
+      throw err instanceof WriterConflict ? new ConflictError(err.message) : err;
+    }
+    return sequenced;
+  }
+
+  const writer = options.writer;
+  const lastSequence = options.knownLastSequence;
+  const commit =
+    writer && lastSequence
+      ? (changes: Changes, now: number) => writeOnce(writer, lastSequence, changes, now)
+      : (changes: Changes, now: number) => dialect.transaction(knex, (trx) => write(trx, changes, now));
 
   return async (batch, retry) => {
     const now = options.clock();
@@ -160,7 +194,7 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
     const events =
       changes.tasks.size + changes.confirmations.size + changes.events.length === 0
         ? []
-        : await dialect.transaction(knex, (trx) => write(trx, changes, now));
+        : await commit(changes, now);
     return { results, events, eventOwners: changes.events.map((e) => e.owner), changes };
   };
 }

@@ -2,7 +2,7 @@ import type { Knex } from "@mikro-orm/knex";
 import type { Task } from "../domain/model.js";
 import type { Dialect } from "./orm.js";
 import type { CommittedChanges } from "./publication.js";
-import { type TaskColumn, taskToRow } from "./row-mapping.js";
+import { type TaskColumn, taskColumn } from "./row-mapping.js";
 
 // What differs between SQLite and PostgreSQL for the batch writer and the feed, behind one
 // interface (sqlite-dialect.ts, postgresql-dialect.ts), plus the statement text both share.
@@ -68,10 +68,12 @@ export function insertStatements(table: string, rows: object[]): { sql: string; 
   const columns = Object.keys(rows[0]!);
   const perChunk = Math.max(1, Math.floor(MAX_BINDINGS / columns.length));
   const rowSql = `(${columns.map(() => "?").join(", ")})`;
-  return [...chunks(rows, perChunk)].map((part) => ({
-    sql: `insert into ${table} (${columns.join(", ")}) values ${part.map(() => rowSql).join(", ")}`,
-    params: part.flatMap((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? null)),
-  }));
+  return [...chunks(rows, perChunk)].map((part) => {
+    const params: unknown[] = new Array(part.length * columns.length);
+    let k = 0;
+    for (const r of part as Record<string, unknown>[]) for (const c of columns) params[k++] = r[c] ?? null;
+    return { sql: `insert into ${table} (${columns.join(", ")}) values ${new Array<string>(part.length).fill(rowSql).join(", ")}`, params };
+  });
 }
 
 /**
@@ -86,11 +88,12 @@ export function updateTasksStatement(
   baseRevision: (id: string) => number,
 ): { sql: string; params: unknown[] } {
   const rowSql = `(${[dialect.valuesParam("id"), dialect.valuesParam("base_revision"), ...columns.map((c) => dialect.valuesParam(c))].join(", ")})`;
-  const params: unknown[] = [];
+  const params: unknown[] = new Array(tasks.length * (columns.length + 2));
+  let k = 0;
   for (const t of tasks) {
-    const row = taskToRow(t) as unknown as Record<string, unknown>;
-    params.push(t.id, baseRevision(t.id));
-    for (const c of columns) params.push(row[c]);
+    params[k++] = t.id;
+    params[k++] = baseRevision(t.id);
+    for (const c of columns) params[k++] = taskColumn(t, c);
   }
   const sql =
     `with v(id, base_revision, ${columns.join(", ")}) as (values ${tasks.map(() => rowSql).join(", ")}) ` +

@@ -17,6 +17,7 @@ import {
   selectUnfinishedTasks,
 } from "./sql-reads.js";
 import { sqliteDialect } from "./sqlite-dialect.js";
+import type { SqliteWriter } from "./sqlite-writer.js";
 import { createTaskCache } from "./task-cache.js";
 
 /** What one publication carries (defined in publication.ts; pg-feed.ts and tests import it from here). */
@@ -173,6 +174,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
       // process that publishes its own commits it is the log's maximum.
       knownLastSequence: dialect.soleWriter && publication.publishesOwnCommits ? () => last : null,
       commitNotify: options.commitNotify,
+      writer: db.writer,
     }),
     isConflict,
     committed({ events, changes }, size) {
@@ -290,19 +292,22 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     async trimEvents({ maxEvents, maxAgeMs }) {
       // Never delete the newest event: the log's maximum is where sequences continue.
       const keepFrom = Math.max(last - maxEvents + 1, 0);
-      const byCount = await knex("events").where("sequence", "<", Math.min(keepFrom, last)).del();
-      const byAge = await knex("events")
-        .where("time", "<", clock() - maxAgeMs)
-        .andWhere("sequence", "<", last)
-        .del();
-      return Number(byCount) + Number(byAge);
+      const byCount = { sql: "delete from events where sequence < ?", params: [Math.min(keepFrom, last)] };
+      const byAge = { sql: "delete from events where time < ? and sequence < ?", params: [clock() - maxAgeMs, last] };
+      if (db.writer) {
+        const { counts } = await db.writer.transaction([byCount, byAge]);
+        return counts[0]! + counts[1]!;
+      }
+      const n1 = await knex("events").where("sequence", "<", byCount.params[0]!).del();
+      const n2 = await knex("events").where("time", "<", byAge.params[0]!).andWhere("sequence", "<", last).del();
+      return Number(n1) + Number(n2);
     },
 
     async purgeFinishedTasks({ maxAgeMs, batchSize = 100, pauseMs = 10, signal, onBatch }) {
       const cutoff = clock() - maxAgeMs;
       let total = 0;
       while (signal?.aborted !== true) {
-        const gone = await knex.transaction(async (trx) => {
+        const gone = db.writer ? await purgeOnWriter(db.writer, cutoff, batchSize) : await knex.transaction(async (trx) => {
           // Only a finished task has an end time: the end-time index alone finds the batch
           // (a status filter here makes the planner sort every finished task instead).
           const tasks = (await trx("tasks")
@@ -336,6 +341,26 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
     },
   };
   return store;
+}
+
+/**
+ * One retention batch in one writer transaction: the finished tasks that ended first, oldest
+ * first, with their confirmations. The same subquery names the batch in both DELETEs (the
+ * transaction holds the write lock, so nothing moves between them).
+ */
+async function purgeOnWriter(writer: SqliteWriter, cutoff: number, batchSize: number): Promise<{ taskIds: string[]; confirmationIds: string[] }> {
+  // Only a finished task has an end time: the end-time index alone finds the batch
+  // (a status filter here makes the planner sort every finished task instead).
+  const batch = "select id from tasks where end_time < ? order by end_time asc limit ?";
+  const { rows: [confirmations, tasks] } = await writer.transaction([
+    { sql: `delete from confirmations where task_id in (${batch}) returning id`, params: [cutoff, batchSize] },
+    // The status is checked again in the DELETE itself: a finished task never changes.
+    { sql: `delete from tasks where id in (${batch}) and status in (${FINISHED.map(() => "?").join(", ")}) returning id`, params: [cutoff, batchSize, ...FINISHED] },
+  ]);
+  return {
+    taskIds: (tasks as { id: string }[]).map((t) => t.id),
+    confirmationIds: (confirmations as { id: string }[]).map((c) => c.id),
+  };
 }
 
 function newestFirst(a: Task, b: Task): number {
