@@ -21,8 +21,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { DescMessage, DescMethod } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { Queue, type Job } from "bullmq";
 import { Redis } from "ioredis";
@@ -32,7 +31,6 @@ import {
   EmitProgressRequestSchema,
   HeartbeatRequestSchema,
   StreamProgressRequestSchema,
-  TaskControlService,
   UpdateProgressRequestSchema,
   type CancelTaskResponse,
   type CreateTaskResponse,
@@ -44,6 +42,13 @@ import {
   type Agent,
   type BenchServer,
   cpuSeconds,
+  drive,
+  encode,
+  identity,
+  INFLIGHT,
+  method,
+  path,
+  unarySender,
   machineBusySeconds,
   nowMs,
   percentile,
@@ -73,7 +78,6 @@ const only = new Set(opts.only ? opts.only.split(",").map((s) => s.trim()) : ALL
 const QUICK = opts.quick!;
 const ROUNDS = QUICK && !process.argv.includes("--rounds") ? 2 : Number(opts.rounds);
 const ROUND_MS = QUICK && !process.argv.includes("--round-ms") ? 1500 : Number(opts["round-ms"]);
-const INFLIGHT = 64;
 const TASKS = 1000;
 const STREAMS = 8;
 const FANOUT_LEVELS = QUICK ? [1, 100] : [1, 100, 1000];
@@ -171,57 +175,6 @@ const results: Record<string, unknown> = {};
 const notes: string[] = [];
 
 // ---- clients -------------------------------------------------------------------------------
-
-const identity = (b: Buffer) => b;
-function encode<S extends DescMessage>(schema: S, init: object): Buffer {
-  const b = toBinary(schema, create(schema, init as never));
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-const method = (name: string): DescMethod => TaskControlService.methods.find((m) => m.name === name)!;
-const path = (m: DescMethod) => `/${TaskControlService.typeName}/${m.name}`;
-
-/**
- * A unary sender on the raw grpc-js client of test/support: requests are encoded once up front
- * (the same buffers go to both targets, so the client's cost is equal and small), responses
- * are decoded with fromBinary as any client would.
- */
-function unarySender(client: GrpcTestClient, name: string, requests: Buffer[]) {
-  const m = method(name);
-  const p = path(m);
-  const de = (b: Buffer) => fromBinary(m.output, b);
-  const raw = client.raw;
-  return (i: number) =>
-    new Promise<unknown>((resolve, reject) =>
-      raw.makeUnaryRequest(p, identity, de, requests[i % requests.length]!, (err, res) => (err ? reject(err) : resolve(res))),
-    );
-}
-
-/** `inflight` loops call `send` until `ms` pass; answers completed calls per second. */
-async function drive(send: (i: number) => Promise<unknown>, ms: number, inflight = INFLIGHT, check?: (r: unknown) => boolean) {
-  let next = 0;
-  let done = 0;
-  let errors = 0;
-  let bad = 0;
-  let firstError = "";
-  const t0 = nowMs();
-  const end = t0 + ms;
-  await Promise.all(
-    Array.from({ length: inflight }, async () => {
-      while (nowMs() < end) {
-        try {
-          const r = await send(next++);
-          done++;
-          if (check && !check(r)) bad++;
-        } catch (err) {
-          errors++;
-          firstError ||= String((err as Error).message ?? err);
-        }
-      }
-    }),
-  );
-  const elapsed = (nowMs() - t0) / 1000;
-  return { rate: done / elapsed, done, errors, bad, firstError, elapsed };
-}
 
 /** Measures client and server CPU around fn. */
 async function withCpu<T>(
