@@ -1,5 +1,5 @@
 import type { Knex } from "@mikro-orm/knex";
-import type { Confirmation, Task } from "../domain/model.js";
+import type { Confirmation, Task, TaskStatus } from "../domain/model.js";
 import { rowToConfirmation, rowToTask } from "./row-mapping.js";
 import type { ConfirmationRow, TaskRow } from "./schema.js";
 import { chunks } from "./sql-dialect.js";
@@ -20,9 +20,20 @@ export async function selectTasks(knex: Knex, column: "id" | "request_id", value
   return out;
 }
 
-/** Every unfinished task. */
+/** The statuses a task is in until it ends: every status but TERMINAL_STATUSES. */
+export const UNFINISHED_STATUSES = ["running", "waiting_confirmation", "stalled"] as const satisfies readonly TaskStatus[];
+// Compile-time check that the list is every status that is not terminal.
+type Unfinished = (typeof UNFINISHED_STATUSES)[number];
+const _everyUnfinished: Exclude<TaskStatus, "succeeded" | "failed" | "cancelled"> extends Unfinished ? true : never = true;
+void _everyUnfinished;
+
+/**
+ * Every unfinished task. An IN list of the unfinished statuses, not NOT IN the finished
+ * ones: the status index finds them, where NOT IN scans every row (a million at 0.5 s, most
+ * of them finished).
+ */
 export async function selectUnfinishedTasks(knex: Knex): Promise<Task[]> {
-  const rows = (await knex("tasks").whereNotIn("status", ["succeeded", "failed", "cancelled"])) as TaskRow[];
+  const rows = (await knex("tasks").whereIn("status", UNFINISHED_STATUSES)) as TaskRow[];
   return rows.map(rowToTask);
 }
 
