@@ -185,7 +185,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
   const store: SqlTaskStore = {
     async open() {
-      for (const t of await selectUnfinishedTasks(knex)) cache.remember(t);
+      for (const t of await selectUnfinishedTasks(knex, db.dialect)) cache.remember(t);
       for (const c of await selectPendingConfirmations(knex)) cache.rememberConfirmation(c);
       last = await maxSequence(knex);
     },
@@ -262,7 +262,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
     async refresh() {
       const held = await selectTasks(knex, "id", cache.taskIds());
-      for (const t of [...held, ...(await selectUnfinishedTasks(knex))]) cache.rememberIfNewer(t);
+      for (const t of [...held, ...(await selectUnfinishedTasks(knex, db.dialect))]) cache.rememberIfNewer(t);
       const pendingIds = cache.pendingConfirmationIds();
       const pending = await selectPendingConfirmations(knex);
       for (const c of await selectConfirmations(knex, pendingIds)) cache.rememberConfirmationIfNewer(c);
