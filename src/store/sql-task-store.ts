@@ -203,14 +203,14 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
     peekTask: (id) => cache.task(id),
 
-    activeTasks({ owner, taskIds }) {
+    activeTasks({ owner, taskIds, unordered }) {
       const out: Task[] = [];
       for (const t of cache.activeTasks()) {
         if (owner !== undefined && t.owner !== owner) continue;
         if (taskIds && !taskIds.has(t.id)) continue;
         out.push(t);
       }
-      return out.sort(newestFirst);
+      return unordered ? out : out.sort(newestFirst);
     },
 
     async listTasks(query: TaskQuery) {
