@@ -102,6 +102,8 @@ export const TaskSchema = new EntitySchema<TaskRow>({
     { name: "tasks_create_idx", properties: ["create_time", "id"] },
     // ListTasks by status, newest first (and every lookup by status alone).
     { name: "tasks_status_create_idx", properties: ["status", "create_time", "id"] },
+    // ListTasks by owner and status, newest first.
+    { name: "tasks_owner_status_create_idx", properties: ["owner", "status", "create_time", "id"] },
     // Retention finds the finished tasks that ended before a cut-off without a scan.
     { name: "tasks_end_idx", properties: ["end_time"] },
   ],

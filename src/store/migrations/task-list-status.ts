@@ -6,7 +6,7 @@ import { Migration } from "@mikro-orm/migrations";
  * status (80,000 running ones of a million took a temp B-tree per page; bench/million.ts).
  * It also serves every lookup by status alone (the start-up read of the unfinished tasks),
  * so it replaces `tasks_status_idx`, whose column it leads with. The SQL is in the form
- * MikroORM's schema generator writes; test/integration/migrations.test.ts checks that the
+ * MikroORM's schema generator writes; test/integration/store.test.ts checks that the
  * entities of src/store/schema.ts and the migrated database agree.
  */
 
