@@ -1,8 +1,9 @@
 /**
  * The benchmark of issue 4, in one run:  node --import tsx bench/run.ts [options]
  *
- *   --only a,b,…     sections to run: unary, serial, stream, fanout, cancel, bullmq, naive, memory, replicas
- *                    (default all; replicas runs bench/replicas.ts: 1 vs 2 replicas on PostgreSQL)
+ *   --only a,b,…     sections to run: unary, serial, stream, fanout, cancel, bullmq, naive, memory, replicas,
+ *                    million (default all; replicas runs bench/replicas.ts: 1 vs 2 replicas on PostgreSQL;
+ *                    million runs bench/million.ts: 1,000,000 tasks vs 5,000, 100,000 under --quick)
  *   --quick          a short run (also BENCH_QUICK=1): 2 rounds of 1.5 s, 2,000 held streams,
  *                    fan-out at 1 and 100 watchers; same rows, wider error bars
  *   --rounds N       A/B rounds per method (default 4)
@@ -73,7 +74,7 @@ const { values: opts } = parseArgs({
     quick: { type: "boolean", default: process.env.BENCH_QUICK === "1" },
   },
 });
-const ALL = ["unary", "serial", "stream", "fanout", "cancel", "bullmq", "naive", "memory", "replicas"] as const;
+const ALL = ["unary", "serial", "stream", "fanout", "cancel", "bullmq", "naive", "memory", "replicas", "million"] as const;
 const only = new Set(opts.only ? opts.only.split(",").map((s) => s.trim()) : ALL);
 const QUICK = opts.quick!;
 const ROUNDS = QUICK && !process.argv.includes("--rounds") ? 2 : Number(opts.rounds);
@@ -705,6 +706,27 @@ async function sectionReplicas(dir: string): Promise<void> {
 }
 
 /**
+ * The million-task rows: bench/million.ts in a child process (its own seeded databases and
+ * servers; --quick seeds 100,000 tasks instead of 1,000,000), whose JSON carries its rows
+ * and verdicts.
+ */
+async function sectionMillion(dir: string): Promise<void> {
+  const out = join(dir, "million.json");
+  try {
+    execFileSync(process.execPath, ["--import", "tsx", "bench/million.ts", ...(QUICK ? ["--quick"] : []), "--out", out], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+      timeout: 1_800_000,
+    });
+  } catch (err) {
+    notes.push(`million: bench/million.ts failed (${(err as Error).message.split("\n")[0]})`);
+    return;
+  }
+  results.million = JSON.parse(readFileSync(out, "utf8"));
+  log(`million: ${(results.million as { rows: unknown[] }).rows.length} rows`);
+}
+
+/**
  * CancelTask → the worker's event: 1,000 leased tasks running, each watched by its worker
  * (WatchTasks with task_ids, as the Python SDK's run_background does) and heartbeating in the
  * background; the tasks are cancelled one at a time. Latency = receipt of the status_changed
@@ -1074,6 +1096,10 @@ function table(): { text: string; targets: { name: string; value: number; target
       "",
     ]);
   }
+  if (R.million?.rows) {
+    for (const row of R.million.rows as string[][]) rows.push(row);
+    for (const t of R.million.targets ?? []) targets.push(t);
+  }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
   const text = [line(rows[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
@@ -1183,6 +1209,7 @@ async function main(): Promise<void> {
       }
       if (only.has("memory")) await sectionMemory(dir, bare!, agents);
       if (only.has("replicas")) await sectionReplicas(dir);
+      if (only.has("million")) await sectionMillion(dir);
     } finally {
       svcClient?.close();
       bareClient?.close();
