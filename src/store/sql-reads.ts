@@ -1,5 +1,6 @@
 import type { Knex } from "@mikro-orm/knex";
 import type { Confirmation, Task, TaskStatus } from "../domain/model.js";
+import type { TaskQuery } from "../domain/ports.js";
 import { rowToConfirmation, rowToTask, TASK_COLUMNS } from "./row-mapping.js";
 import type { ConfirmationRow, TaskRow } from "./schema.js";
 import { chunks } from "./sql-dialect.js";
@@ -91,6 +92,29 @@ function taskRowOf(v: readonly unknown[]): TaskRow {
 function afterInIndex(a: Task, b: Task): boolean {
   if (a.createTime !== b.createTime) return a.createTime > b.createTime;
   return Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)) > 0;
+}
+
+/**
+ * One ListTasks page, newest first: (create_time, id) descending after `before`, with the
+ * owner and status filters. A knex query, not MikroORM's em.find: the ORM's hydration of a
+ * 51-row page cost about 2.5 ms of CPU against 0.5 ms for these rows (measured on the seeded
+ * million-task database). The indexes it uses are checked by test/integration/query-plans.test.ts.
+ */
+export async function selectTaskPage(knex: Knex, query: TaskQuery): Promise<Task[]> {
+  const q = knex("tasks");
+  if (query.owner !== undefined) q.where("owner", query.owner);
+  if (query.statuses && query.statuses.length > 0) q.whereIn("status", query.statuses);
+  const before = query.before;
+  if (before) {
+    q.where((w) => w.where("create_time", "<", before.createTime).orWhere((e) => e.where("create_time", before.createTime).andWhere("id", "<", before.id)));
+  }
+  const rows = (await q
+    .orderBy([
+      { column: "create_time", order: "desc" },
+      { column: "id", order: "desc" },
+    ])
+    .limit(query.limit)) as TaskRow[];
+  return rows.map(rowToTask);
 }
 
 /** Confirmations by id, in no particular order. */

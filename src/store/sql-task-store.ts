@@ -4,15 +4,15 @@ import { createBatchWriter } from "./batch-writer.js";
 import type { OpenDatabase } from "./orm.js";
 import { postgresqlDialect } from "./postgresql-dialect.js";
 import { type CommittedChanges, directPublication, feedPublication, type PublicationStrategy } from "./publication.js";
-import { rowToEvent, rowToTask } from "./row-mapping.js";
-import type { EventRow, TaskRow } from "./schema.js";
-import { TaskSchema } from "./schema.js";
+import { rowToEvent } from "./row-mapping.js";
+import type { EventRow } from "./schema.js";
 import { createSqlBatchAttempt, isConflict, type SqlBatchOutcome } from "./sql-batch.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import {
   maxSequence,
   selectConfirmations,
   selectPendingConfirmations,
+  selectTaskPage,
   selectTasks,
   selectUnfinishedTasks,
 } from "./sql-reads.js";
@@ -213,21 +213,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
       return unordered ? out : out.sort(newestFirst);
     },
 
-    async listTasks(query: TaskQuery) {
-      const em = db.orm.em.fork();
-      const where: Record<string, unknown> = {};
-      if (query.owner !== undefined) where.owner = query.owner;
-      if (query.statuses && query.statuses.length > 0) where.status = { $in: query.statuses };
-      if (query.before) {
-        const { createTime, id } = query.before;
-        where.$or = [{ create_time: { $lt: createTime } }, { create_time: createTime, id: { $lt: id } }];
-      }
-      const rows = await em.find(TaskSchema, where, {
-        orderBy: { create_time: "desc", id: "desc" },
-        limit: query.limit,
-      });
-      return rows.map((r) => rowToTask(r as TaskRow));
-    },
+    listTasks: (query: TaskQuery) => selectTaskPage(knex, query),
 
     async getConfirmation(id) {
       const cached = cache.confirmation(id);
