@@ -105,9 +105,10 @@ export async function selectTaskPage(knex: Knex, query: TaskQuery): Promise<Task
   if (query.owner !== undefined) q.where("owner", query.owner);
   if (query.statuses && query.statuses.length > 0) q.whereIn("status", query.statuses);
   const before = query.before;
-  if (before) {
-    q.where((w) => w.where("create_time", "<", before.createTime).orWhere((e) => e.where("create_time", before.createTime).andWhere("id", "<", before.id)));
-  }
+  // A row value, so the index is entered at the token's place: the same condition as
+  // "create_time < c OR (create_time = c AND id < i)", which SQLite plans as a scan from the
+  // newest task when c comes as two parameters (a deep page then reads every newer task).
+  if (before) q.whereRaw("(??, ??) < (?, ?)", ["create_time", "id", before.createTime, before.id]);
   const rows = (await q
     .orderBy([
       { column: "create_time", order: "desc" },
