@@ -1,7 +1,7 @@
 /**
  * The seeded databases of bench/million.ts: `tasks` tasks of which one in ten is unfinished
  * (running, half of them leased; waiting on a pending confirmation; stalled), the rest
- * finished within the task retention (30 days), scattered over OWNERS owners, and the event log
+ * finished within the task retention (30 days), scattered over OWNERS owners (owner-0 has a fifth), and the event log
  * as the default retention keeps it (EVENTS_PER_TASK per task, at most 1,000,000, all within
  * its 7 days). One transaction, multi-row inserts of benchTaskRow rows.
  */
@@ -33,8 +33,15 @@ export function statusAt(i: number): "running" | "waiting_confirmation" | "stall
   return i % 7 === 0 ? "failed" : i % 13 === 0 ? "cancelled" : "succeeded";
 }
 
-/** The owner of the task at position i: scattered (a multiplicative hash), so every owner has tasks of every status. */
-export const ownerAt = (i: number) => `owner-${(Math.imul(i, 2654435761) >>> 16) % OWNERS}`;
+/**
+ * The owner of the task at position i: scattered (a multiplicative hash), so every owner has
+ * tasks of every status; owner-0 has a fifth of all tasks (one big tenant), the others about
+ * 0.8 % each.
+ */
+export function ownerAt(i: number): string {
+  const h = (Math.imul(i, 2654435761) >>> 16) % 1000;
+  return h < 200 ? "owner-0" : `owner-${1 + (h % (OWNERS - 1))}`;
+}
 
 /** One seeded database: ids by position (create time grows with it) and sizes. */
 export interface Seeded {

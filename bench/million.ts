@@ -147,14 +147,23 @@ async function tokenAfter(side: Side, request: object, i: number): Promise<strin
   return Buffer.from(JSON.stringify({ ...t, c: side.seed.createTimes[i], i: side.seed.ids[i] })).toString("base64url");
 }
 
+/** More than a ListTasks page (50 by default) older than a deep page's token. */
+const FULL_PAGE = 60;
+
 /** The ListTasks requests measured, by row name, for one side. */
 async function listRequests(side: Side): Promise<Record<string, Buffer>> {
   const n = side.seed.tasks;
+  // The token's place: the middle of the matching tasks, but with a full page (and more)
+  // older than it at both sizes, so both sides read a whole page.
   const mid = (pick: (i: number) => boolean) => {
-    for (let i = Math.floor(n / 2); i < n; i++) if (pick(i)) return i;
-    throw new Error("no such task");
+    const matching: number[] = [];
+    for (let i = 0; i < n; i++) if (pick(i)) matching.push(i);
+    const k = Math.max(FULL_PAGE, Math.floor(matching.length / 2));
+    if (matching.length <= k) throw new Error(`only ${matching.length} tasks match: no full deep page`);
+    return matching[k]!;
   };
-  const owner = ownerAt(7);
+  // The big owner (a fifth of all tasks): its deep page with one status is a full page at 5,000 too.
+  const owner = ownerAt(0);
   const byOwner = (i: number) => ownerAt(i) === owner;
   const running = (i: number) => statusAt(i) === "running";
   const status = { statuses: [TaskStatus.RUNNING] };
