@@ -5,6 +5,10 @@
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod } from "@bufbuild/protobuf";
+import type { GrpcTestClient } from "../test/support/grpc-client.js";
+import { TaskControlService } from "../gen/taskcontrol/v1/task_control_service_pb.js";
 import type { TaskRow } from "../src/store/schema.js";
 
 /** Repository root. */
@@ -59,6 +63,67 @@ export async function settledRss(pid: number, samples = 5, gapMs = 200): Promise
   }
   return percentile(out, 50);
 }
+
+// ---- unary load on the raw grpc-js client (bench/run.ts's rows and bench/million.ts) ---------
+
+/** Calls kept in flight by the 64-in-flight rows. */
+export const INFLIGHT = 64;
+
+/** A pass-through (de)serializer: requests go on the wire as encoded up front. */
+export const identity = (b: Buffer) => b;
+/** A request message encoded once, as a Buffer for the raw client. */
+export function encode<S extends DescMessage>(schema: S, init: object): Buffer {
+  const b = toBinary(schema, create(schema, init as never));
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+/** A method of TaskControlService by its wire name. */
+export const method = (name: string): DescMethod => TaskControlService.methods.find((m) => m.name === name)!;
+/** The HTTP/2 path of a method. */
+export const path = (m: DescMethod) => `/${TaskControlService.typeName}/${m.name}`;
+
+/**
+ * A unary sender on the raw grpc-js client of test/support: requests are encoded once up front
+ * (the same buffers go to both targets, so the client's cost is equal and small), responses
+ * are decoded with fromBinary as any client would.
+ */
+export function unarySender(client: GrpcTestClient, name: string, requests: Buffer[]) {
+  const m = method(name);
+  const p = path(m);
+  const de = (b: Buffer) => fromBinary(m.output, b);
+  const raw = client.raw;
+  return (i: number) =>
+    new Promise<unknown>((resolve, reject) =>
+      raw.makeUnaryRequest(p, identity, de, requests[i % requests.length]!, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+}
+
+/** `inflight` loops call `send` until `ms` pass; answers completed calls per second. */
+export async function drive(send: (i: number) => Promise<unknown>, ms: number, inflight = INFLIGHT, check?: (r: unknown) => boolean) {
+  let next = 0;
+  let done = 0;
+  let errors = 0;
+  let bad = 0;
+  let firstError = "";
+  const t0 = nowMs();
+  const end = t0 + ms;
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      while (nowMs() < end) {
+        try {
+          const r = await send(next++);
+          done++;
+          if (check && !check(r)) bad++;
+        } catch (err) {
+          errors++;
+          firstError ||= String((err as Error).message ?? err);
+        }
+      }
+    }),
+  );
+  const elapsed = (nowMs() - t0) / 1000;
+  return { rate: done / elapsed, done, errors, bad, firstError, elapsed };
+}
+
 
 // ---- child processes talking JSON over IPC -----------------------------------------------
 

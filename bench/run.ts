@@ -1,8 +1,9 @@
 /**
  * The benchmark of issue 4, in one run:  node --import tsx bench/run.ts [options]
  *
- *   --only a,b,…     sections to run: unary, serial, stream, fanout, cancel, bullmq, naive, memory, replicas
- *                    (default all; replicas runs bench/replicas.ts: 1 vs 2 replicas on PostgreSQL)
+ *   --only a,b,…     sections to run: unary, serial, stream, fanout, cancel, bullmq, naive, memory, replicas,
+ *                    million (default all; replicas runs bench/replicas.ts: 1 vs 2 replicas on PostgreSQL;
+ *                    million runs bench/million.ts: 1,000,000 tasks vs 5,000, 100,000 under --quick)
  *   --quick          a short run (also BENCH_QUICK=1): 2 rounds of 1.5 s, 2,000 held streams,
  *                    fan-out at 1 and 100 watchers; same rows, wider error bars
  *   --rounds N       A/B rounds per method (default 4)
@@ -21,8 +22,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { DescMessage, DescMethod } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import { Queue, type Job } from "bullmq";
 import { Redis } from "ioredis";
@@ -32,7 +32,6 @@ import {
   EmitProgressRequestSchema,
   HeartbeatRequestSchema,
   StreamProgressRequestSchema,
-  TaskControlService,
   UpdateProgressRequestSchema,
   type CancelTaskResponse,
   type CreateTaskResponse,
@@ -44,6 +43,13 @@ import {
   type Agent,
   type BenchServer,
   cpuSeconds,
+  drive,
+  encode,
+  identity,
+  INFLIGHT,
+  method,
+  path,
+  unarySender,
   machineBusySeconds,
   nowMs,
   percentile,
@@ -68,12 +74,11 @@ const { values: opts } = parseArgs({
     quick: { type: "boolean", default: process.env.BENCH_QUICK === "1" },
   },
 });
-const ALL = ["unary", "serial", "stream", "fanout", "cancel", "bullmq", "naive", "memory", "replicas"] as const;
+const ALL = ["unary", "serial", "stream", "fanout", "cancel", "bullmq", "naive", "memory", "replicas", "million"] as const;
 const only = new Set(opts.only ? opts.only.split(",").map((s) => s.trim()) : ALL);
 const QUICK = opts.quick!;
 const ROUNDS = QUICK && !process.argv.includes("--rounds") ? 2 : Number(opts.rounds);
 const ROUND_MS = QUICK && !process.argv.includes("--round-ms") ? 1500 : Number(opts["round-ms"]);
-const INFLIGHT = 64;
 const TASKS = 1000;
 const STREAMS = 8;
 const FANOUT_LEVELS = QUICK ? [1, 100] : [1, 100, 1000];
@@ -171,57 +176,6 @@ const results: Record<string, unknown> = {};
 const notes: string[] = [];
 
 // ---- clients -------------------------------------------------------------------------------
-
-const identity = (b: Buffer) => b;
-function encode<S extends DescMessage>(schema: S, init: object): Buffer {
-  const b = toBinary(schema, create(schema, init as never));
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-const method = (name: string): DescMethod => TaskControlService.methods.find((m) => m.name === name)!;
-const path = (m: DescMethod) => `/${TaskControlService.typeName}/${m.name}`;
-
-/**
- * A unary sender on the raw grpc-js client of test/support: requests are encoded once up front
- * (the same buffers go to both targets, so the client's cost is equal and small), responses
- * are decoded with fromBinary as any client would.
- */
-function unarySender(client: GrpcTestClient, name: string, requests: Buffer[]) {
-  const m = method(name);
-  const p = path(m);
-  const de = (b: Buffer) => fromBinary(m.output, b);
-  const raw = client.raw;
-  return (i: number) =>
-    new Promise<unknown>((resolve, reject) =>
-      raw.makeUnaryRequest(p, identity, de, requests[i % requests.length]!, (err, res) => (err ? reject(err) : resolve(res))),
-    );
-}
-
-/** `inflight` loops call `send` until `ms` pass; answers completed calls per second. */
-async function drive(send: (i: number) => Promise<unknown>, ms: number, inflight = INFLIGHT, check?: (r: unknown) => boolean) {
-  let next = 0;
-  let done = 0;
-  let errors = 0;
-  let bad = 0;
-  let firstError = "";
-  const t0 = nowMs();
-  const end = t0 + ms;
-  await Promise.all(
-    Array.from({ length: inflight }, async () => {
-      while (nowMs() < end) {
-        try {
-          const r = await send(next++);
-          done++;
-          if (check && !check(r)) bad++;
-        } catch (err) {
-          errors++;
-          firstError ||= String((err as Error).message ?? err);
-        }
-      }
-    }),
-  );
-  const elapsed = (nowMs() - t0) / 1000;
-  return { rate: done / elapsed, done, errors, bad, firstError, elapsed };
-}
 
 /** Measures client and server CPU around fn. */
 async function withCpu<T>(
@@ -752,6 +706,27 @@ async function sectionReplicas(dir: string): Promise<void> {
 }
 
 /**
+ * The million-task rows: bench/million.ts in a child process (its own seeded databases and
+ * servers; --quick seeds 100,000 tasks instead of 1,000,000), whose JSON carries its rows
+ * and verdicts.
+ */
+async function sectionMillion(dir: string): Promise<void> {
+  const out = join(dir, "million.json");
+  try {
+    execFileSync(process.execPath, ["--import", "tsx", "bench/million.ts", ...(QUICK ? ["--quick"] : []), "--out", out], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+      timeout: 1_800_000,
+    });
+  } catch (err) {
+    notes.push(`million: bench/million.ts failed (${(err as Error).message.split("\n")[0]})`);
+    return;
+  }
+  results.million = JSON.parse(readFileSync(out, "utf8"));
+  log(`million: ${(results.million as { rows: unknown[] }).rows.length} rows`);
+}
+
+/**
  * CancelTask → the worker's event: 1,000 leased tasks running, each watched by its worker
  * (WatchTasks with task_ids, as the Python SDK's run_background does) and heartbeating in the
  * background; the tasks are cancelled one at a time. Latency = receipt of the status_changed
@@ -1121,6 +1096,10 @@ function table(): { text: string; targets: { name: string; value: number; target
       "",
     ]);
   }
+  if (R.million?.rows) {
+    for (const row of R.million.rows as string[][]) rows.push(row);
+    for (const t of R.million.targets ?? []) targets.push(t);
+  }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
   const text = [line(rows[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
@@ -1230,6 +1209,7 @@ async function main(): Promise<void> {
       }
       if (only.has("memory")) await sectionMemory(dir, bare!, agents);
       if (only.has("replicas")) await sectionReplicas(dir);
+      if (only.has("million")) await sectionMillion(dir);
     } finally {
       svcClient?.close();
       bareClient?.close();

@@ -290,7 +290,9 @@ export function createLeases(options: LeasesOptions): Leases {
   return {
     open() {
       const now = clock();
-      for (const t of store.activeTasks({})) {
+      // Nothing is tracked yet: only leased and stalled tasks need an entry (order does not matter).
+      for (const t of store.activeTasks({ unordered: true })) {
+        if (!t.leaseDurationMs && t.status !== "stalled") continue;
         if (t.leaseDurationMs && t.status !== "stalled") entryFor(t).graceUntil = now + t.leaseDurationMs;
         track(t);
       }

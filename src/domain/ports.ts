@@ -61,8 +61,8 @@ export interface TaskStore {
   getTask(id: string): Promise<Task | null>;
   /** The committed task if the cache holds it; never touches the database. */
   peekTask(id: string): Task | undefined;
-  /** Every unfinished task (held in memory), newest first, filtered. */
-  activeTasks(filter: { owner?: string; taskIds?: ReadonlySet<string> }): Task[];
+  /** Every unfinished task (held in memory), newest first (in no order with `unordered`), filtered. */
+  activeTasks(filter: { owner?: string; taskIds?: ReadonlySet<string>; unordered?: boolean }): Task[];
   listTasks(query: TaskQuery): Promise<Task[]>;
   getConfirmation(id: string): Promise<Confirmation | null>;
   /** Every PENDING confirmation (held in memory). */

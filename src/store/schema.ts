@@ -100,7 +100,10 @@ export const TaskSchema = new EntitySchema<TaskRow>({
   indexes: [
     { name: "tasks_owner_create_idx", properties: ["owner", "create_time", "id"] },
     { name: "tasks_create_idx", properties: ["create_time", "id"] },
-    { name: "tasks_status_idx", properties: ["status"] },
+    // ListTasks by status, newest first (and every lookup by status alone).
+    { name: "tasks_status_create_idx", properties: ["status", "create_time", "id"] },
+    // ListTasks by owner and status, newest first.
+    { name: "tasks_owner_status_create_idx", properties: ["owner", "status", "create_time", "id"] },
     // Retention finds the finished tasks that ended before a cut-off without a scan.
     { name: "tasks_end_idx", properties: ["end_time"] },
   ],

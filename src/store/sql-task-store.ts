@@ -4,15 +4,15 @@ import { createBatchWriter } from "./batch-writer.js";
 import type { OpenDatabase } from "./orm.js";
 import { postgresqlDialect } from "./postgresql-dialect.js";
 import { type CommittedChanges, directPublication, feedPublication, type PublicationStrategy } from "./publication.js";
-import { rowToEvent, rowToTask } from "./row-mapping.js";
-import type { EventRow, TaskRow } from "./schema.js";
-import { TaskSchema } from "./schema.js";
+import { rowToEvent } from "./row-mapping.js";
+import type { EventRow } from "./schema.js";
 import { createSqlBatchAttempt, isConflict, type SqlBatchOutcome } from "./sql-batch.js";
 import type { SqlDialect } from "./sql-dialect.js";
 import {
   maxSequence,
   selectConfirmations,
   selectPendingConfirmations,
+  selectTaskPage,
   selectTasks,
   selectUnfinishedTasks,
 } from "./sql-reads.js";
@@ -187,7 +187,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
   const store: SqlTaskStore = {
     async open() {
-      for (const t of await selectUnfinishedTasks(knex)) cache.remember(t);
+      for (const t of await selectUnfinishedTasks(knex, db.dialect)) cache.remember(t);
       for (const c of await selectPendingConfirmations(knex)) cache.rememberConfirmation(c);
       last = await maxSequence(knex);
     },
@@ -205,31 +205,17 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
     peekTask: (id) => cache.task(id),
 
-    activeTasks({ owner, taskIds }) {
+    activeTasks({ owner, taskIds, unordered }) {
       const out: Task[] = [];
       for (const t of cache.activeTasks()) {
         if (owner !== undefined && t.owner !== owner) continue;
         if (taskIds && !taskIds.has(t.id)) continue;
         out.push(t);
       }
-      return out.sort(newestFirst);
+      return unordered ? out : out.sort(newestFirst);
     },
 
-    async listTasks(query: TaskQuery) {
-      const em = db.orm.em.fork();
-      const where: Record<string, unknown> = {};
-      if (query.owner !== undefined) where.owner = query.owner;
-      if (query.statuses && query.statuses.length > 0) where.status = { $in: query.statuses };
-      if (query.before) {
-        const { createTime, id } = query.before;
-        where.$or = [{ create_time: { $lt: createTime } }, { create_time: createTime, id: { $lt: id } }];
-      }
-      const rows = await em.find(TaskSchema, where, {
-        orderBy: { create_time: "desc", id: "desc" },
-        limit: query.limit,
-      });
-      return rows.map((r) => rowToTask(r as TaskRow));
-    },
+    listTasks: (query: TaskQuery) => selectTaskPage(knex, query),
 
     async getConfirmation(id) {
       const cached = cache.confirmation(id);
@@ -264,7 +250,7 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
     async refresh() {
       const held = await selectTasks(knex, "id", cache.taskIds());
-      for (const t of [...held, ...(await selectUnfinishedTasks(knex))]) cache.rememberIfNewer(t);
+      for (const t of [...held, ...(await selectUnfinishedTasks(knex, db.dialect))]) cache.rememberIfNewer(t);
       const pendingIds = cache.pendingConfirmationIds();
       const pending = await selectPendingConfirmations(knex);
       for (const c of await selectConfirmations(knex, pendingIds)) cache.rememberConfirmationIfNewer(c);
