@@ -8,6 +8,8 @@
  *   --round-ms MS  length of one round (default 2000; --quick 1000)
  *   --restarts N   restarts timed per database (default 3; --quick 2)
  *   --out FILE     JSON results (default bench/results/million.json; "-" writes none)
+ *   --entry E      dist (default: the compiled server `npm start` runs, built first if stale
+ *                  by scripts/build-if-stale.mjs) or tsx (the sources through tsx, as tests run)
  *
  * Seeds two SQLite databases (bench/million-seed.ts: one in ten tasks unfinished, the event
  * log as the default retention keeps it) in a temp dir, starts the real server on each and
@@ -18,6 +20,7 @@
  * ListTasks pages p50/p99 (first and deep, with the page token; owner filter; status filter),
  * and the database's bytes (file + WAL) per task. Each row has issue 17's verdict.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -41,8 +44,12 @@ const { values: opts } = parseArgs({
     restarts: { type: "string" },
     out: { type: "string", default: join(ROOT, "bench/results/million.json") },
     quick: { type: "boolean", default: process.env.BENCH_QUICK === "1" },
+    entry: { type: "string", default: "dist" },
   },
 });
+if (opts.entry !== "dist" && opts.entry !== "tsx") throw new Error(`--entry: dist or tsx, not ${opts.entry}`);
+/** Which server runs: restart to serving is what a user's `npm start` sees, not tsx's transpiling. */
+const ENTRY = opts.entry as "dist" | "tsx";
 const QUICK = opts.quick!;
 const LARGE = Number(opts.tasks ?? (QUICK ? 100_000 : 1_000_000));
 const SMALL = Number(opts.small);
@@ -84,7 +91,7 @@ async function portOpen(port: number): Promise<boolean> {
 async function start(side: Side): Promise<{ firstAnswerMs: number; servingMs: number; lineMs: number; cpuMs: number }> {
   const grpcPort = await freePort();
   const t0 = nowMs();
-  const started = startServerProcess({ db: side.db, grpcPort, args: ["--log-level", "warn"], timeoutMs: 120_000 });
+  const started = startServerProcess({ db: side.db, grpcPort, args: ["--log-level", "warn"], timeoutMs: 120_000, entry: ENTRY });
   started.catch(() => undefined);
   // CPU the server used until its serving line: what a loaded machine does not stretch.
   const line = started.then((svc) => ({ ms: nowMs() - t0, cpuMs: cpuSeconds(svc.child.pid!) * 1000 }));
@@ -188,6 +195,7 @@ const summary = (l: Lat) => ({
 });
 
 async function main(): Promise<void> {
+  if (ENTRY === "dist") execFileSync(process.execPath, [join(ROOT, "scripts/build-if-stale.mjs")], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   const dir = mkdtempSync(join(tmpdir(), "taskcontrol-million-bench-"));
   const sides: Side[] = [];
   try {
@@ -273,7 +281,7 @@ async function main(): Promise<void> {
 
     const result = {
       when: new Date().toISOString(),
-      settings: { small: SMALL, large: LARGE, rounds: ROUNDS, roundMs: ROUND_MS, restarts: RESTARTS, inflight: INFLIGHT, written: WRITTEN, quick: QUICK },
+      settings: { entry: ENTRY, small: SMALL, large: LARGE, rounds: ROUNDS, roundMs: ROUND_MS, restarts: RESTARTS, inflight: INFLIGHT, written: WRITTEN, quick: QUICK },
       seeded: Object.fromEntries(sides.map((s) => [s.label, { tasks: s.seed.tasks, unfinished: Math.ceil(s.seed.tasks / 10), events: s.seed.events, seconds: Number(s.seed.seconds.toFixed(1)) }])),
       restart: Object.fromEntries(
         sides.map((s) => {
@@ -328,7 +336,7 @@ export function millionRows(r: any): { rows: string[][]; targets: { name: string
   for (const [key, what] of [["firstAnswerMs", "first answered call"], ["servingMs", "health SERVING"]] as const) {
     const ms = r.restart.large[key];
     const cpu = key === "servingMs" ? `; server CPU to serving ${n(r.restart.large.serverCpuMs)} vs ${n(r.restart.small.serverCpuMs)} ms` : "";
-    rows.push([`restart to ${what} at ${L} tasks (process start →)`, `${n(ms)} ms`, `${S}: ${n(r.restart.small[key])} ms`, `${(ms / r.restart.small[key]).toFixed(2)}×${cpu}`, "≤ 3 s", verdict(`restart to ${what} at ${L} tasks ≤ 3 s`, ms, ms <= 3000, "3000 ms")]);
+    rows.push([`restart to ${what} at ${L} tasks (${ENTRY === "dist" ? "compiled server, " : ""}process start →)`, `${n(ms)} ms`, `${S}: ${n(r.restart.small[key])} ms`, `${(ms / r.restart.small[key]).toFixed(2)}×${cpu}`, "≤ 3 s", verdict(`restart to ${what} at ${L} tasks ≤ 3 s`, ms, ms <= 3000, "3000 ms")]);
   }
   type L = { p50: number; p99: number; serverUsPerCall: number };
   for (const [name, l] of Object.entries(r.latency as Record<string, { small: L; large: L }>)) {

@@ -29,16 +29,20 @@ export interface ServerProcessOptions {
   env?: Record<string, string>;
   /** How long to wait for the serving line. @default 30000 */
   timeoutMs?: number;
+  /**
+   * "dist" runs the compiled server (`node dist/src/main.js`, what `npm start` runs; build it
+   * first, e.g. with scripts/build-if-stale.mjs) instead of the sources through tsx.
+   * @default "tsx"
+   */
+  entry?: "tsx" | "dist";
 }
 
-/** Starts `node --import tsx src/main.ts` and resolves when it prints its serving line. */
+/** Starts `node --import tsx src/main.ts` (or the compiled server) and resolves when it prints its serving line. */
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      "src/main.ts",
+      ...(options.entry === "dist" ? ["dist/src/main.js"] : ["--import", "tsx", "src/main.ts"]),
       "--grpc-listen",
       `127.0.0.1:${options.grpcPort ?? 0}`,
       "--http-listen",
