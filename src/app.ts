@@ -81,7 +81,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
           throw err;
         })
       : null;
-  const dbGuard = createDbGuard({ db: config.db, dialect: db.dialect, knex: db.knex, checkMs: config.dbCheckMs, stallMs: config.dbStallMs });
+  const dbGuard = createDbGuard({ db: config.db, dialect: db.dialect, knex: db.knex, writer: db.writer, checkMs: config.dbCheckMs, stallMs: config.dbStallMs });
   const store = dbGuard.guard(
     createSqlTaskStore(db, {
       onError: (err) => {

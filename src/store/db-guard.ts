@@ -3,6 +3,7 @@ import type { Knex } from "@mikro-orm/knex";
 import { UnavailableError } from "../domain/errors.js";
 import type { TaskStore } from "../domain/ports.js";
 import type { Dialect } from "./orm.js";
+import type { SqliteWriter } from "./sqlite-writer.js";
 
 /** Options of createDbGuard. */
 export interface DbGuardOptions {
@@ -11,6 +12,8 @@ export interface DbGuardOptions {
   readonly dialect: Dialect;
   /** The store's connection pool, for the probe write while commits fail. */
   readonly knex: Knex;
+  /** A SQLite file's writer thread (orm.ts): when there is one, the probe writes through it, as commits do. */
+  readonly writer?: SqliteWriter | null;
   /**
    * How often the files at the configured path are compared with the open ones, and a
    * failing database is probed, in ms.
@@ -125,7 +128,9 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
       if (options.dialect === "sqlite") {
         // Rewrites the header's user_version with its own value: a real commit that changes nothing.
         const rows = (await options.knex.raw("PRAGMA user_version")) as { user_version: number }[];
-        await options.knex.raw(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`);
+        const rewrite = `PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`;
+        if (options.writer) await options.writer.transaction([{ sql: rewrite, params: [] }]);
+        else await options.knex.raw(rewrite);
       } else {
         // Assigning a transaction id makes the commit write WAL: a read-only server refuses it.
         await options.knex.transaction((trx) => trx.raw("select txid_current()"));
