@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   Code,
@@ -10,6 +9,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { streamAbortKey } from "../../service/stream-control.js";
 import { decoded, deserializer, metadataToHeaders, serializer, toMetadata, toStatus } from "./codec.js";
+import { StreamPump } from "./stream-pump.js";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
 export interface GrpcAdapterHooks {
@@ -158,42 +158,12 @@ const replyBy = (callback: grpc.sendUnaryData<unknown>): Answer => ({
   fail: (status) => callback(status),
 });
 
-/** Marks a race won by the call's end rather than by the handler. */
-const STOP: unique symbol = Symbol("stop");
-
 /**
- * Writes a server-streaming handler's responses to the call, respecting the socket. However
- * the call ends early (the client cancels, the deadline passes, the server drains, the service
- * aborts the stream), the handler's iterator is returned, so that its finally blocks run now
- * and not never: a generator parked at a yield would otherwise hold its subscription forever.
+ * Writes a server-streaming handler's responses to the call, respecting the socket, and
+ * returns the handler's iterator however the call ends early (see StreamPump).
  */
-async function pump(call: grpc.ServerWritableStream<unknown, unknown>, output: AsyncIterable<unknown>, life: CallLife): Promise<void> {
-  const responses = output[Symbol.asyncIterator]();
-  const ended = life.ended!.signal;
-  // One listener each for the call's life (a listener per write would pile up).
-  const endedNow = once(ended, "abort").then((): typeof STOP => STOP);
-  const goneNow = once(call, "cancelled").then((): typeof STOP => STOP, (): typeof STOP => STOP);
-  const abortedNow = once(life.abort.signal, "abort");
-  try {
-    for (;;) {
-      const next = await Promise.race([responses.next(), endedNow, goneNow]);
-      if (next === STOP) {
-        if (ended.aborted) throw ended.reason;
-        return; // the client is gone: nobody to answer
-      }
-      if (next.done || life.cancelled()) return;
-      life.sendHeaders();
-      // A slow reader parks here; the service can still end the call, a drain or cancel too.
-      if (!call.write(next.value)) {
-        await Promise.race([once(call, "drain"), abortedNow, endedNow]);
-        if (ended.aborted) throw ended.reason;
-        if (life.abort.signal.aborted) throw life.abort.signal.reason;
-      }
-    }
-  } finally {
-    // Not awaited: a handler busy in an await finishes that first, and the answer need not wait.
-    responses.return?.().catch(() => undefined);
-  }
+function pump(call: grpc.ServerWritableStream<unknown, unknown>, output: AsyncIterable<unknown>, life: CallLife): Promise<void> {
+  return new StreamPump(call, output, life).run();
 }
 
 /**
