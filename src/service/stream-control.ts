@@ -47,3 +47,79 @@ export class StreamProgressInvalidError extends InvalidArgumentError {
       `${applied.notApplied} on an ended task`;
   }
 }
+
+/**
+ * A server stream's responses as a plain async iterator over another: each item through
+ * `item`, the end through `end` (which may throw the stream's final error), every error
+ * through `error`. It stands in for an `async function*` that loops `for await` and yields:
+ * a held stream keeps one small object instead of a suspended generator with its frame and
+ * promises. A `source` that throws when called fails the first next(), as a generator would.
+ */
+class MappedStream<T, U> implements AsyncIterableIterator<U> {
+  private inner: AsyncIterator<T> | undefined;
+  private failure: { err: unknown } | undefined;
+  private readonly onResult: (r: IteratorResult<T>) => IteratorResult<U>;
+  private readonly onError: ((err: unknown) => never) | undefined;
+
+  constructor(
+    source: () => AsyncIterable<T>,
+    private readonly item: ((value: T) => U) | undefined,
+    private readonly end: (() => void) | undefined,
+    private readonly error: ((err: unknown) => unknown) | undefined,
+  ) {
+    try {
+      this.inner = source()[Symbol.asyncIterator]();
+    } catch (err) {
+      this.failure = { err };
+    }
+    this.onResult = this.result.bind(this);
+    this.onError = error ? this.fail.bind(this) : undefined;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<U>> {
+    if (!this.inner) {
+      const f = this.failure;
+      this.failure = undefined;
+      if (!f) return Promise.resolve({ done: true, value: undefined });
+      return Promise.reject(this.error ? this.error(f.err) : f.err);
+    }
+    return this.inner.next().then(this.onResult, this.onError);
+  }
+
+  return(value?: unknown): Promise<IteratorResult<U>> {
+    const inner = this.inner;
+    this.inner = undefined;
+    this.failure = undefined;
+    const done = { done: true as const, value: value as U };
+    if (!inner?.return) return Promise.resolve(done);
+    return inner.return(value).then(() => done, this.onError);
+  }
+
+  private result(r: IteratorResult<T>): IteratorResult<U> {
+    if (r.done) {
+      this.inner = undefined;
+      this.end?.();
+      return r as IteratorResult<U>;
+    }
+    return { done: false, value: this.item ? this.item(r.value) : (r.value as unknown as U) };
+  }
+
+  private fail(err: unknown): never {
+    this.inner = undefined;
+    throw this.error!(err);
+  }
+}
+
+/** `source`'s items mapped by `item`; `end` runs when it finishes (and may throw). */
+export function mapStream<T, U>(source: () => AsyncIterable<T>, item: (value: T) => U, end?: () => void): AsyncIterableIterator<U> {
+  return new MappedStream(source, item, end, undefined);
+}
+
+/** `source`'s items as they are, every error (also one thrown calling it) through `error`. */
+export function mapStreamErrors<T>(source: () => AsyncIterable<T>, error: (err: unknown) => unknown): AsyncIterableIterator<T> {
+  return new MappedStream<T, T>(source, undefined, undefined, error);
+}
