@@ -33,8 +33,8 @@ export async function* watchTasks(
   const catchUp = request.includeSnapshot || request.afterSequence !== undefined;
   const sub: Subscription = deps.hub.subscribe(filter, { hold: catchUp });
   if (options.onOverflow) sub.onFailure(options.onOverflow);
-  const stop = (): void => sub.close();
-  signal.addEventListener("abort", stop, { once: true });
+  // The subscription is its own abort listener (handleEvent closes it): no closure per watch.
+  signal.addEventListener("abort", sub, { once: true });
   try {
     let cursor: number;
     if (request.includeSnapshot) {
@@ -110,7 +110,7 @@ export async function* watchTasks(
       yield { kind: "event", event: next };
     }
   } finally {
-    signal.removeEventListener("abort", stop);
+    signal.removeEventListener("abort", sub);
     sub.close();
   }
 }
