@@ -39,7 +39,7 @@ import {
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
-import { StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
+import { type StreamEnd, StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
 import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
 
 /** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
@@ -353,7 +353,7 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 }
 
 /** Ends a watch whose queue overflowed at once, on a transport that can (streamAbortKey). */
-function abortOnOverflow(controller: AbortController | undefined, err: Error): void {
+function abortOnOverflow(controller: StreamEnd | undefined, err: Error): void {
   controller?.abort(toConnectError(err, () => undefined));
 }
 

@@ -7,7 +7,7 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { streamAbortKey } from "../../service/stream-control.js";
+import { StreamEnd, streamAbortKey } from "../../service/stream-control.js";
 import { decoded, deserializer, metadataToHeaders, serializer, toMetadata, toStatus } from "./codec.js";
 import { StreamPump } from "./stream-pump.js";
 
@@ -146,7 +146,7 @@ interface Answer {
 interface CallLife {
   readonly abort: LazyAbort;
   /** The service's way to end a server stream at once (streamAbortKey); server streams only. */
-  readonly ended: AbortController | undefined;
+  readonly ended: StreamEnd | undefined;
   /** True once the client cancelled (or grpc-js answered a passed deadline itself). */
   cancelled(): boolean;
   /** Sends the handler's response headers once, before the first message or the status. */
@@ -229,7 +229,7 @@ function callRunner(service: DescService, method: DescMethod, kind: CallKind, ho
   return (call: SurfaceCall, invoke: (ctx: HandlerContext, life: CallLife) => unknown, answer: Answer): void => {
     const t0 = performance.now();
     const abort = new LazyAbort();
-    const ended = kind === "server_streaming" ? new AbortController() : undefined;
+    const ended = kind === "server_streaming" ? new StreamEnd() : undefined;
     let values: ContextValues | undefined;
     let ctx: HandlerContext | undefined;
     let headersSent = false;

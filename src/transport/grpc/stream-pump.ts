@@ -1,11 +1,12 @@
 import type * as grpc from "@grpc/grpc-js";
+import type { StreamEnd } from "../../service/stream-control.js";
 
 /** What the pump needs of the call's lifecycle (the adapter's CallLife). */
 export interface PumpLife {
   /** The call's signal: the client cancelled, the deadline passed, or the server drains. */
   readonly abort: { readonly signal: AbortSignal };
   /** The service's way to end a server stream at once (streamAbortKey). */
-  readonly ended: AbortController | undefined;
+  readonly ended: StreamEnd | undefined;
   /** True once the client cancelled (or grpc-js answered a passed deadline itself). */
   cancelled(): boolean;
   /** Sends the handler's response headers once, before the first message or the status. */
@@ -24,7 +25,7 @@ export interface PumpLife {
  */
 export class StreamPump {
   private readonly responses: AsyncIterator<unknown>;
-  private readonly ended: AbortSignal;
+  private readonly ended: StreamEnd;
   private readonly aborted: AbortSignal;
   private resolve!: () => void;
   private reject!: (err: unknown) => void;
@@ -41,7 +42,7 @@ export class StreamPump {
     private readonly life: PumpLife,
   ) {
     this.responses = output[Symbol.asyncIterator]();
-    this.ended = life.ended!.signal;
+    this.ended = life.ended!;
     this.aborted = life.abort.signal;
     this.onNext = this.next.bind(this);
     this.onError = this.finish.bind(this);
@@ -53,8 +54,9 @@ export class StreamPump {
     return new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
-      if (this.ended.aborted) return this.finish(this.ended.reason);
-      this.ended.addEventListener("abort", this);
+      const ended = this.ended.ended;
+      if (ended) return this.finish(ended.reason);
+      this.ended.listen(this);
       this.aborted.addEventListener("abort", this);
       // The client is gone (or grpc-js answered a passed deadline itself): nobody to answer.
       this.call.once("cancelled", this.onGone);
@@ -62,10 +64,14 @@ export class StreamPump {
     });
   }
 
-  /** The service ended the stream, or the call's signal aborted (cancel, deadline, drain). */
-  handleEvent(event: Event): void {
+  /** The service ended the stream (StreamEnd). */
+  streamEnded(reason: unknown): void {
+    this.finish(reason);
+  }
+
+  /** The call's signal aborted (cancel, deadline, drain). */
+  handleEvent(): void {
     if (this.finished) return;
-    if (event.target === this.ended) return this.finish(this.ended.reason);
     // The client is gone: nobody to answer.
     if (this.life.cancelled()) return this.finish();
     // A slow reader parked on the socket: the handler cannot see the signal, so end it here.
@@ -99,7 +105,7 @@ export class StreamPump {
   private finish(err?: unknown): void {
     if (this.finished) return;
     this.finished = true;
-    this.ended.removeEventListener("abort", this);
+    this.ended.listen(null);
     this.aborted.removeEventListener("abort", this);
     this.call.removeListener("cancelled", this.onGone);
     if (this.awaitingDrain) this.call.removeListener("drain", this.onDrain);
