@@ -10,6 +10,7 @@
  *   confirm      open one held RequestConfirmation per task id; answers when all are pending.
  *   bullListen   open `count` BullMQ QueueEvents listeners on `queue`; progress data
  *                {tag, seq, t} is timed the same way.
+ *   received     the timed receipts since the last report (without resetting anything).
  *   report       latencies and counts since the last report (then resets them).
  *   closeAll     cancels every stream, closes channels and listeners.
  */
@@ -188,6 +189,7 @@ const ops: Record<string, (c: never) => Promise<unknown> | unknown> = {
   watch,
   confirm,
   bullListen,
+  received: () => ({ received }),
   report,
   closeAll,
 };

@@ -28,6 +28,7 @@ const svc = await startServerProcess({
 });
 const client = grpcClient(svc.grpcAddress);
 const agent = await startAgent("heap");
+let base = "", watches = "", confirms = "";
 try {
   const ids: string[] = [];
   for (let i = 0; i < N; i += 64) {
@@ -59,11 +60,12 @@ try {
       }
     }
   }
-  const base = await snap();
+
+  base = await snap();
   await agent.call({ op: "watch", address: svc.grpcAddress, owner: "heap-idle", count: N, connections: Math.ceil(N / 1000), tag: "heap" });
-  const watches = await snap();
+  watches = await snap();
   await agent.call({ op: "confirm", address: svc.grpcAddress, taskIds: ids, connections: Math.ceil(N / 1000), tag: "heap" }, 180_000);
-  const confirms = await snap();
+  confirms = await snap();
   console.log(`--- per idle WatchTasks stream (N=${N})\n${diffSnapshots(base, watches, N, 30)}`);
   console.log(`\n--- per held RequestConfirmation (N=${N})\n${diffSnapshots(watches, confirms, N, 30)}`);
 } finally {
@@ -71,5 +73,6 @@ try {
   await agent.stop();
   client.close();
   await svc.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.HEAP_KEEP) console.log(`snapshots kept in ${dir}: ${[base, watches, confirms].join(" ")}`);
+  else rmSync(dir, { recursive: true, force: true });
 }

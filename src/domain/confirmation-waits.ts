@@ -6,6 +6,48 @@ import { endConfirmation, resumeAfter } from "./transitions.js";
 /** Longest delay a node timer takes; a later expiry is re-armed when it fires. */
 const TIMER_MAX_MS = 2 ** 31 - 1;
 
+type Waiters = Map<string, Set<Waiter>>;
+
+/**
+ * One held call: an object that is its own abort listener, not a pair of closures per call
+ * (memory per held RequestConfirmation).
+ */
+class Waiter {
+  private resolve: ((c: Confirmation | null) => void) | null;
+  constructor(
+    readonly id: string,
+    resolve: (c: Confirmation | null) => void,
+    private readonly signal: AbortSignal,
+    private readonly waiters: Waiters,
+  ) {
+    this.resolve = resolve;
+  }
+
+  waiting(): boolean {
+    return this.resolve !== null;
+  }
+
+  /** The confirmation left PENDING. */
+  wake(c: Confirmation): void {
+    this.settle(c);
+  }
+
+  /** The call's signal aborted: no answer. */
+  handleEvent(): void {
+    this.settle(null);
+  }
+
+  private settle(c: Confirmation | null): void {
+    const resolve = this.resolve;
+    if (!resolve) return;
+    this.resolve = null;
+    this.signal.removeEventListener("abort", this);
+    const set = this.waiters.get(this.id);
+    if (set?.delete(this) && set.size === 0) this.waiters.delete(this.id);
+    resolve(c);
+  }
+}
+
 /** Options of createConfirmationWaits. */
 export interface ConfirmationWaitsOptions {
   store: TaskStore;
@@ -37,7 +79,7 @@ export interface ConfirmationWaits {
 export function createConfirmationWaits(options: ConfirmationWaitsOptions): ConfirmationWaits {
   const { store, clock, timers, onExpiryError } = options;
   /** Held RequestConfirmation calls, by confirmation id. */
-  const waiters = new Map<string, Set<(c: Confirmation) => void>>();
+  const waiters: Waiters = new Map();
   const expiryTimers = new Map<string, unknown>();
   let closed = false;
 
@@ -85,7 +127,7 @@ export function createConfirmationWaits(options: ConfirmationWaitsOptions): Conf
           const set = waiters.get(c.id);
           if (set) {
             waiters.delete(c.id);
-            for (const wake of set) wake(c);
+            for (const waiter of set) waiter.wake(c);
           }
         }
       }
@@ -95,26 +137,15 @@ export function createConfirmationWaits(options: ConfirmationWaitsOptions): Conf
       if (confirmation.state !== "pending") return Promise.resolve(confirmation);
       return new Promise((resolve) => {
         if (signal.aborted) return resolve(null);
+        const waiter = new Waiter(confirmation.id, resolve, signal, waiters);
         let set = waiters.get(confirmation.id);
         if (!set) waiters.set(confirmation.id, (set = new Set()));
-        const wake = (c: Confirmation): void => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(c);
-        };
-        const onAbort = (): void => {
-          set.delete(wake);
-          if (set.size === 0 && waiters.get(confirmation.id) === set) waiters.delete(confirmation.id);
-          resolve(null);
-        };
-        set.add(wake);
-        signal.addEventListener("abort", onAbort, { once: true });
+        set.add(waiter);
+        signal.addEventListener("abort", waiter, { once: true });
         // The answer may have committed between the caller's read and this registration.
         store.getConfirmation(confirmation.id).then(
           (c) => {
-            if (c && c.state !== "pending" && set.has(wake)) {
-              set.delete(wake);
-              wake(c);
-            }
+            if (c && c.state !== "pending" && waiter.waiting()) waiter.wake(c);
           },
           () => undefined,
         );

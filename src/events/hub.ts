@@ -32,6 +32,8 @@ export interface Subscription {
   release(sequence: number): boolean;
   /** Unsubscribes and frees the queue. */
   close(): void;
+  /** Closes too: a Subscription is its own listener of the stream's AbortSignal (no closure). */
+  handleEvent(): void;
   /** Called once if the queue overflows (the subscriber may be parked and not calling next). */
   onFailure(listener: (err: Error) => void): void;
 }
@@ -98,6 +100,58 @@ export function createEventHub(options: EventHubOptions = {}) {
     draining = false;
   }
 
+  /**
+   * The parked next() calls of one idle time, oldest first (a doubly linked list through the
+   * subscribers), with one timer for the whole list instead of one per parked call: parking
+   * appends, waking unlinks, both O(1); the timer is armed for the oldest deadline and, when it
+   * fires, idles out every call whose time has come and re-arms for the next.
+   */
+  class IdleList {
+    head: Sub | null = null;
+    tail: Sub | null = null;
+    timer: NodeJS.Timeout | null = null;
+    private readonly onTimer = this.fire.bind(this);
+    constructor(readonly ms: number) {}
+
+    park(sub: Sub): void {
+      sub.idle = this;
+      sub.idleAt = Date.now() + this.ms;
+      sub.prevIdle = this.tail;
+      sub.nextIdle = null;
+      if (this.tail) this.tail.nextIdle = sub;
+      else this.head = sub;
+      this.tail = sub;
+      // Deadlines grow along the list: an armed timer is due no later than the new one.
+      if (!this.timer) this.timer = setTimeout(this.onTimer, this.ms);
+    }
+
+    unpark(sub: Sub): void {
+      if (sub.prevIdle) sub.prevIdle.nextIdle = sub.nextIdle;
+      else this.head = sub.nextIdle;
+      if (sub.nextIdle) sub.nextIdle.prevIdle = sub.prevIdle;
+      else this.tail = sub.prevIdle;
+      sub.idle = sub.prevIdle = sub.nextIdle = null;
+      if (!this.head && this.timer) {
+        // Nothing parked: no timer left behind (it would hold the process for an idle time).
+        clearTimeout(this.timer);
+        this.timer = null;
+      }
+    }
+
+    private fire(): void {
+      this.timer = null;
+      const now = Date.now();
+      while (this.head && this.head.idleAt <= now) this.head.idleOut();
+      if (this.head) this.timer = setTimeout(this.onTimer, this.head.idleAt - now);
+    }
+  }
+  const idleLists = new Map<number, IdleList>();
+  function idleList(ms: number): IdleList {
+    let list = idleLists.get(ms);
+    if (!list) idleLists.set(ms, (list = new IdleList(ms)));
+    return list;
+  }
+
   class Sub implements Subscription {
     queue: Entry[] = [];
     head = 0;
@@ -107,8 +161,13 @@ export function createEventHub(options: EventHubOptions = {}) {
     persistedQueued = 0;
     /** Created on the first queued live line: most watchers never need one. */
     queuedLive: Map<string, Entry> | null = null;
-    /** A parked next(): given its event, "idle", or the overflow that ended the queue. */
-    waiter: ((e: SequencedEvent | "idle" | Error) => void) | null = null;
+    /** A parked next(): its promise's ends (wake() settles it), and the idle list it waits on. */
+    resolveNext: ((e: SequencedEvent | "idle") => void) | null = null;
+    rejectNext: ((err: Error) => void) | null = null;
+    idle: IdleList | null = null;
+    idleAt = 0;
+    prevIdle: Sub | null = null;
+    nextIdle: Sub | null = null;
     failure: Error | null = null;
     lastDelivered = 0;
     /** While held (a replay runs), persisted events are not queued: the replay reads them. */
@@ -146,11 +205,7 @@ export function createEventHub(options: EventHubOptions = {}) {
         this.head = this.released = 0;
         this.queuedLive = null;
         this.detach();
-        if (this.waiter) {
-          const wake = this.waiter;
-          this.waiter = null;
-          wake(this.failure);
-        }
+        if (this.resolveNext) this.wake(this.failure);
         this.failureListener?.(this.failure);
         return;
       }
@@ -168,11 +223,7 @@ export function createEventHub(options: EventHubOptions = {}) {
     handOut(): void {
       this.scheduled = false;
       this.released = this.queue.length;
-      if (this.waiter && this.head < this.released) {
-        const wake = this.waiter;
-        this.waiter = null;
-        wake(this.take());
-      }
+      if (this.resolveNext && this.head < this.released) this.wake(this.take());
     }
 
     take(): SequencedEvent {
@@ -195,19 +246,26 @@ export function createEventHub(options: EventHubOptions = {}) {
       if (this.head < this.released) return Promise.resolve(this.take());
       if (this.failure) return Promise.reject(this.failure);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          if (this.waiter !== wake) return;
-          this.waiter = null;
-          // Entries not handed out yet go first: idle would let a bookmark pass them.
-          resolve(this.head < this.queue.length ? this.take() : "idle");
-        }, idleMs);
-        const wake = (e: SequencedEvent | "idle" | Error): void => {
-          clearTimeout(timer);
-          if (e instanceof Error) reject(e);
-          else resolve(e);
-        };
-        this.waiter = wake;
+        this.resolveNext = resolve;
+        this.rejectNext = reject;
+        idleList(idleMs).park(this);
       });
+    }
+
+    /** Hands a parked next() its event, "idle", or the overflow that ended the queue. */
+    wake(e: SequencedEvent | "idle" | Error): void {
+      const resolve = this.resolveNext!;
+      const reject = this.rejectNext!;
+      this.resolveNext = this.rejectNext = null;
+      this.idle?.unpark(this);
+      if (e instanceof Error) reject(e);
+      else resolve(e);
+    }
+
+    /** The parked next() waited its idle time. */
+    idleOut(): void {
+      // Entries not handed out yet go first: idle would let a bookmark pass them.
+      this.wake(this.head < this.queue.length ? this.take() : "idle");
     }
 
     deliveredThrough(): number {
@@ -244,11 +302,11 @@ export function createEventHub(options: EventHubOptions = {}) {
       this.queue = [];
       this.head = this.released = 0;
       this.queuedLive = null;
-      if (this.waiter) {
-        const wake = this.waiter;
-        this.waiter = null;
-        wake("idle");
-      }
+      if (this.resolveNext) this.wake("idle");
+    }
+
+    handleEvent(): void {
+      this.close();
     }
   }
 

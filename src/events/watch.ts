@@ -1,5 +1,6 @@
 import { OutOfRangeError } from "../domain/errors.js";
 import { matchesFilter } from "../domain/event-filter.js";
+import type { SequencedEvent } from "../domain/model.js";
 import type { TaskStore, WatchItem, WatchOptions, WatchRequest, WatchSource } from "../domain/ports.js";
 import type { EventHub, Subscription, SubscriptionFilter } from "./hub.js";
 
@@ -20,97 +21,203 @@ export function createWatchSource(deps: { hub: EventHub; store: TaskStore }): Wa
  * passed it by, so a long replay under concurrent writes cannot overflow the queue, and an
  * overflow later names the last sequence the client was actually given. Live lines pass
  * through as they come, stamped with the last persisted sequence.
+ *
+ * The catch-up is a generator that ends when the stream is live; the live part, where a held
+ * watch spends its life, is a plain iterator over the subscription (WatchStream): no
+ * suspended generator, its frame and promises, per idle watch.
  */
-export async function* watchTasks(
+export function watchTasks(
   deps: { hub: EventHub; store: TaskStore },
   request: WatchRequest,
   signal: AbortSignal,
   options: WatchOptions = {},
-): AsyncGenerator<WatchItem> {
-  const bookmarkMs = options.bookmarkMs ?? 15_000;
-  const replayPage = options.replayPage ?? 1000;
-  const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
-  const catchUp = request.includeSnapshot || request.afterSequence !== undefined;
-  const sub: Subscription = deps.hub.subscribe(filter, { hold: catchUp });
-  if (options.onOverflow) sub.onFailure(options.onOverflow);
-  const stop = (): void => sub.close();
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    let cursor: number;
-    if (request.includeSnapshot) {
-      // The cache and the last sequence change together, synchronously, at each commit.
-      cursor = deps.store.lastSequence();
-      const tasks = deps.store.activeTasks(filter).slice(0, options.snapshotLimit ?? 10_000);
-      const pending = new Map(deps.store.pendingConfirmations().map((c) => [c.id, c] as const));
-      for (const task of tasks) {
-        const c = task.pendingConfirmationId ? (pending.get(task.pendingConfirmationId) ?? null) : null;
-        yield { kind: "snapshot", sequence: cursor, task, pending: c };
-      }
-      sub.delivered(cursor);
-      yield { kind: "snapshot_end", sequence: cursor };
-    } else if (request.afterSequence !== undefined) {
-      cursor = request.afterSequence;
-      let latest = deps.store.lastSequence();
-      if (cursor > latest) {
-        // Replicas: the client may have seen the point on another replica, whose commits this
-        // one has not published yet; the shared log says whether it was reached.
-        latest = Math.max(latest, (await deps.store.readEvents(cursor - 1, 1))[0]?.sequence ?? 0);
-      }
-      if (cursor > latest) {
-        // A point the log never reached (a client bug, or a log that was reset): waiting for
-        // it would drop every event until then, so refuse like a point that left the log.
-        throw new OutOfRangeError(
-          `after_sequence ${cursor} is ahead of the event log (latest sequence ${latest}); re-list and watch again`,
-          await deps.store.oldestRetainedSequence(),
-          "SEQUENCE_AHEAD",
-          { latest_sequence: String(latest) },
-        );
-      }
-      sub.delivered(cursor);
-    } else {
-      cursor = deps.store.lastSequence();
-      sub.delivered(cursor);
-    }
-    if (catchUp) {
-      const oldest = await deps.store.oldestRetainedSequence();
-      if (cursor + 1 < oldest) {
-        throw new OutOfRangeError(
-          `${request.includeSnapshot ? "the snapshot's sequence" : "after_sequence"} ${cursor} is older than the retained event log (oldest retained sequence ${oldest}); re-list and watch again`,
-          oldest,
-        );
-      }
-      // Read the log until a read reaches its end and no persisted event passed the
-      // subscription above what was read; from then on the queue has every later one.
-      for (;;) {
-        const page = await deps.store.readEvents(cursor, replayPage);
-        for (const e of page) {
-          cursor = e.sequence;
-          if (!matchesFilter(filter, e)) continue;
-          sub.delivered(cursor);
-          yield { kind: "event", event: e };
-        }
-        sub.delivered(cursor);
-        if (signal.aborted) return;
-        if (page.length < replayPage && sub.release(cursor)) break;
-      }
-    }
-    while (!signal.aborted) {
-      const next = await sub.next(bookmarkMs);
-      if (signal.aborted) return;
-      if (next === "idle") {
-        // Never past an event this watcher has not been given (it may still be queued).
-        yield { kind: "bookmark", sequence: Math.max(cursor, sub.deliveredThrough()) };
-        continue;
-      }
-      const persisted = !(next.event.type === "progress" && !next.event.persisted);
-      if (persisted) {
-        if (next.sequence <= cursor) continue;
-        cursor = next.sequence;
-      }
-      yield { kind: "event", event: next };
-    }
-  } finally {
-    signal.removeEventListener("abort", stop);
-    sub.close();
+): AsyncIterableIterator<WatchItem> {
+  return new WatchStream(deps, request, signal, options);
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+const isPersisted = (e: SequencedEvent): boolean => !(e.event.type === "progress" && !e.event.persisted);
+
+class WatchStream implements AsyncIterableIterator<WatchItem> {
+  private sub: Subscription | null = null;
+  private catchUp: AsyncGenerator<WatchItem, number> | null = null;
+  private cursor = 0;
+  private done = false;
+  private readonly bookmarkMs: number;
+  private readonly onCatchUp: (r: IteratorResult<WatchItem, number>) => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>;
+  private readonly onLive: (next: SequencedEvent | "idle") => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>;
+  private readonly onError: (err: unknown) => never;
+
+  constructor(
+    private readonly deps: { hub: EventHub; store: TaskStore },
+    private readonly request: WatchRequest,
+    private readonly signal: AbortSignal,
+    private readonly options: WatchOptions,
+  ) {
+    this.bookmarkMs = options.bookmarkMs ?? 15_000;
+    this.onCatchUp = this.caughtUp.bind(this);
+    this.onLive = this.live.bind(this);
+    this.onError = this.failed.bind(this);
   }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<WatchItem>> {
+    if (this.done) return Promise.resolve(DONE);
+    if (!this.sub) {
+      try {
+        this.start();
+      } catch (err) {
+        this.close();
+        return Promise.reject(err);
+      }
+    }
+    if (this.catchUp) return this.catchUp.next().then(this.onCatchUp, this.onError);
+    return Promise.resolve(this.wait());
+  }
+
+  return(): Promise<IteratorResult<WatchItem>> {
+    this.close();
+    const catchUp = this.catchUp;
+    this.catchUp = null;
+    // A catch-up busy in a read finishes that first (a generator queues the return).
+    if (catchUp) return catchUp.return(0).then(() => DONE, () => DONE);
+    return Promise.resolve(DONE);
+  }
+
+  /** Subscribes (on the first next(), as a generator's body would run). */
+  private start(): void {
+    const { request, deps, options } = this;
+    const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
+    const catchUp = request.includeSnapshot || request.afterSequence !== undefined;
+    const sub = deps.hub.subscribe(filter, { hold: catchUp });
+    this.sub = sub;
+    if (options.onOverflow) sub.onFailure(options.onOverflow);
+    // The subscription is its own abort listener (handleEvent closes it): no closure per watch.
+    this.signal.addEventListener("abort", sub, { once: true });
+    if (catchUp) this.catchUp = catchUpFromLog(deps, request, this.signal, options, sub, filter);
+    else {
+      this.cursor = deps.store.lastSequence();
+      sub.delivered(this.cursor);
+    }
+  }
+
+  private caughtUp(r: IteratorResult<WatchItem, number>): IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>> {
+    if (this.done) return DONE;
+    if (!r.done) return r;
+    this.catchUp = null;
+    this.cursor = r.value;
+    return this.wait();
+  }
+
+  private wait(): IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>> {
+    if (this.signal.aborted) {
+      this.close();
+      return DONE;
+    }
+    return this.sub!.next(this.bookmarkMs).then(this.onLive, this.onError);
+  }
+
+  private live(next: SequencedEvent | "idle"): IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>> {
+    if (this.done || this.signal.aborted) {
+      this.close();
+      return DONE;
+    }
+    if (next === "idle") {
+      // Never past an event this watcher has not been given (it may still be queued).
+      return { done: false, value: { kind: "bookmark", sequence: Math.max(this.cursor, this.sub!.deliveredThrough()) } };
+    }
+    if (isPersisted(next)) {
+      if (next.sequence <= this.cursor) return this.wait();
+      this.cursor = next.sequence;
+    }
+    return { done: false, value: { kind: "event", event: next } };
+  }
+
+  private failed(err: unknown): never {
+    this.close();
+    throw err;
+  }
+
+  /** Frees the subscription; the stream is done. */
+  private close(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.sub) {
+      this.signal.removeEventListener("abort", this.sub);
+      this.sub.close();
+    }
+  }
+}
+
+/**
+ * The snapshot or the replay, then the log read until the subscription's hold can end;
+ * returns the sequence the stream has reached (the live part drops queued events up to it).
+ */
+async function* catchUpFromLog(
+  deps: { hub: EventHub; store: TaskStore },
+  request: WatchRequest,
+  signal: AbortSignal,
+  options: WatchOptions,
+  sub: Subscription,
+  filter: SubscriptionFilter,
+): AsyncGenerator<WatchItem, number> {
+  const replayPage = options.replayPage ?? 1000;
+  let cursor: number;
+  if (request.includeSnapshot) {
+    // The cache and the last sequence change together, synchronously, at each commit.
+    cursor = deps.store.lastSequence();
+    const tasks = deps.store.activeTasks(filter).slice(0, options.snapshotLimit ?? 10_000);
+    const pending = new Map(deps.store.pendingConfirmations().map((c) => [c.id, c] as const));
+    for (const task of tasks) {
+      const c = task.pendingConfirmationId ? (pending.get(task.pendingConfirmationId) ?? null) : null;
+      yield { kind: "snapshot", sequence: cursor, task, pending: c };
+    }
+    sub.delivered(cursor);
+    yield { kind: "snapshot_end", sequence: cursor };
+  } else {
+    cursor = request.afterSequence!;
+    let latest = deps.store.lastSequence();
+    if (cursor > latest) {
+      // Replicas: the client may have seen the point on another replica, whose commits this
+      // one has not published yet; the shared log says whether it was reached.
+      latest = Math.max(latest, (await deps.store.readEvents(cursor - 1, 1))[0]?.sequence ?? 0);
+    }
+    if (cursor > latest) {
+      // A point the log never reached (a client bug, or a log that was reset): waiting for
+      // it would drop every event until then, so refuse like a point that left the log.
+      throw new OutOfRangeError(
+        `after_sequence ${cursor} is ahead of the event log (latest sequence ${latest}); re-list and watch again`,
+        await deps.store.oldestRetainedSequence(),
+        "SEQUENCE_AHEAD",
+        { latest_sequence: String(latest) },
+      );
+    }
+    sub.delivered(cursor);
+  }
+  const oldest = await deps.store.oldestRetainedSequence();
+  if (cursor + 1 < oldest) {
+    throw new OutOfRangeError(
+      `${request.includeSnapshot ? "the snapshot's sequence" : "after_sequence"} ${cursor} is older than the retained event log (oldest retained sequence ${oldest}); re-list and watch again`,
+      oldest,
+    );
+  }
+  // Read the log until a read reaches its end and no persisted event passed the
+  // subscription above what was read; from then on the queue has every later one.
+  for (;;) {
+    const page = await deps.store.readEvents(cursor, replayPage);
+    for (const e of page) {
+      cursor = e.sequence;
+      if (!matchesFilter(filter, e)) continue;
+      sub.delivered(cursor);
+      yield { kind: "event", event: e };
+    }
+    sub.delivered(cursor);
+    if (signal.aborted) return cursor;
+    if (page.length < replayPage && sub.release(cursor)) break;
+  }
+  return cursor;
 }

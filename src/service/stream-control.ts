@@ -4,11 +4,35 @@ import { InvalidArgumentError } from "../domain/errors.js";
 /**
  * Lets a server stream be ended from outside its generator. A watcher that stopped reading
  * leaves the transport parked on the socket's flow control, where the generator cannot throw;
- * when its queue overflows, the service aborts this controller with the error and a transport
- * that supports it (the gRPC listener) ends the call at once. Without it the error is sent
- * when the client reads again (memory stays bounded either way: the queue is dropped).
+ * when its queue overflows, the service calls abort() with the error and a transport that
+ * supports it (the gRPC listener) ends the call at once. Without it the error is sent when
+ * the client reads again (memory stays bounded either way: the queue is dropped). A plain
+ * object with one listener, not an AbortController: every held stream has one, and an
+ * AbortSignal (an EventTarget with its maps) is most of a kilobyte.
  */
-export const streamAbortKey = createContextKey<AbortController | undefined>(undefined, {
+export class StreamEnd {
+  private endedWith: { reason: unknown } | undefined;
+  private listener: { streamEnded(reason: unknown): void } | null = null;
+
+  /** Ends the stream with `reason` (the first call counts). */
+  abort(reason: unknown): void {
+    if (this.endedWith) return;
+    this.endedWith = { reason };
+    this.listener?.streamEnded(reason);
+  }
+
+  /** The reason, if the stream was ended. */
+  get ended(): { readonly reason: unknown } | undefined {
+    return this.endedWith;
+  }
+
+  /** The transport's listener (one; null removes it). */
+  listen(listener: { streamEnded(reason: unknown): void } | null): void {
+    this.listener = listener;
+  }
+}
+
+export const streamAbortKey = createContextKey<StreamEnd | undefined>(undefined, {
   description: "taskcontrol stream abort",
 });
 
@@ -46,4 +70,108 @@ export class StreamProgressInvalidError extends InvalidArgumentError {
       `${applied.updated} updates committed, ${applied.emitted} emitted, ${applied.notFound} for an unknown task, ` +
       `${applied.notApplied} on an ended task`;
   }
+}
+
+/**
+ * A server stream's responses as a plain async iterator over another: each item through
+ * `item`, the end through `end` (which may throw the stream's final error), every error
+ * through `error`. It stands in for an `async function*` that loops `for await` and yields:
+ * a held stream keeps one small object instead of a suspended generator with its frame and
+ * promises. A `source` that throws when called fails the first next(), as a generator would.
+ */
+class MappedStream<T, U> implements AsyncIterableIterator<U> {
+  private inner: AsyncIterator<T> | undefined;
+  private failure: { err: unknown } | undefined;
+  private readonly onResult: (r: IteratorResult<T>) => IteratorResult<U>;
+  private onError: ((err: unknown) => never) | undefined;
+
+  constructor(
+    source: () => AsyncIterable<T>,
+    private readonly item: ((value: T) => U) | undefined,
+    private readonly end: (() => void) | undefined,
+    private error: ((err: unknown) => unknown) | undefined,
+  ) {
+    try {
+      this.inner = source()[Symbol.asyncIterator]();
+    } catch (err) {
+      this.failure = { err };
+    }
+    this.onResult = this.result.bind(this);
+    this.onError = error ? this.fail.bind(this) : undefined;
+  }
+
+  /** Takes on the error mapping of a wrapper, if it has none: one layer instead of two. */
+  adoptErrors(error: (err: unknown) => unknown): boolean {
+    if (this.error) return false;
+    this.error = error;
+    this.onError = this.fail.bind(this);
+    return true;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<U>> {
+    if (!this.inner) {
+      const f = this.failure;
+      this.failure = undefined;
+      if (!f) return Promise.resolve({ done: true, value: undefined });
+      return Promise.reject(this.error ? this.error(f.err) : f.err);
+    }
+    return this.inner.next().then(this.onResult, this.onError);
+  }
+
+  return(value?: unknown): Promise<IteratorResult<U>> {
+    const inner = this.inner;
+    this.inner = undefined;
+    this.failure = undefined;
+    const done = { done: true as const, value: value as U };
+    if (!inner?.return) return Promise.resolve(done);
+    return inner.return(value).then(() => done, this.onError);
+  }
+
+  private result(r: IteratorResult<T>): IteratorResult<U> {
+    // Errors of the mapping and of the end go through `error` too (they leave this then()).
+    try {
+      if (r.done) {
+        this.inner = undefined;
+        this.end?.();
+        return r as IteratorResult<U>;
+      }
+      return { done: false, value: this.item ? this.item(r.value) : (r.value as unknown as U) };
+    } catch (err) {
+      throw this.error ? this.error(err) : err;
+    }
+  }
+
+  private fail(err: unknown): never {
+    this.inner = undefined;
+    throw this.error!(err);
+  }
+}
+
+/** `source`'s items mapped by `item`; `end` runs when it finishes (and may throw). */
+export function mapStream<T, U>(source: () => AsyncIterable<T>, item: (value: T) => U, end?: () => void): AsyncIterableIterator<U> {
+  return new MappedStream(source, item, end, undefined);
+}
+
+/** `source`'s items as they are, every error (also one thrown calling it) through `error`. */
+export function mapStreamErrors<T>(source: () => AsyncIterable<T>, error: (err: unknown) => unknown): AsyncIterableIterator<T> {
+  let inner: AsyncIterable<T>;
+  try {
+    inner = source();
+  } catch (err) {
+    return new MappedStream<T, T>(
+      () => {
+        throw err;
+      },
+      undefined,
+      undefined,
+      error,
+    );
+  }
+  // A handler that already answers with a mapped stream (WatchTasks) takes the mapping itself.
+  if (inner instanceof MappedStream && inner.adoptErrors(error)) return inner as AsyncIterableIterator<T>;
+  return new MappedStream<T, T>(() => inner, undefined, undefined, error);
 }
