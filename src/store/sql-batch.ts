@@ -151,13 +151,14 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
 
   /** Through the dialect's transaction, one statement at a time (PostgreSQL; SQLite without a writer thread). */
   async function write(trx: Knex.Transaction, changes: Changes, now: number): Promise<SequencedEvent[]> {
+    // First, before any row is written: replicas' batches then never wait for each other's row
+    // locks (taken after the rows, two batches touching the same tasks deadlocked or lost their
+    // guards often enough that a batch ran out of attempts and its callers got UNAVAILABLE).
+    const locked = await dialect.lockForCommit(trx);
     for (const op of rowOps(changes)) {
       const rows = await dialect.execute(trx, op.sql, op.params);
       if (op.expect !== undefined && rows.length !== op.expect) throw new ConflictError(op.conflict);
     }
-    // Only the sequences need the commit lock: the row writes above are settled by their guards
-    // and row locks, so other replicas' commits can go on while they run.
-    const locked = await dialect.lockForCommit(trx);
     if (changes.events.length === 0) return [];
     const sequenced = sequence(changes, now, options.knownLastSequence ? options.knownLastSequence() : (locked ?? (await maxSequence(trx))));
     const notify = options.commitNotify;

@@ -28,9 +28,9 @@ export interface SqlDialect {
    */
   transaction<T>(knex: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
   /**
-   * Taken after a batch's row writes, right before its sequences: serialises committers from
-   * here to COMMIT, so sequence order is commit order. May answer the log's maximum sequence,
-   * read under the lock in the same round trip (PostgreSQL); undefined leaves that read to the caller.
+   * Taken first in every writing transaction and held to COMMIT: serialises committers, so
+   * sequence order is commit order. May answer the log's maximum sequence, read under the lock
+   * in the same round trip (PostgreSQL); undefined leaves that read to the caller.
    */
   lockForCommit(trx: Knex.Transaction): Promise<number | undefined>;
   /** Runs one statement of a batch in its transaction and answers its rows. */

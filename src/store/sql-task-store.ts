@@ -165,6 +165,9 @@ export function createSqlTaskStore(db: OpenDatabase, options: SqlTaskStoreOption
 
   const writer = createBatchWriter<SqlBatchOutcome>({
     maxBatch: options.maxBatch ?? 2000,
+    // PostgreSQL replicas race each other for the same rows: commits at once (more, smaller
+    // batches) made a batch lose its guards four times running under two writing replicas.
+    commitAtOnce: dialect.soleWriter,
     attempt: createSqlBatchAttempt({
       knex,
       dialect,
