@@ -14,6 +14,8 @@
  *   --out FILE       JSON results (default bench/results/latest.json; "-" writes none)
  *   --server-args "…" extra flags for the service child (e.g. "--durability full")
  *   --methods a,b    unary methods to measure (default UpdateProgress,EmitProgress,Heartbeat)
+ *   --entry E        dist (default: the compiled server `npm start` runs, built first if stale)
+ *                    or tsx (the sources through tsx, as the tests run them)
  *
  * See bench/README.md for what each row means.
  */
@@ -72,8 +74,16 @@ const { values: opts } = parseArgs({
     "server-args": { type: "string", default: "" },
     methods: { type: "string", default: "UpdateProgress,EmitProgress,Heartbeat" },
     quick: { type: "boolean", default: process.env.BENCH_QUICK === "1" },
+    entry: { type: "string", default: "dist" },
   },
 });
+if (opts.entry !== "dist" && opts.entry !== "tsx") throw new Error(`--entry: dist or tsx, not ${opts.entry}`);
+/**
+ * The service as `npm start` runs it (the compiled dist/, built first if stale), or its
+ * sources through tsx (--entry tsx): tsx's transform wraps every named function (a __name
+ * call, and a property array per closure), which the product does not pay.
+ */
+const ENTRY = opts.entry as "dist" | "tsx";
 const ALL = ["unary", "serial", "stream", "fanout", "cancel", "bullmq", "naive", "memory", "replicas", "million"] as const;
 const only = new Set(opts.only ? opts.only.split(",").map((s) => s.trim()) : ALL);
 const QUICK = opts.quick!;
@@ -872,7 +882,7 @@ async function sectionNaive(bare: BenchServer | undefined, bareClient: GrpcTestC
 }
 
 async function sectionMemory(dir: string, bare: BenchServer, agents: Agent[]) {
-  const svc = await startServerProcess({ db: join(dir, "memory.sqlite"), args: SERVER_ARGS, env: SERVER_ENV });
+  const svc = await startServerProcess({ db: join(dir, "memory.sqlite"), args: SERVER_ARGS, env: SERVER_ENV, entry: ENTRY });
   track(svc.child.pid);
   const client = grpcClient(svc.grpcAddress);
   const pid = svc.child.pid!;
@@ -1158,6 +1168,7 @@ function machine() {
 // ---- main --------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  if (ENTRY === "dist") execFileSync(process.execPath, [join(ROOT, "scripts/build-if-stale.mjs")], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   const dir = mkdtempSync(join(tmpdir(), "taskcontrol-bench-"));
   const stops: (() => Promise<unknown>)[] = [];
   const onSignal = () => {
@@ -1184,6 +1195,7 @@ async function main(): Promise<void> {
       ? await startServerProcess({
           db: join(dir, "bench.sqlite"),
           args: SERVER_ARGS,
+          entry: ENTRY,
           env: {
             ...SERVER_ENV,
             ...(opts.profile
@@ -1246,6 +1258,7 @@ async function main(): Promise<void> {
   const out = {
     machine: machine(),
     settings: {
+      entry: ENTRY,
       inflight: INFLIGHT,
       tasks: TASKS,
       rounds: ROUNDS,
