@@ -8,6 +8,7 @@ import { type OpenDatabase, openDatabase } from "../../src/store/orm.js";
 import { taskToRow } from "../../src/store/row-mapping.js";
 import { selectUnfinishedTasks } from "../../src/store/sql-reads.js";
 import { createSqlTaskStore } from "../../src/store/sql-task-store.js";
+import { taskFixture } from "../support/fixtures.js";
 
 /**
  * Start-up reads every unfinished task; on SQLite the rows come back as JSON text in chunks
@@ -20,34 +21,17 @@ let db: OpenDatabase;
 const T = 1_790_000_000_000;
 
 function task(i: number, patch: Partial<Task>): Task {
-  return {
+  return taskFixture({
     id: `t-${String(i).padStart(4, "0")}`,
     owner: "alice",
     kind: "k",
-    label: "",
-    status: "running",
-    progress: 0,
-    checkpoint: null,
-    result: null,
-    errorMessage: "",
-    errorDetails: null,
-    cancelRequested: false,
-    cancelReason: "",
-    requestId: null,
-    pendingConfirmationId: null,
     // Several tasks share a create time: chunks must not skip or repeat any of them.
     createTime: T + Math.floor(i / 3),
     updateTime: T + i,
-    endTime: null,
-    revision: 1,
-    attempt: 1,
-    leaseDurationMs: null,
-    leaseExpireTime: null,
-    stallTime: null,
-    claimRequestId: null,
     ...patch,
-  };
+  });
 }
+
 
 const statuses = ["running", "waiting_confirmation", "stalled", "succeeded", "failed", "cancelled"] as const;
 const tasks: Task[] = Array.from({ length: 60 }, (_, i) =>

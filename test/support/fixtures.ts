@@ -1,4 +1,4 @@
-import type { Component, Confirmation } from "../../src/domain/model.js";
+import type { Component, Confirmation, Task } from "../../src/domain/model.js";
 
 /** A domain Confirmation for unit tests: PENDING, no components, fields overridable. */
 export function confirmationFixture(overrides: Partial<Confirmation> = {}): Confirmation {
@@ -21,6 +21,36 @@ export function confirmationFixture(overrides: Partial<Confirmation> = {}): Conf
     answeredBy: "",
     answerTime: null,
     defaulted: false,
+    ...overrides,
+  };
+}
+
+/** A domain Task for unit tests: RUNNING, attempt 1, no lease, fields overridable. */
+export function taskFixture(overrides: Partial<Task> = {}): Task {
+  return {
+    id: "t",
+    owner: "o",
+    kind: "",
+    label: "",
+    status: "running",
+    progress: 0,
+    checkpoint: null,
+    result: null,
+    errorMessage: "",
+    errorDetails: null,
+    cancelRequested: false,
+    cancelReason: "",
+    requestId: null,
+    pendingConfirmationId: null,
+    createTime: 0,
+    updateTime: 0,
+    endTime: null,
+    revision: 1,
+    attempt: 1,
+    leaseDurationMs: null,
+    leaseExpireTime: null,
+    stallTime: null,
+    claimRequestId: null,
     ...overrides,
   };
 }

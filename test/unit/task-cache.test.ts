@@ -1,34 +1,11 @@
 import assert from "node:assert/strict";
-import { confirmationFixture } from "../support/fixtures.js";
+import { confirmationFixture, taskFixture } from "../support/fixtures.js";
 import { describe, it } from "node:test";
 import type { Confirmation, Task, TaskStatus } from "../../src/domain/model.js";
 import { createTaskCache } from "../../src/store/task-cache.js";
 
-const task = (id: string, status: TaskStatus = "running", revision = 1, requestId: string | null = null): Task => ({
-  id,
-  owner: "o",
-  kind: "",
-  label: "",
-  status,
-  progress: 0,
-  checkpoint: null,
-  result: null,
-  errorMessage: "",
-  errorDetails: null,
-  cancelRequested: false,
-  cancelReason: "",
-  requestId,
-  pendingConfirmationId: null,
-  createTime: 0,
-  updateTime: 0,
-  endTime: null,
-  revision,
-  attempt: 1,
-  leaseDurationMs: null,
-  leaseExpireTime: null,
-  stallTime: null,
-  claimRequestId: null,
-});
+const task = (id: string, status: TaskStatus = "running", revision = 1, requestId: string | null = null): Task =>
+  taskFixture({ id, status, revision, requestId });
 
 const confirmation = (id: string, state: Confirmation["state"] = "pending"): Confirmation =>
   confirmationFixture({ id, state, surfaceId: "s" });
