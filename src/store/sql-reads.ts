@@ -135,16 +135,24 @@ export async function selectPendingConfirmations(knex: Knex): Promise<Confirmati
   return rows.map(rowToConfirmation);
 }
 
+/** (task_id, request_id) pairs per read of selectConfirmationsByRequest. */
+const PAIRS_PER_READ = 200;
+
 /** Confirmations by (task id, request id). */
 export async function selectConfirmationsByRequest(
   knex: Knex,
   pairs: readonly { readonly taskId: string; readonly requestId: string }[],
 ): Promise<Confirmation[]> {
-  if (pairs.length === 0) return [];
-  const rows = (await knex("confirmations").where((qb) => {
-    for (const p of pairs) qb.orWhere({ task_id: p.taskId, request_id: p.requestId });
-  })) as ConfirmationRow[];
-  return rows.map(rowToConfirmation);
+  const found: Confirmation[] = [];
+  // One OR per pair: SQLite parses the chain as a tree as deep as the pairs are many, and
+  // refuses one deeper than 1,000 ("Expression tree is too large"); a batch holds up to 2,000.
+  for (const part of chunks(pairs, PAIRS_PER_READ)) {
+    const rows = (await knex("confirmations").where((qb) => {
+      for (const p of part) qb.orWhere({ task_id: p.taskId, request_id: p.requestId });
+    })) as ConfirmationRow[];
+    for (const row of rows) found.push(rowToConfirmation(row));
+  }
+  return found;
 }
 
 /** The highest sequence in the log (0 when empty); inside a transaction, as that transaction sees it. */
