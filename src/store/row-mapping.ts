@@ -48,35 +48,6 @@ function parse(value: string | null): JsonObject | null {
   return value === null ? null : (JSON.parse(value) as JsonObject);
 }
 
-/** The `tasks` row of a task. */
-export function taskToRow(t: Task): TaskRow {
-  return {
-    id: t.id,
-    owner: t.owner,
-    kind: t.kind,
-    label: t.label,
-    status: t.status,
-    progress: t.progress,
-    checkpoint: json(t.checkpoint),
-    result: json(t.result),
-    error_message: t.errorMessage,
-    error_details: json(t.errorDetails),
-    cancel_requested: t.cancelRequested,
-    cancel_reason: t.cancelReason,
-    request_id: t.requestId,
-    pending_confirmation_id: t.pendingConfirmationId,
-    create_time: t.createTime,
-    update_time: t.updateTime,
-    end_time: t.endTime,
-    revision: t.revision,
-    attempt: t.attempt,
-    lease_duration: t.leaseDurationMs,
-    lease_expire_time: t.leaseExpireTime,
-    stall_time: t.stallTime,
-    claim_request_id: t.claimRequestId,
-  };
-}
-
 /** Each column's domain value: the JSON columns hold an object here, text in the row. */
 const TASK_FIELDS: { readonly [C in TaskColumn]: (t: Task) => unknown } = {
   id: (t) => t.id,
@@ -110,6 +81,13 @@ const JSON_COLUMNS: ReadonlySet<TaskColumn> = new Set<TaskColumn>(["checkpoint",
 export function taskColumn(t: Task, c: TaskColumn): unknown {
   const v = TASK_FIELDS[c](t);
   return JSON_COLUMNS.has(c) ? json(v as JsonObject | null) : v;
+}
+
+/** The `tasks` row of a task. */
+export function taskToRow(t: Task): TaskRow {
+  const row: Record<string, unknown> = {};
+  for (const c of TASK_COLUMNS) row[c] = taskColumn(t, c);
+  return row as unknown as TaskRow;
 }
 
 /**
