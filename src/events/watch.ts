@@ -178,6 +178,10 @@ async function* catchUpFromLog(
     }
     sub.delivered(cursor);
     yield { kind: "snapshot_end", sequence: cursor };
+    // Nothing persisted passed the subscription while the snapshot was sent (the usual case):
+    // the queue has every later event, so the stream is live now, without reading the log.
+    // (Thousands of watches opened at once would each wait behind all their log reads.)
+    if (sub.release(cursor)) return cursor;
   } else {
     cursor = request.afterSequence!;
     let latest = deps.store.lastSequence();

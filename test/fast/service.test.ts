@@ -5,6 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { collect, errorOf, type InProcessService, type ServiceClient, startInProcess } from "../support/in-process.js";
 import { isPersisted, REPLACE_SURFACE } from "../support/flows.js";
 import { trackLeaks } from "../support/leaks.js";
+import type { TaskStore } from "../../src/domain/ports.js";
 import type { Principal } from "../../src/service/principal.js";
 import type {
   RequestConfirmationRequestSchema,
@@ -424,9 +425,9 @@ describe("watching and scoping", () => {
       t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
       const w = watchOf({ owner: "idle", includeSnapshot: true });
       await w.until((m) => m.some((x) => x.event.case === "snapshotEnd"));
-      // After snapshot_end the watch reads the log once more (on SQLite's worker thread), then
-      // parks with its idle timer: give that read real time (only setTimeout and Date are
-      // mocked) before the clock moves.
+      // After snapshot_end the watch parks with its idle timer (after a log read, if a commit
+      // passed the snapshot): give that real time (only setTimeout and Date are mocked)
+      // before the clock moves.
       const settled = performance.now() + 200;
       while (performance.now() < settled) await new Promise((r) => setImmediate(r));
       t.mock.timers.tick(BOOKMARK_MS - 1);
@@ -494,5 +495,53 @@ describe("watching and scoping", () => {
       await held.until((m) => m.length === 2);
       assert.deepEqual(s.unexpected, [], "no error reached a caller as INTERNAL");
     });
+  });
+});
+
+describe("WatchTasks is live from snapshot_end", { timeout: 10_000 }, () => {
+  /**
+   * When nothing was committed while the snapshot was sent (the usual case), the first event
+   * after snapshot_end must not wait for a read of the event log: with thousands of watches
+   * opened at once (a gateway's browsers reconnecting), those reads queue on the database and
+   * every watch's live events waited behind all of them (seconds, in the fan-out bench).
+   * Here the log reads hang until the test ends: a watch that needs one never sees the event.
+   */
+  let s: InProcessService;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let logReads = 0;
+  before(async () => {
+    s = await startInProcess({
+      wrapStore: (store) => {
+        const gated: TaskStore = Object.create(store) as TaskStore;
+        gated.readEvents = async (after, limit) => {
+          logReads++;
+          await gate;
+          return store.readEvents(after, limit);
+        };
+        gated.oldestRetainedSequence = async () => {
+          logReads++;
+          await gate;
+          return store.oldestRetainedSequence();
+        };
+        return gated;
+      },
+    });
+  });
+  after(async () => {
+    release();
+    await s.close();
+  });
+
+  it("a quiet snapshot goes live without reading the log", async () => {
+    await s.client.createTask({ owner: "carol", kind: "test", label: "before" });
+    const w = collect((signal) => s.client.watchTasks({ owner: "carol", includeSnapshot: true }, { signal }));
+    await w.until((m) => m.some((x) => x.event.case === "snapshotEnd"));
+    const created = (await s.client.createTask({ owner: "carol", kind: "test", label: "after" })).task!;
+    const live = await w.until((m) => m.some((x) => x.event.case === "taskCreated"));
+    const ev = live.find((x) => x.event.case === "taskCreated")!;
+    assert.equal(ev.event.case === "taskCreated" && ev.event.value.task!.id, created.id);
+    assert.equal(logReads, 0, "log reads made by a watch whose snapshot nothing passed");
+    await w.cancel();
   });
 });
