@@ -26,6 +26,7 @@ let clients: GrpcTestClient[] = [];
 let calls: grpc.ClientReadableStream<unknown>[] = [];
 let listeners: QueueEvents[] = [];
 let latencies: number[] = [];
+let bySeq: number[] = [];
 let received = 0;
 let perStream = new Map<number, number>();
 let errors = 0;
@@ -81,8 +82,11 @@ async function watch(c: { address: string; owner: string; count: number; connect
             return;
           }
           if (msg.event.case === "progress" && msg.event.value.label.startsWith(prefix)) {
-            const t = Number(msg.event.value.label.slice(msg.event.value.label.lastIndexOf(":") + 1));
+            const label = msg.event.value.label;
+            const t = Number(label.slice(label.lastIndexOf(":") + 1));
             latencies.push(at - t);
+            const seq = Number(label.slice(prefix.length, label.lastIndexOf(":")));
+            bySeq[seq] = Math.max(bySeq[seq] ?? 0, at - t);
             received++;
             perStream.set(id, (perStream.get(id) ?? 0) + 1);
           }
@@ -157,6 +161,7 @@ function report() {
   const out = {
     received,
     latencies,
+    bySeq,
     streamsWithEvents: counts.length,
     minPerStream: counts.length ? Math.min(...counts) : 0,
     maxPerStream: counts.length ? Math.max(...counts) : 0,
@@ -164,6 +169,7 @@ function report() {
     firstError,
   };
   latencies = [];
+  bySeq = [];
   received = 0;
   perStream = new Map();
   errors = 0;

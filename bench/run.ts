@@ -183,6 +183,9 @@ interface Latency {
   serverCpu?: number;
   machineCpu?: number;
   serverUsPerDelivery?: number;
+  /** Service and watcher-process CPU from the first send to the last receipt, per receipt. */
+  serverUsPerDeliveryToLast?: number;
+  watcherUsPerReceipt?: number;
   /** Events per second sent (the fan-out levels). */
   rate?: number;
 }
@@ -543,6 +546,8 @@ async function fanoutLevel(
   const pending: Promise<void>[] = [];
   const s0 = cpuSeconds(serverPid);
   const m0 = machineBusySeconds();
+  const agentCpu = () => split.reduce((sum, _, i) => sum + cpuSeconds(agents[i]!.pid), 0);
+  const a0 = agentCpu();
   const start = nowMs() + 20;
   for (let seq = 0; seq < total; seq++) {
     const at = start + (seq * 1000) / rate;
@@ -575,6 +580,9 @@ async function fanoutLevel(
     last = got;
     await sleep(250);
   }
+  // CPU until the last receipt (or the wait gave up): the work of late receipts counts too.
+  const serverUsAll = ((cpuSeconds(serverPid) - s0) * 1e6) / Math.max(1, expected);
+  const agentUsAll = ((agentCpu() - a0) * 1e6) / Math.max(1, expected);
   const reports = await Promise.all(
     split.map((_, i) =>
       agents[i]!.call<{ received: number; latencies: number[]; minPerStream: number; maxPerStream: number; errors: number; firstError: string }>({ op: "report" }),
@@ -582,6 +590,10 @@ async function fanoutLevel(
   );
   await Promise.all(split.map((_, i) => agents[i]!.call({ op: "closeAll" })));
   const lat = reports.flatMap((r) => r.latencies);
+  if (process.env.BENCH_BY_SEQ) {
+    const worst = reports.map((r) => (r as unknown as { bySeq: number[] }).bySeq);
+    log(`fan-out ${n} worst by event: ${worst[0]!.map((_, i) => Math.max(...worst.map((w) => w[i] ?? 0)).toFixed(0)).join(" ")}`);
+  }
   const errors = reports.reduce((s, r) => s + r.errors, 0) + sendErrors;
   if (errors) notes.push(`fan-out ${n}: ${errors} errors (${reports.map((r) => r.firstError).filter(Boolean)[0] ?? "send"})`);
   return {
@@ -597,6 +609,8 @@ async function fanoutLevel(
     serverCpu: Math.round(serverCpu),
     machineCpu: Math.round(machineCpu),
     serverUsPerDelivery: Number(((serverCpu * 1e4) / (rate * n)).toFixed(1)),
+    serverUsPerDeliveryToLast: Number(serverUsAll.toFixed(1)),
+    watcherUsPerReceipt: Number(agentUsAll.toFixed(1)),
     rate,
   };
 }
@@ -611,7 +625,8 @@ async function sectionFanout(svc: ServerProcess, svcClient: GrpcTestClient, agen
     const l = out[n]!;
     log(
       `fan-out ${n} at ${rate} ev/s: p50 ${l.p50.toFixed(2)} ms p99 ${l.p99.toFixed(2)} ms, received ${l.received}/${l.expected}, ` +
-        `ack p99 ${l.ackP99!.toFixed(2)} ms, server cpu ${l.serverCpu}% (${l.serverUsPerDelivery} µs/delivery), machine ${l.machineCpu}%`,
+        `ack p99 ${l.ackP99!.toFixed(2)} ms, server cpu ${l.serverCpu}% (${l.serverUsPerDelivery} µs/delivery; ${l.serverUsPerDeliveryToLast} to the last receipt), ` +
+        `watchers ${l.watcherUsPerReceipt} µs/receipt, machine ${l.machineCpu}%`,
     );
   }
   results.fanout = { rate: FANOUT_RATE, seconds: FANOUT_SECONDS, watcherProcesses: agents.length, levels: out };
