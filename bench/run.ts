@@ -1106,7 +1106,9 @@ function table(): { text: string; targets: { name: string; value: number; target
         n === 100 && R.bullmq?.queueEvents
           ? `BullMQ QueueEvents ${f2(R.bullmq.queueEvents.p50)} / ${f2(R.bullmq.queueEvents.p99)}`
           : "",
-        `recv ${l.received}/${l.expected}; ack p99 ${f1(l.ackP99)} ms; srv ${f1(l.serverUsPerDelivery)} µs/deliv; machine ${l.machineCpu}%`,
+        `recv ${l.received}/${l.expected}; ack p99 ${f1(l.ackP99)} ms; srv ${f1(l.serverUsPerDelivery)} µs/deliv` +
+          (l.watcherUsPerReceipt !== undefined ? ` (${f1(l.serverUsPerDeliveryToLast)} to last), watchers ${f1(l.watcherUsPerReceipt)} µs/recv` : "") +
+          `; machine ${l.machineCpu}%`,
         target,
         v,
       ]);
