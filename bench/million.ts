@@ -177,6 +177,10 @@ async function listRequests(side: Side): Promise<Record<string, Buffer>> {
   const byOwner = (i: number) => ownerAt(i) === owner;
   const running = (i: number) => statusAt(i) === "running";
   const status = { statuses: [TaskStatus.RUNNING] };
+  // Several statuses: no one index range is in page order; SQLite reads each status's range
+  // of tasks_status_create_idx newest first and stops each once the page is full.
+  const two = { statuses: [TaskStatus.RUNNING, TaskStatus.STALLED] };
+  const runningOrStalled = (i: number) => statusAt(i) === "running" || statusAt(i) === "stalled";
   const both = { owner, statuses: [TaskStatus.RUNNING] };
   const req = (r: object) => encode(ListTasksRequestSchema, r);
   return {
@@ -186,6 +190,7 @@ async function listRequests(side: Side): Promise<Record<string, Buffer>> {
     "owner, deep page": req({ owner, pageToken: await tokenAfter(side, { owner }, mid(byOwner)) }),
     "status RUNNING, first page": req(status),
     "status RUNNING, deep page": req({ ...status, pageToken: await tokenAfter(side, status, mid(running)) }),
+    "RUNNING or STALLED, deep page": req({ ...two, pageToken: await tokenAfter(side, two, mid(runningOrStalled)) }),
     "owner + RUNNING, deep page": req({ ...both, pageToken: await tokenAfter(side, both, mid((i) => byOwner(i) && running(i))) }),
   };
 }
