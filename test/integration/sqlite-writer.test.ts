@@ -117,6 +117,8 @@ describe("the SQLite writer thread", () => {
       ])).rows as [{ temp_store: number }[], { wal_autocheckpoint: number }[]];
       assert.equal(temp!.temp_store, 2, "MEMORY");
       assert.equal(checkpoint!.wal_autocheckpoint, 10_000);
+      const [read] = (await db.knex.raw("pragma temp_store")) as { temp_store: number }[];
+      assert.equal(read!.temp_store, 2, "the ORM's connection too");
       const task = await manager.createTask({ owner: "o", kind: "", label: "", checkpoint: null, requestId: "" });
       for (let i = 1; i <= 20; i++) assert.equal((await manager.updateProgress({ taskId: task.id, progress: i / 20 })).applied, true);
       assert.ok(statSync(`${path}-wal`).size > 0, "the writes are in the WAL");
