@@ -158,6 +158,23 @@ function pendingConfirmation(id: string, taskId: string, owner: string, time: nu
   };
 }
 
+/**
+ * A database seedMillion wrote earlier (kept with bench/million.ts --seeded): its ids and
+ * create times read back in position order, and its event count.
+ */
+export async function seededFrom(db: string, tasks: number): Promise<Seeded> {
+  const t0 = performance.now();
+  const open = await openDatabase({ db, durability: "normal" });
+  try {
+    const rows = (await open.knex.raw("select id, create_time as c from tasks order by create_time, id")) as { id: string; c: number }[];
+    if (rows.length !== tasks) throw new Error(`${db} holds ${rows.length} tasks, not ${tasks}`);
+    const [{ n }] = (await open.knex.raw("select count(*) as n from events")) as { n: number }[];
+    return { tasks, events: Number(n), ids: rows.map((r) => r.id), createTimes: rows.map((r) => Number(r.c)), seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await open.close();
+  }
+}
+
 /** Bytes of the database file plus its WAL (and shared-memory index). */
 export function databaseBytes(db: string): { file: number; wal: number } {
   const size = (p: string) => {

@@ -7,6 +7,8 @@
  *   --rounds N     interleaved rounds per measure (default 4; --quick 2)
  *   --round-ms MS  length of one round (default 2000; --quick 1000)
  *   --restarts N   restarts timed per database (default 3; --quick 2)
+ *   --seeded DIR   keep the seeded databases in DIR and start from copies of them next time
+ *                  (seeding a million tasks takes a minute or more; without it, a temp dir)
  *   --out FILE     JSON results (default bench/results/million.json; "-" writes none)
  *   --entry E      dist (default: the compiled server `npm start` runs, built first if stale
  *                  by scripts/build-if-stale.mjs) or tsx (the sources through tsx, as tests run)
@@ -21,7 +23,7 @@
  * and the database's bytes (file + WAL) per task. Each row has issue 17's verdict.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +35,7 @@ import { grpcClient, type GrpcTestClient } from "../test/support/grpc-client.js"
 import { healthClient } from "../test/support/health-client.js";
 import { freePort, type ServerProcess, startServerProcess } from "../test/support/server-process.js";
 import { cpuSeconds, drive, encode, INFLIGHT, nowMs, percentile, ROOT, sleep, unarySender } from "./lib.js";
-import { databaseBytes, ownerAt, seedMillion, type Seeded, statusAt } from "./million-seed.js";
+import { databaseBytes, ownerAt, seededFrom, seedMillion, type Seeded, statusAt } from "./million-seed.js";
 
 const { values: opts } = parseArgs({
   options: {
@@ -45,6 +47,7 @@ const { values: opts } = parseArgs({
     out: { type: "string", default: join(ROOT, "bench/results/million.json") },
     quick: { type: "boolean", default: process.env.BENCH_QUICK === "1" },
     entry: { type: "string", default: "dist" },
+    seeded: { type: "string" },
   },
 });
 if (opts.entry !== "dist" && opts.entry !== "tsx") throw new Error(`--entry: dist or tsx, not ${opts.entry}`);
@@ -174,6 +177,10 @@ async function listRequests(side: Side): Promise<Record<string, Buffer>> {
   const byOwner = (i: number) => ownerAt(i) === owner;
   const running = (i: number) => statusAt(i) === "running";
   const status = { statuses: [TaskStatus.RUNNING] };
+  // Several statuses: no one index range is in page order; SQLite reads each status's range
+  // of tasks_status_create_idx newest first and stops each once the page is full.
+  const two = { statuses: [TaskStatus.RUNNING, TaskStatus.STALLED] };
+  const runningOrStalled = (i: number) => statusAt(i) === "running" || statusAt(i) === "stalled";
   const both = { owner, statuses: [TaskStatus.RUNNING] };
   const req = (r: object) => encode(ListTasksRequestSchema, r);
   return {
@@ -183,6 +190,7 @@ async function listRequests(side: Side): Promise<Record<string, Buffer>> {
     "owner, deep page": req({ owner, pageToken: await tokenAfter(side, { owner }, mid(byOwner)) }),
     "status RUNNING, first page": req(status),
     "status RUNNING, deep page": req({ ...status, pageToken: await tokenAfter(side, status, mid(running)) }),
+    "RUNNING or STALLED, deep page": req({ ...two, pageToken: await tokenAfter(side, two, mid(runningOrStalled)) }),
     "owner + RUNNING, deep page": req({ ...both, pageToken: await tokenAfter(side, both, mid((i) => byOwner(i) && running(i))) }),
   };
 }
@@ -201,8 +209,20 @@ async function main(): Promise<void> {
   try {
     for (const [label, n] of [["small", SMALL], ["large", LARGE]] as const) {
       const db = join(dir, `${label}.sqlite`);
-      const seed = await seedMillion(db, n);
-      log(`${label}: seeded ${n.toLocaleString("en-US")} tasks and ${seed.events.toLocaleString("en-US")} events in ${seed.seconds.toFixed(1)} s`);
+      const kept = opts.seeded && join(opts.seeded, `${n}.sqlite`);
+      let seed: Seeded;
+      if (kept && existsSync(kept)) {
+        copyFileSync(kept, db);
+        seed = await seededFrom(db, n);
+        log(`${label}: ${n.toLocaleString("en-US")} tasks and ${seed.events.toLocaleString("en-US")} events copied from ${kept}`);
+      } else {
+        seed = await seedMillion(db, n);
+        log(`${label}: seeded ${n.toLocaleString("en-US")} tasks and ${seed.events.toLocaleString("en-US")} events in ${seed.seconds.toFixed(1)} s`);
+        if (kept) {
+          mkdirSync(opts.seeded!, { recursive: true });
+          copyFileSync(db, kept);
+        }
+      }
       sides.push({ label, db, seed, seededBytes: databaseBytes(db) });
     }
     const [small, large] = sides as [Side, Side];

@@ -65,7 +65,9 @@ export async function openDatabase(options: { db: string; durability: Durability
         afterCreate(conn: SqliteDatabase & { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
           cacheStatements(conn);
           conn.exec(
-            `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000;`,
+            // temp_store as on the writer thread (sqlite-writer-worker.ts): where this connection
+            // writes (no writer thread: ":memory:", "file:" URIs) its statement journals stay in memory.
+            `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;`,
             (err) => done(err, conn),
           );
         },

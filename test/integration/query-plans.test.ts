@@ -78,6 +78,15 @@ describe("query plans at any size", () => {
   }
 
   for (const [what, b] of [["first", undefined], ["deep", before]] as const) {
+    it(`ListTasks, two statuses, ${what} page: each status's range of tasks_status_create_idx, not every task`, async () => {
+      const plan = await listPlan({ statuses: ["running", "stalled"], limit: 51, before: b });
+      // No one range is in page order, so SQLite sorts; but it reads each status's range
+      // newest first and stops it once the page is full (bench/million.ts: the two-status row).
+      assert.match(plan, b ? /^SEARCH tasks USING INDEX tasks_status_create_idx \(status=\? AND \(create_time,id\)<\(\?,\?\)\)/ : /^SEARCH tasks USING INDEX tasks_status_create_idx \(status=\?\)/, plan);
+    });
+  }
+
+  for (const [what, b] of [["first", undefined], ["deep", before]] as const) {
     it(`ListTasks, an owner and one status, ${what} page: tasks_owner_status_create_idx in page order`, async () => {
       const plan = await listPlan({ owner: "alice", statuses: ["running"], limit: 51, before: b });
       assert.match(plan, /INDEX tasks_owner_status_create_idx \(owner=\? AND status=\?/, plan);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, unlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -104,6 +104,35 @@ describe("the SQLite writer thread", () => {
         manager.close();
         await db.close();
       }
+    }
+  });
+
+  it("keeps statement journals in memory and checkpoints at 10,000 WAL frames, and leaves no WAL at close", async () => {
+    const path = join(dir, "journal.sqlite");
+    const { db, manager } = await opened("journal.sqlite");
+    try {
+      const [[temp], [checkpoint]] = (await db.writer!.transaction([
+        { sql: "pragma temp_store", params: [] },
+        { sql: "pragma wal_autocheckpoint", params: [] },
+      ])).rows as [{ temp_store: number }[], { wal_autocheckpoint: number }[]];
+      assert.equal(temp!.temp_store, 2, "MEMORY");
+      assert.equal(checkpoint!.wal_autocheckpoint, 10_000);
+      const [read] = (await db.knex.raw("pragma temp_store")) as { temp_store: number }[];
+      assert.equal(read!.temp_store, 2, "the ORM's connection too");
+      const task = await manager.createTask({ owner: "o", kind: "", label: "", checkpoint: null, requestId: "" });
+      for (let i = 1; i <= 20; i++) assert.equal((await manager.updateProgress({ taskId: task.id, progress: i / 20 })).applied, true);
+      assert.ok(statSync(`${path}-wal`).size > 0, "the writes are in the WAL");
+    } finally {
+      manager.close();
+      await db.close();
+    }
+    assert.ok(!existsSync(`${path}-wal`) || statSync(`${path}-wal`).size === 0, "the WAL was checkpointed into the file at close");
+    const reopened = await openDatabase({ db: path, durability: "normal" });
+    try {
+      const [row] = (await reopened.knex("tasks")) as { progress: number }[];
+      assert.equal(row!.progress, 1);
+    } finally {
+      await reopened.close();
     }
   });
 
