@@ -11,9 +11,10 @@ import {
 import { statusToProto, timestampToProto } from "./convert.js";
 
 /**
- * The answers of UpdateProgress and EmitProgress. They hold only a few booleans and a status,
- * so each distinct answer is one frozen message made once: the hot path neither builds a
- * message per call nor (the grpc serializer caches bytes per message object) encodes one.
+ * The answers of UpdateProgress, EmitProgress and Heartbeat. They hold only a few booleans,
+ * a status (and a heartbeat its lease expiry), so each distinct answer is one frozen message:
+ * the hot path neither builds a message per call nor (the grpc serializer keeps the bytes of
+ * frozen messages) encodes one.
  */
 const updates: UpdateProgressResponse[] = [];
 const emits: EmitProgressResponse[] = [];
