@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from "node:util";
 import { createConfirmationWaits } from "./confirmation-waits.js";
 import { assertAttempt, createLeases, recoverStalled } from "./leases.js";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "./errors.js";
-import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent } from "./model.js";
+import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "./model.js";
 import { isTerminal } from "./model.js";
 import type { TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 import { NODE_TIMERS } from "./ports.js";
@@ -114,7 +114,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   function emitFor(task: Task, input: EmitProgressInput, progress: number | undefined): ProgressOutcome | Promise<ProgressOutcome> {
     assertAttempt(task, input.attempt);
     if (isTerminal(task.status)) {
-      return { found: true, applied: false, status: task.status, cancelRequested: task.cancelRequested };
+      return outcomeOf(false, task.status, task.cancelRequested);
     }
     if (task.status === "stalled") {
       return recover(task.id, input.attempt ?? 0).then((t) => (t ? emitFor(t, input, progress) : notFound()));
@@ -130,7 +130,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       persisted: false,
     };
     live.publish([{ sequence: store.lastSequence(), time: clock(), taskId: task.id, owner: task.owner, event }]);
-    return { found: true, applied: true, status: task.status, cancelRequested: task.cancelRequested };
+    return outcomeOf(true, task.status, task.cancelRequested);
   }
 
   return {
@@ -238,7 +238,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
           if (!current) return notFound();
           assertAttempt(current, input.attempt);
           if (isTerminal(current.status)) {
-            return { found: true, applied: false, status: current.status, cancelRequested: current.cancelRequested };
+            return outcomeOf(false, current.status, current.cancelRequested);
           }
           const recovered = recoverStalled(w, current);
           if (recovered) leases.recovered();
@@ -255,7 +255,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
             checkpoint: next.checkpoint,
             persisted: true,
           });
-          return { found: true, applied: true, status: next.status, cancelRequested: next.cancelRequested };
+          return outcomeOf(true, next.status, next.cancelRequested);
         },
       }).then((c) => c.value);
     },
@@ -485,7 +485,22 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   };
 }
 
+const NOT_FOUND: ProgressOutcome = Object.freeze({ found: false, applied: false, status: null, cancelRequested: false });
+
 function notFound(): ProgressOutcome {
-  return { found: false, applied: false, status: null, cancelRequested: false };
+  return NOT_FOUND;
+}
+
+/**
+ * The outcomes of progress reports on a found task, one frozen object per (applied, status,
+ * cancelRequested): a StreamProgress window holds thousands of reports' outcomes until their
+ * batch commits, and every call made one.
+ */
+const OUTCOMES = new Map<TaskStatus, ProgressOutcome[]>();
+
+function outcomeOf(applied: boolean, status: TaskStatus, cancelRequested: boolean): ProgressOutcome {
+  let row = OUTCOMES.get(status);
+  if (!row) OUTCOMES.set(status, (row = []));
+  return (row[(applied ? 2 : 0) | (cancelRequested ? 1 : 0)] ??= Object.freeze({ found: true, applied, status, cancelRequested }));
 }
 

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { DomainError, InvalidArgumentError, PermissionDeniedError, UnavailableError } from "../domain/errors.js";
 import type { Confirmation, Task } from "../domain/model.js";
-import type { ProgressOutcome, TaskManager } from "../domain/task-manager.js";
+import type { HeartbeatOutcome, ProgressOutcome, TaskManager } from "../domain/task-manager.js";
 import {
   CancelTaskRequestSchema,
   ClaimTaskRequestSchema,
@@ -31,14 +31,12 @@ import {
   confirmationToProto,
   durationToMs,
   stateToProto,
-  timestampToProto,
   statusesFromProto,
-  statusToProto,
   taskToProto,
   watchItemToProto,
 } from "./convert.js";
 import { toConnectError } from "./errors.js";
-import { emitAnswer, updateAnswer } from "./progress-answers.js";
+import { emitAnswer, heartbeatAnswer, updateAnswer } from "./progress-answers.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
 import { type StreamEnd, StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
 import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
@@ -292,14 +290,8 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
 
     async heartbeat(req) {
-      if (validate(HeartbeatRequestSchema, req).unknown) return { found: false, status: statusToProto(null), cancelRequested: false };
-      const o = await manager.heartbeat({ taskId: req.taskId, attempt: Number(req.attempt) });
-      return {
-        found: o.found,
-        status: statusToProto(o.status),
-        cancelRequested: o.cancelRequested,
-        leaseExpireTime: timestampToProto(o.leaseExpireTime),
-      };
+      if (validate(HeartbeatRequestSchema, req).unknown) return heartbeatAnswer(UNKNOWN_HEARTBEAT);
+      return heartbeatAnswer(await manager.heartbeat({ taskId: req.taskId, attempt: Number(req.attempt) }));
     },
 
     async claimTask(req, ctx) {
@@ -413,6 +405,9 @@ function withErrorMapping(
   }
   return wrapped as unknown as ServiceImpl<typeof TaskControlService>;
 }
+
+/** The answer to a heartbeat naming a task that cannot exist (a malformed id). */
+const UNKNOWN_HEARTBEAT: HeartbeatOutcome = { found: false, status: null, cancelRequested: false, leaseExpireTime: null };
 
 /** The answer to a progress call naming a task that cannot exist (a malformed id). */
 const UNKNOWN_TASK: ProgressOutcome = { found: false, applied: false, status: null, cancelRequested: false };

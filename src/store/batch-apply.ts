@@ -57,7 +57,8 @@ export function applyBatch(
 
   const tasks = new Map<string, Task>();
   const confirmations = new Map<string, Confirmation>();
-  let events: TaskEvent[] = [];
+  // One list for every mutation's events (emptied between them: they are copied into changes).
+  const events: TaskEvent[] = [];
   const working: Working = {
     now,
     task: (id) => tasks.get(id) ?? readTask(id),
@@ -86,7 +87,7 @@ export function applyBatch(
   batch.forEach((mutation, index) => {
     tasks.clear();
     confirmations.clear();
-    events = [];
+    events.length = 0;
     try {
       const value = mutation.apply(working);
       for (const t of tasks.values()) {

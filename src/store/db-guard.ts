@@ -77,9 +77,19 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
   let problem: string | null = null;
   let lost: string | null = null;
   let probing = false;
-  // Writes not committed yet, by start time: Map keeps insertion order, so the first is the oldest.
-  const inflight = new Map<number, number>();
-  let nextId = 0;
+  // Start times of the writes not settled yet, oldest at `settledCount`: the store's writes
+  // settle in the order they were submitted (batches take the queue in order and commit one
+  // at a time), so settling one moves the head on; no entry or `finally` promise per write.
+  let starts: number[] = [];
+  let settledCount = 0;
+  const settled = (): void => {
+    settledCount++;
+    // Drop the settled front now and then (writes never all settle in a busy server).
+    if (settledCount >= 1024 && settledCount * 2 >= starts.length) {
+      starts = starts.slice(settledCount);
+      settledCount = 0;
+    }
+  };
 
   function setProblem(p: string | null): void {
     if (p === problem || (lost !== null && p !== lost)) return;
@@ -153,10 +163,10 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
     } catch {
       return; // lost: reported through onLost
     }
-    const [oldest] = inflight.values();
+    const oldest = settledCount < starts.length ? starts[settledCount] : undefined;
     if (oldest !== undefined && Date.now() - oldest > stallMs) {
       setProblem(`a write has not committed for ${Date.now() - oldest} ms (the database's file system blocks or hangs)`);
-    } else if (problem !== null && inflight.size === 0) {
+    } else if (problem !== null && oldest === undefined) {
       void probe();
     }
   }, checkMs);
@@ -172,9 +182,10 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
         ...store,
         mutate(mutation) {
           if (lost !== null) return Promise.reject(new UnavailableError(lost, "STORE_UNAVAILABLE"));
-          const id = nextId++;
-          inflight.set(id, Date.now());
-          return mutate(mutation).finally(() => inflight.delete(id));
+          starts.push(Date.now());
+          const committed = mutate(mutation);
+          committed.then(settled, settled);
+          return committed;
         },
       };
     },

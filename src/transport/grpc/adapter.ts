@@ -111,9 +111,9 @@ export function grpcService<S extends DescService>(
       path: `/${service.typeName}/${method.name}`,
       requestStream: method.methodKind === "client_streaming",
       responseStream: method.methodKind === "server_streaming",
-      requestSerialize: serializer(method.input),
+      requestSerialize: serializer(method.input, "frozen"),
       requestDeserialize: deserializer(method.input),
-      responseSerialize: serializer(method.output),
+      responseSerialize: serializer(method.output, method.methodKind === "server_streaming" ? "all" : "frozen"),
       responseDeserialize: deserializer(method.output),
       originalName: method.localName,
     };

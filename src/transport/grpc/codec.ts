@@ -19,16 +19,20 @@ const encoded = new WeakMap<object, Buffer>();
 
 /**
  * Serialises a response once, however many streams it is written to (fan-out sends the same
- * WatchTasksResponse object to every watcher).
+ * WatchTasksResponse object to every watcher). `shared: "frozen"` (unary answers, each written
+ * once) keeps the bytes only of frozen messages, the answers made once and reused
+ * (service/progress-answers.ts): a WeakMap entry per one-shot answer cost more than the
+ * encoding it would save (profiled on Heartbeat).
  */
-export function serializer(schema: DescMessage) {
+export function serializer(schema: DescMessage, shared: "all" | "frozen" = "all") {
   return (value: unknown): Buffer => {
     const msg = isMessage(value, schema) ? value : create(schema, value as never);
-    let bytes = encoded.get(msg);
+    const keep = shared === "all" || Object.isFrozen(msg);
+    let bytes = keep ? encoded.get(msg) : undefined;
     if (!bytes) {
       const b = toBinary(schema, msg);
       bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-      encoded.set(msg, bytes);
+      if (keep) encoded.set(msg, bytes);
     }
     return bytes;
   };
