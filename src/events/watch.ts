@@ -178,6 +178,12 @@ async function* catchUpFromLog(
     }
     sub.delivered(cursor);
     yield { kind: "snapshot_end", sequence: cursor };
+    // The snapshot's sequence is the one the store had when the subscription began (the
+    // store publishes its cache, its last sequence and the hub together): every later event
+    // reached the subscription. If none passed it while the snapshot was sent, the log holds
+    // nothing this stream lacks, and it goes live without reading it (two reads per watch
+    // opened, and their garbage, while thousands of watchers connect).
+    if (sub.release(cursor)) return cursor;
   } else {
     cursor = request.afterSequence!;
     let latest = deps.store.lastSequence();
