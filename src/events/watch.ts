@@ -1,7 +1,7 @@
 import { OutOfRangeError } from "../domain/errors.js";
 import { matchesFilter } from "../domain/event-filter.js";
 import type { SequencedEvent } from "../domain/model.js";
-import type { TaskStore, WatchItem, WatchOptions, WatchRequest, WatchSource } from "../domain/ports.js";
+import type { CallSignal, TaskStore, WatchItem, WatchOptions, WatchRequest, WatchSource } from "../domain/ports.js";
 import type { EventHub, Subscription, SubscriptionFilter } from "./hub.js";
 
 /** The stream's types live with the task manager's port; they are re-exported here. */
@@ -29,7 +29,7 @@ export function createWatchSource(deps: { hub: EventHub; store: TaskStore }): Wa
 export function watchTasks(
   deps: { hub: EventHub; store: TaskStore },
   request: WatchRequest,
-  signal: AbortSignal,
+  signal: CallSignal,
   options: WatchOptions = {},
 ): AsyncIterableIterator<WatchItem> {
   return new WatchStream(deps, request, signal, options);
@@ -52,7 +52,7 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
   constructor(
     private readonly deps: { hub: EventHub; store: TaskStore },
     private readonly request: WatchRequest,
-    private readonly signal: AbortSignal,
+    private readonly signal: CallSignal,
     private readonly options: WatchOptions,
   ) {
     this.bookmarkMs = options.bookmarkMs ?? 15_000;
@@ -160,7 +160,7 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
 async function* catchUpFromLog(
   deps: { hub: EventHub; store: TaskStore },
   request: WatchRequest,
-  signal: AbortSignal,
+  signal: CallSignal,
   options: WatchOptions,
   sub: Subscription,
   filter: SubscriptionFilter,

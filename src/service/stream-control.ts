@@ -1,5 +1,7 @@
 import { createContextKey } from "@connectrpc/connect";
 import { InvalidArgumentError } from "../domain/errors.js";
+import type { CallSignal, OverflowListener } from "../domain/ports.js";
+import { toConnectError } from "./errors.js";
 
 /**
  * Lets a server stream be ended from outside its generator. A watcher that stopped reading
@@ -9,10 +11,16 @@ import { InvalidArgumentError } from "../domain/errors.js";
  * the client reads again (memory stays bounded either way: the queue is dropped). A plain
  * object with one listener, not an AbortController: every held stream has one, and an
  * AbortSignal (an EventTarget with its maps) is most of a kilobyte.
+ *
+ * It carries the other direction too, for the same reason: `signal`, when the transport gives
+ * one, is the call's end as the transport sees it (the client cancelled, the deadline passed,
+ * the server drains), what ctx.signal says, without an AbortSignal per held stream.
  */
-export class StreamEnd {
+export class StreamEnd implements OverflowListener {
   private endedWith: { reason: unknown } | undefined;
   private listener: { streamEnded(reason: unknown): void } | null = null;
+
+  constructor(readonly signal?: CallSignal) {}
 
   /** Ends the stream with `reason` (the first call counts). */
   abort(reason: unknown): void {
@@ -24,6 +32,11 @@ export class StreamEnd {
   /** The reason, if the stream was ended. */
   get ended(): { readonly reason: unknown } | undefined {
     return this.endedWith;
+  }
+
+  /** A watch's queue overflowed: the stream ends with that error at once (WatchOptions.onOverflow). */
+  overflowed(err: Error): void {
+    this.abort(toConnectError(err, () => undefined));
   }
 
   /** The transport's listener (one; null removes it). */

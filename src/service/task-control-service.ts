@@ -40,7 +40,7 @@ import {
 import { toConnectError } from "./errors.js";
 import { emitAnswer, updateAnswer } from "./progress-answers.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
-import { type StreamEnd, StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
+import { StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
 import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
 
 /** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
@@ -224,9 +224,9 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       yield create(RequestConfirmationResponseSchema, {
         event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
       });
-      // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
-      // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
-      const signal = ctx.signal;
+      // ctx.signal (or the gRPC listener's lighter stand-in, see StreamEnd) already aborts on
+      // shutdown: a composite AbortSignal.any per held stream only costs memory.
+      const signal = ctx.values.get(streamAbortKey)?.signal ?? ctx.signal;
       const final = await manager.waitFor(confirmation, signal);
       if (!final) {
         if (deps.shutdown.aborted) {
@@ -323,9 +323,10 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         req.afterSequence === undefined
           ? undefined
           : Number(req.afterSequence > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : req.afterSequence);
-      // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
-      // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
-      const signal = ctx.signal;
+      // ctx.signal (or the gRPC listener's lighter stand-in, see StreamEnd) already aborts on
+      // shutdown: a composite AbortSignal.any per held stream only costs memory.
+      const end = ctx.values.get(streamAbortKey);
+      const signal = end?.signal ?? ctx.signal;
       const items = manager.watch(
         {
           owner,
@@ -336,7 +337,8 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         signal,
         {
           bookmarkMs: deps.bookmarkMs,
-          onOverflow: abortOnOverflow.bind(null, ctx.values.get(streamAbortKey)),
+          // Ends the watch at once on a transport that can (streamAbortKey).
+          onOverflow: end,
         },
       );
       // Mapped by a plain iterator, not a generator looping over another (memory per held watch).
@@ -344,11 +346,6 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
   };
   return withErrorMapping(impl, deps.logError, deps.logDisconnect ?? (() => {}));
-}
-
-/** Ends a watch whose queue overflowed at once, on a transport that can (streamAbortKey). */
-function abortOnOverflow(controller: StreamEnd | undefined, err: Error): void {
-  controller?.abort(toConnectError(err, () => undefined));
 }
 
 /**
