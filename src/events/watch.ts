@@ -45,18 +45,21 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
   private cursor = 0;
   private done = false;
   private readonly bookmarkMs: number;
-  private readonly onCatchUp: (r: IteratorResult<WatchItem, number>) => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>;
+  /** What start() needs; let go once it ran (a held watch keeps only what the live part reads). */
+  private opening: { request: WatchRequest; options: WatchOptions } | null;
+  /** While the catch-up runs only. */
+  private onCatchUp: ((r: IteratorResult<WatchItem, number>) => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>) | null = null;
   private readonly onLive: (next: SequencedEvent | "idle") => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>;
   private readonly onError: (err: unknown) => never;
 
   constructor(
     private readonly deps: { hub: EventHub; store: TaskStore },
-    private readonly request: WatchRequest,
+    request: WatchRequest,
     private readonly signal: CallSignal,
-    private readonly options: WatchOptions,
+    options: WatchOptions,
   ) {
     this.bookmarkMs = options.bookmarkMs ?? 15_000;
-    this.onCatchUp = this.caughtUp.bind(this);
+    this.opening = { request, options };
     this.onLive = this.live.bind(this);
     this.onError = this.failed.bind(this);
   }
@@ -67,15 +70,17 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
 
   next(): Promise<IteratorResult<WatchItem>> {
     if (this.done) return Promise.resolve(DONE);
-    if (!this.sub) {
+    const opening = this.opening;
+    if (opening) {
+      this.opening = null;
       try {
-        this.start();
+        this.start(opening.request, opening.options);
       } catch (err) {
         this.close();
         return Promise.reject(err);
       }
     }
-    if (this.catchUp) return this.catchUp.next().then(this.onCatchUp, this.onError);
+    if (this.catchUp) return this.catchUp.next().then((this.onCatchUp ??= this.caughtUp.bind(this)), this.onError);
     return Promise.resolve(this.wait());
   }
 
@@ -89,8 +94,8 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
   }
 
   /** Subscribes (on the first next(), as a generator's body would run). */
-  private start(): void {
-    const { request, deps, options } = this;
+  private start(request: WatchRequest, options: WatchOptions): void {
+    const { deps } = this;
     const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
     const catchUp = request.includeSnapshot || request.afterSequence !== undefined;
     const sub = deps.hub.subscribe(filter, { hold: catchUp });
@@ -109,6 +114,7 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
     if (this.done) return DONE;
     if (!r.done) return r;
     this.catchUp = null;
+    this.onCatchUp = null;
     this.cursor = r.value;
     return this.wait();
   }
