@@ -66,7 +66,13 @@ describe("LazyAbort as a call's signal (what held streams listen to instead of a
   it("honours the deadline once something listens", async () => {
     const abort = new LazyAbort();
     abort.setDeadline(20);
-    await new Promise<void>((resolve) => abort.addEventListener("abort", { handleEvent: resolve }));
+    // The deadline's timer does not hold the process (unref): this does, until it fired.
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      await new Promise<void>((resolve) => abort.addEventListener("abort", { handleEvent: resolve }));
+    } finally {
+      clearInterval(keepAlive);
+    }
     assert.equal((abort.reason as ConnectError).code, Code.DeadlineExceeded);
   });
 });
