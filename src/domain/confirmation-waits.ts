@@ -1,5 +1,5 @@
 import type { Confirmation, SequencedEvent } from "./model.js";
-import type { TaskStore, Timers } from "./ports.js";
+import type { CallSignal, TaskStore, Timers } from "./ports.js";
 import { timeoutAnswer } from "./rules.js";
 import { endConfirmation, resumeAfter } from "./transitions.js";
 
@@ -17,7 +17,7 @@ class Waiter {
   constructor(
     readonly id: string,
     resolve: (c: Confirmation | null) => void,
-    private readonly signal: AbortSignal,
+    private readonly signal: CallSignal,
     private readonly waiters: Waiters,
   ) {
     this.resolve = resolve;
@@ -64,7 +64,7 @@ export interface ConfirmationWaits {
   /** Sees committed events: arms expiries, clears them and wakes held calls when one ends. */
   onEvents(events: readonly SequencedEvent[]): void;
   /** The confirmation once it leaves PENDING (at once if it has), or null when `signal` aborts first. */
-  waitFor(confirmation: Confirmation, signal: AbortSignal): Promise<Confirmation | null>;
+  waitFor(confirmation: Confirmation, signal: CallSignal): Promise<Confirmation | null>;
   /** Number of held calls. */
   held(): number;
   /** Stops every timer; nothing is armed afterwards. */

@@ -129,9 +129,35 @@ export interface WatchOptions {
   replayPage?: number;
   /** Most tasks in a snapshot. @default 10000 */
   snapshotLimit?: number;
-  /** Told at once when the subscriber's queue overflows, even if the consumer is parked. */
-  onOverflow?: (err: Error) => void;
+  /**
+   * Told at once when the subscriber's queue overflows, even if the consumer is parked (an
+   * object, not a function: a listener bound per held watch costs a few hundred bytes).
+   */
+  onOverflow?: OverflowListener;
+}
+
+/** Told when a watch's queue overflowed (see WatchOptions.onOverflow). */
+export interface OverflowListener {
+  overflowed(err: Error): void;
+}
+
+/**
+ * What the domain reads of a call's end: an AbortSignal's flag and reason, and "abort"
+ * listeners given as objects (handleEvent). An AbortSignal is one; the gRPC listener gives
+ * its held streams a lighter one (an AbortSignal, an EventTarget with its maps, is most of a
+ * kilobyte per held stream).
+ */
+export interface CallSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: AbortListener): void;
+}
+
+/** A listener of a CallSignal: an object, so that a held stream needs no closure for it. */
+export interface AbortListener {
+  handleEvent(): void;
 }
 
 /** Runs the list-then-watch procedure of one stream (events/watch.ts over the hub and the store). */
-export type WatchSource = (request: WatchRequest, signal: AbortSignal, options: WatchOptions) => AsyncIterable<WatchItem>;
+export type WatchSource = (request: WatchRequest, signal: CallSignal, options: WatchOptions) => AsyncIterable<WatchItem>;

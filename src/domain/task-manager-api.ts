@@ -1,6 +1,6 @@
 import type { Component, Confirmation, JsonObject, SequencedEvent, Task, TaskStatus } from "./model.js";
 import type { Answerer } from "./rules.js";
-import type { EventSink, TaskQuery, TaskStore, Timers, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
+import type { CallSignal, EventSink, TaskQuery, TaskStore, Timers, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 
 // The task manager's contract: its inputs, its options and the interface the service calls.
 
@@ -194,7 +194,7 @@ export interface TaskManager {
    * it already has), or null if the signal aborts first (the caller went away or the
    * server is draining: the row stays PENDING).
    */
-  waitFor(confirmation: Confirmation, signal: AbortSignal): Promise<Confirmation | null>;
+  waitFor(confirmation: Confirmation, signal: CallSignal): Promise<Confirmation | null>;
   /** Number of held RequestConfirmation calls (for metrics and tests). */
   heldConfirmations(): number;
   /**
@@ -231,5 +231,5 @@ export interface TaskManager {
    * WatchTasks: snapshot or replay, then live events, with no gap and no duplicate (see
    * events/watch.ts). UNAVAILABLE unless open; throws at once, before the stream starts.
    */
-  watch(request: WatchRequest, signal: AbortSignal, options: WatchOptions): AsyncIterable<WatchItem>;
+  watch(request: WatchRequest, signal: CallSignal, options: WatchOptions): AsyncIterable<WatchItem>;
 }

@@ -5,7 +5,7 @@ import { assertAttempt, createLeases, recoverStalled } from "./leases.js";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "./errors.js";
 import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "./model.js";
 import { isTerminal } from "./model.js";
-import type { TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
+import type { CallSignal, TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 import { NODE_TIMERS } from "./ports.js";
 import { assertMayAnswer, assertNotTerminal, clampProgress, isSameAnswer, validateAnswer } from "./rules.js";
 import type {
@@ -333,7 +333,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       return value;
     },
 
-    waitFor(confirmation: Confirmation, signal: AbortSignal): Promise<Confirmation | null> {
+    waitFor(confirmation: Confirmation, signal: CallSignal): Promise<Confirmation | null> {
       // An open call keeps the task's lease alive; when it ends, the lease runs from then.
       const task = store.peekTask(confirmation.taskId);
       const wait = waits.waitFor(confirmation, signal);
@@ -478,7 +478,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
       return { ...leases.counts };
     },
 
-    watch(request: WatchRequest, signal: AbortSignal, watchOptions: WatchOptions): AsyncIterable<WatchItem> {
+    watch(request: WatchRequest, signal: CallSignal, watchOptions: WatchOptions): AsyncIterable<WatchItem> {
       assertOpen();
       return watchSource(request, signal, watchOptions);
     },

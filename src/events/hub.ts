@@ -1,7 +1,7 @@
 import { WatcherTooSlowError } from "../domain/errors.js";
 import { type EventFilter, matchesFilter } from "../domain/event-filter.js";
 import type { SequencedEvent } from "../domain/model.js";
-import type { EventSink } from "../domain/ports.js";
+import type { EventSink, OverflowListener } from "../domain/ports.js";
 
 /** Which events a subscriber wants (the one filter of domain/event-filter.ts). */
 export type SubscriptionFilter = EventFilter;
@@ -34,8 +34,8 @@ export interface Subscription {
   close(): void;
   /** Closes too: a Subscription is its own listener of the stream's AbortSignal (no closure). */
   handleEvent(): void;
-  /** Called once if the queue overflows (the subscriber may be parked and not calling next). */
-  onFailure(listener: (err: Error) => void): void;
+  /** Told once if the queue overflows (the subscriber may be parked and not calling next). */
+  onFailure(listener: OverflowListener): void;
 }
 
 /** Options of createEventHub. */
@@ -175,7 +175,7 @@ export function createEventHub(options: EventHubOptions = {}) {
     /** The largest persisted sequence let pass while held. */
     passedThrough = 0;
     closed = false;
-    failureListener: ((err: Error) => void) | null = null;
+    failureListener: OverflowListener | null = null;
 
     constructor(
       readonly filter: SubscriptionFilter,
@@ -206,7 +206,7 @@ export function createEventHub(options: EventHubOptions = {}) {
         this.queuedLive = null;
         this.detach();
         if (this.resolveNext) this.wake(this.failure);
-        this.failureListener?.(this.failure);
+        this.failureListener?.overflowed(this.failure);
         return;
       }
       const entry: Entry = live ? { event: e, liveTask: e.taskId } : { event: e };
@@ -282,7 +282,7 @@ export function createEventHub(options: EventHubOptions = {}) {
       return true;
     }
 
-    onFailure(listener: (err: Error) => void): void {
+    onFailure(listener: OverflowListener): void {
       this.failureListener = listener;
     }
 

@@ -1,7 +1,7 @@
 import { OutOfRangeError } from "../domain/errors.js";
 import { matchesFilter } from "../domain/event-filter.js";
 import type { SequencedEvent } from "../domain/model.js";
-import type { TaskStore, WatchItem, WatchOptions, WatchRequest, WatchSource } from "../domain/ports.js";
+import type { CallSignal, TaskStore, WatchItem, WatchOptions, WatchRequest, WatchSource } from "../domain/ports.js";
 import type { EventHub, Subscription, SubscriptionFilter } from "./hub.js";
 
 /** The stream's types live with the task manager's port; they are re-exported here. */
@@ -29,7 +29,7 @@ export function createWatchSource(deps: { hub: EventHub; store: TaskStore }): Wa
 export function watchTasks(
   deps: { hub: EventHub; store: TaskStore },
   request: WatchRequest,
-  signal: AbortSignal,
+  signal: CallSignal,
   options: WatchOptions = {},
 ): AsyncIterableIterator<WatchItem> {
   return new WatchStream(deps, request, signal, options);
@@ -45,18 +45,21 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
   private cursor = 0;
   private done = false;
   private readonly bookmarkMs: number;
-  private readonly onCatchUp: (r: IteratorResult<WatchItem, number>) => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>;
+  /** What start() needs; let go once it ran (a held watch keeps only what the live part reads). */
+  private opening: { request: WatchRequest; options: WatchOptions } | null;
+  /** While the catch-up runs only. */
+  private onCatchUp: ((r: IteratorResult<WatchItem, number>) => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>) | null = null;
   private readonly onLive: (next: SequencedEvent | "idle") => IteratorResult<WatchItem> | Promise<IteratorResult<WatchItem>>;
   private readonly onError: (err: unknown) => never;
 
   constructor(
     private readonly deps: { hub: EventHub; store: TaskStore },
-    private readonly request: WatchRequest,
-    private readonly signal: AbortSignal,
-    private readonly options: WatchOptions,
+    request: WatchRequest,
+    private readonly signal: CallSignal,
+    options: WatchOptions,
   ) {
     this.bookmarkMs = options.bookmarkMs ?? 15_000;
-    this.onCatchUp = this.caughtUp.bind(this);
+    this.opening = { request, options };
     this.onLive = this.live.bind(this);
     this.onError = this.failed.bind(this);
   }
@@ -67,15 +70,17 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
 
   next(): Promise<IteratorResult<WatchItem>> {
     if (this.done) return Promise.resolve(DONE);
-    if (!this.sub) {
+    const opening = this.opening;
+    if (opening) {
+      this.opening = null;
       try {
-        this.start();
+        this.start(opening.request, opening.options);
       } catch (err) {
         this.close();
         return Promise.reject(err);
       }
     }
-    if (this.catchUp) return this.catchUp.next().then(this.onCatchUp, this.onError);
+    if (this.catchUp) return this.catchUp.next().then((this.onCatchUp ??= this.caughtUp.bind(this)), this.onError);
     return Promise.resolve(this.wait());
   }
 
@@ -89,8 +94,8 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
   }
 
   /** Subscribes (on the first next(), as a generator's body would run). */
-  private start(): void {
-    const { request, deps, options } = this;
+  private start(request: WatchRequest, options: WatchOptions): void {
+    const { deps } = this;
     const filter: SubscriptionFilter = { owner: request.owner, taskIds: request.taskIds };
     const catchUp = request.includeSnapshot || request.afterSequence !== undefined;
     const sub = deps.hub.subscribe(filter, { hold: catchUp });
@@ -109,6 +114,7 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
     if (this.done) return DONE;
     if (!r.done) return r;
     this.catchUp = null;
+    this.onCatchUp = null;
     this.cursor = r.value;
     return this.wait();
   }
@@ -160,7 +166,7 @@ class WatchStream implements AsyncIterableIterator<WatchItem> {
 async function* catchUpFromLog(
   deps: { hub: EventHub; store: TaskStore },
   request: WatchRequest,
-  signal: AbortSignal,
+  signal: CallSignal,
   options: WatchOptions,
   sub: Subscription,
   filter: SubscriptionFilter,
@@ -178,9 +184,11 @@ async function* catchUpFromLog(
     }
     sub.delivered(cursor);
     yield { kind: "snapshot_end", sequence: cursor };
-    // Nothing persisted passed the subscription while the snapshot was sent (the usual case):
-    // the queue has every later event, so the stream is live now, without reading the log.
-    // (Thousands of watches opened at once would each wait behind all their log reads.)
+    // The snapshot's sequence is the one the store had when the subscription began (the
+    // store publishes its cache, its last sequence and the hub together): every later event
+    // reached the subscription. If none passed it while the snapshot was sent, the log holds
+    // nothing this stream lacks, and it goes live without reading it (two reads per watch
+    // opened, and their garbage, while thousands of watchers connect).
     if (sub.release(cursor)) return cursor;
   } else {
     cursor = request.afterSequence!;

@@ -31,6 +31,27 @@ export interface CallGuard {
 }
 
 /**
+ * A stream's admission, which holds one of its principal's slots until released: a class,
+ * so that a held stream keeps one small object, not a closure and its context as well.
+ */
+class StreamSlot implements Admission {
+  private released = false;
+
+  constructor(
+    readonly principal: Principal,
+    private readonly open: Map<string, number>,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const n = (this.open.get(this.principal.name) ?? 1) - 1;
+    if (n <= 0) this.open.delete(this.principal.name);
+    else this.open.set(this.principal.name, n);
+  }
+}
+
+/**
  * Builds the guard. Stream slots are counted per principal name, so a replaced token of
  * the same principal shares its slots, and a flood from one client cannot starve others.
  */
@@ -58,17 +79,7 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
         );
       }
       open.set(principal.name, held + 1);
-      let released = false;
-      return {
-        principal,
-        release() {
-          if (released) return;
-          released = true;
-          const n = (open.get(principal.name) ?? 1) - 1;
-          if (n <= 0) open.delete(principal.name);
-          else open.set(principal.name, n);
-        },
-      };
+      return new StreamSlot(principal, open);
     },
     openStreams: (name) => open.get(name) ?? 0,
   };

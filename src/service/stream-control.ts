@@ -1,5 +1,7 @@
 import { createContextKey } from "@connectrpc/connect";
 import { InvalidArgumentError } from "../domain/errors.js";
+import type { CallSignal, OverflowListener } from "../domain/ports.js";
+import { toConnectError } from "./errors.js";
 
 /**
  * Lets a server stream be ended from outside its generator. A watcher that stopped reading
@@ -9,10 +11,16 @@ import { InvalidArgumentError } from "../domain/errors.js";
  * the client reads again (memory stays bounded either way: the queue is dropped). A plain
  * object with one listener, not an AbortController: every held stream has one, and an
  * AbortSignal (an EventTarget with its maps) is most of a kilobyte.
+ *
+ * It carries the other direction too, for the same reason: `signal`, when the transport gives
+ * one, is the call's end as the transport sees it (the client cancelled, the deadline passed,
+ * the server drains), what ctx.signal says, without an AbortSignal per held stream.
  */
-export class StreamEnd {
+export class StreamEnd implements OverflowListener {
   private endedWith: { reason: unknown } | undefined;
   private listener: { streamEnded(reason: unknown): void } | null = null;
+
+  constructor(readonly signal?: CallSignal) {}
 
   /** Ends the stream with `reason` (the first call counts). */
   abort(reason: unknown): void {
@@ -24,6 +32,11 @@ export class StreamEnd {
   /** The reason, if the stream was ended. */
   get ended(): { readonly reason: unknown } | undefined {
     return this.endedWith;
+  }
+
+  /** A watch's queue overflowed: the stream ends with that error at once (WatchOptions.onOverflow). */
+  overflowed(err: Error): void {
+    this.abort(toConnectError(err, () => undefined));
   }
 
   /** The transport's listener (one; null removes it). */
@@ -78,6 +91,8 @@ export class StreamProgressInvalidError extends InvalidArgumentError {
  * through `error`. It stands in for an `async function*` that loops `for await` and yields:
  * a held stream keeps one small object instead of a suspended generator with its frame and
  * promises. A `source` that throws when called fails the first next(), as a generator would.
+ * The error mapping is one function per method, told the call's `errorContext` with each
+ * error: no closure per stream to carry it.
  */
 class MappedStream<T, U> implements AsyncIterableIterator<U> {
   private inner: AsyncIterator<T> | undefined;
@@ -89,7 +104,8 @@ class MappedStream<T, U> implements AsyncIterableIterator<U> {
     source: () => AsyncIterable<T>,
     private readonly item: ((value: T) => U) | undefined,
     private readonly end: (() => void) | undefined,
-    private error: ((err: unknown) => unknown) | undefined,
+    private error: ErrorMapping | undefined,
+    private errorContext?: unknown,
   ) {
     try {
       this.inner = source()[Symbol.asyncIterator]();
@@ -101,11 +117,16 @@ class MappedStream<T, U> implements AsyncIterableIterator<U> {
   }
 
   /** Takes on the error mapping of a wrapper, if it has none: one layer instead of two. */
-  adoptErrors(error: (err: unknown) => unknown): boolean {
+  adoptErrors(error: ErrorMapping, context: unknown): boolean {
     if (this.error) return false;
     this.error = error;
+    this.errorContext = context;
     this.onError = this.fail.bind(this);
     return true;
+  }
+
+  private mapError(err: unknown): unknown {
+    return this.error ? this.error(err, this.errorContext) : err;
   }
 
   [Symbol.asyncIterator](): this {
@@ -117,7 +138,7 @@ class MappedStream<T, U> implements AsyncIterableIterator<U> {
       const f = this.failure;
       this.failure = undefined;
       if (!f) return Promise.resolve({ done: true, value: undefined });
-      return Promise.reject(this.error ? this.error(f.err) : f.err);
+      return Promise.reject(this.mapError(f.err));
     }
     return this.inner.next().then(this.onResult, this.onError);
   }
@@ -141,23 +162,29 @@ class MappedStream<T, U> implements AsyncIterableIterator<U> {
       }
       return { done: false, value: this.item ? this.item(r.value) : (r.value as unknown as U) };
     } catch (err) {
-      throw this.error ? this.error(err) : err;
+      throw this.mapError(err);
     }
   }
 
   private fail(err: unknown): never {
     this.inner = undefined;
-    throw this.error!(err);
+    throw this.mapError(err);
   }
 }
+
+/** Maps a stream's error; `context` is what mapStreamErrors was given for the call. */
+export type ErrorMapping = (err: unknown, context: unknown) => unknown;
 
 /** `source`'s items mapped by `item`; `end` runs when it finishes (and may throw). */
 export function mapStream<T, U>(source: () => AsyncIterable<T>, item: (value: T) => U, end?: () => void): AsyncIterableIterator<U> {
   return new MappedStream(source, item, end, undefined);
 }
 
-/** `source`'s items as they are, every error (also one thrown calling it) through `error`. */
-export function mapStreamErrors<T>(source: () => AsyncIterable<T>, error: (err: unknown) => unknown): AsyncIterableIterator<T> {
+/**
+ * `source`'s items as they are, every error (also one thrown calling it) through `error`,
+ * which is told `context` with it (the call's, so that one mapping serves every call).
+ */
+export function mapStreamErrors<T>(source: () => AsyncIterable<T>, error: ErrorMapping, context?: unknown): AsyncIterableIterator<T> {
   let inner: AsyncIterable<T>;
   try {
     inner = source();
@@ -169,9 +196,10 @@ export function mapStreamErrors<T>(source: () => AsyncIterable<T>, error: (err: 
       undefined,
       undefined,
       error,
+      context,
     );
   }
   // A handler that already answers with a mapped stream (WatchTasks) takes the mapping itself.
-  if (inner instanceof MappedStream && inner.adoptErrors(error)) return inner as AsyncIterableIterator<T>;
-  return new MappedStream<T, T>(() => inner, undefined, undefined, error);
+  if (inner instanceof MappedStream && inner.adoptErrors(error, context)) return inner as AsyncIterableIterator<T>;
+  return new MappedStream<T, T>(() => inner, undefined, undefined, error, context);
 }

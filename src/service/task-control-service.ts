@@ -1,7 +1,6 @@
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { DomainError, InvalidArgumentError, PermissionDeniedError, UnavailableError } from "../domain/errors.js";
-import type { Confirmation, Task } from "../domain/model.js";
+import type { Task } from "../domain/model.js";
 import type { HeartbeatOutcome, ProgressOutcome, TaskManager } from "../domain/task-manager.js";
 import {
   CancelTaskRequestSchema,
@@ -15,9 +14,6 @@ import {
   HeartbeatRequestSchema,
   ListTaskEventsRequestSchema,
   ListTasksRequestSchema,
-  RequestConfirmationRequestSchema,
-  type RequestConfirmationResponse,
-  RequestConfirmationResponseSchema,
   ResolveConfirmationRequestSchema,
   StreamProgressRequestSchema,
   TaskControlService,
@@ -27,10 +23,8 @@ import {
   WatchTasksRequestSchema,
 } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 import {
-  componentsFromProto,
   confirmationToProto,
   durationToMs,
-  stateToProto,
   statusesFromProto,
   taskToProto,
   watchItemToProto,
@@ -38,7 +32,8 @@ import {
 import { toConnectError } from "./errors.js";
 import { emitAnswer, heartbeatAnswer, updateAnswer } from "./progress-answers.js";
 import { assertOwnerVisible, ownerScope, principalKey } from "./principal.js";
-import { type StreamEnd, StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
+import { ConfirmationCall } from "./confirmation-call.js";
+import { StreamProgressInvalidError, mapStream, mapStreamErrors, streamAbortKey } from "./stream-control.js";
 import { eventPageLimit, pageLimit, validate, validateKnown } from "./validation.js";
 
 /** What the service needs; only app.ts builds it. Tasks, answers and watches go through the manager. */
@@ -81,23 +76,6 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
 
   function emitInput(r: EmitProgressRequest) {
     return { taskId: r.taskId, progress: r.progress, label: r.label, checkpoint: r.checkpoint, attempt: Number(r.attempt) };
-  }
-
-  function resolved(c: Confirmation, task: Task | undefined): RequestConfirmationResponse {
-    return create(RequestConfirmationResponseSchema, {
-      event: {
-        case: "resolved",
-        value: {
-          confirmationId: c.id,
-          outcome: stateToProto(c.state),
-          action: c.action,
-          values: c.values ?? undefined,
-          cancelRequested: task?.cancelRequested ?? c.state === "cancelled",
-          answeredBy: c.answeredBy,
-          defaulted: c.defaulted,
-        },
-      },
-    });
   }
 
   /** The end of a watch: on a drain the client is told to resume, not that the stream is done. */
@@ -207,32 +185,10 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
       };
     },
 
-    async *requestConfirmation(req, ctx) {
-      validateKnown(RequestConfirmationRequestSchema, req);
-      const confirmation = await manager.requestConfirmation({
-        taskId: req.taskId,
-        title: req.title,
-        components: componentsFromProto(req.components),
-        requestId: req.requestId,
-        timeoutMs: durationToMs(req.timeout),
-        attempt: Number(req.attempt),
-        answerers: req.answerers,
-        timeoutAction: req.timeoutAction,
-      });
-      yield create(RequestConfirmationResponseSchema, {
-        event: { case: "pending", value: { confirmation: confirmationToProto(confirmation) } },
-      });
-      // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
-      // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
-      const signal = ctx.signal;
-      const final = await manager.waitFor(confirmation, signal);
-      if (!final) {
-        if (deps.shutdown.aborted) {
-          throw new UnavailableError("server is shutting down; call again with the same request_id to re-attach", "SHUTTING_DOWN");
-        }
-        return;
-      }
-      yield resolved(final, (await manager.currentTask(final.taskId)) ?? undefined);
+    requestConfirmation(req, ctx) {
+      // A plain iterator, not an `async function*`: a held call keeps a small object, not a
+      // suspended generator with its request (the components) and its promises.
+      return new ConfirmationCall(deps, req, ctx);
     },
 
     async resolveConfirmation(req, ctx) {
@@ -315,9 +271,10 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         req.afterSequence === undefined
           ? undefined
           : Number(req.afterSequence > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : req.afterSequence);
-      // Both adapters pass the server's shutdown signal into createHandlerContext, so ctx.signal
-      // already aborts on shutdown: a composite AbortSignal.any per held stream only costs memory.
-      const signal = ctx.signal;
+      // ctx.signal (or the gRPC listener's lighter stand-in, see StreamEnd) already aborts on
+      // shutdown: a composite AbortSignal.any per held stream only costs memory.
+      const end = ctx.values.get(streamAbortKey);
+      const signal = end?.signal ?? ctx.signal;
       const items = manager.watch(
         {
           owner,
@@ -328,7 +285,8 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
         signal,
         {
           bookmarkMs: deps.bookmarkMs,
-          onOverflow: abortOnOverflow.bind(null, ctx.values.get(streamAbortKey)),
+          // Ends the watch at once on a transport that can (streamAbortKey).
+          onOverflow: end,
         },
       );
       // Mapped by a plain iterator, not a generator looping over another (memory per held watch).
@@ -336,11 +294,6 @@ export function createTaskControlService(deps: TaskControlDeps): ServiceImpl<typ
     },
   };
   return withErrorMapping(impl, deps.logError, deps.logDisconnect ?? (() => {}));
-}
-
-/** Ends a watch whose queue overflowed at once, on a transport that can (streamAbortKey). */
-function abortOnOverflow(controller: StreamEnd | undefined, err: Error): void {
-  controller?.abort(toConnectError(err, () => undefined));
 }
 
 /**
@@ -387,12 +340,10 @@ function withErrorMapping(
       return toConnectError(err, (e) => logError(e, method.name));
     };
     if (method.methodKind === "server_streaming") {
-      // A plain iterator, not an `async function*` around `yield*`: one generator fewer per held stream.
-      wrapped[method.localName] = (...args: unknown[]) =>
-        mapStreamErrors(
-          () => fn(...args) as AsyncIterable<unknown>,
-          (err) => mapped(err, args[1]),
-        );
+      // A plain iterator, not an `async function*` around `yield*`: one generator fewer per
+      // held stream; the mapping is told the call's context, not a closure made per call.
+      wrapped[method.localName] = (req: unknown, ctx: unknown) =>
+        mapStreamErrors(() => fn(req, ctx) as AsyncIterable<unknown>, mapped, ctx);
     } else {
       wrapped[method.localName] = async (req: unknown, ctx: unknown) => {
         try {

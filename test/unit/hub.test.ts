@@ -96,7 +96,7 @@ describe("event hub", () => {
     const hub = createEventHub({ maxQueue: 10 });
     const subs = Array.from({ length: 100 }, () => hub.subscribe({ owner: "o" }));
     const failed = new Set<number>();
-    subs.forEach((sub, i) => sub.onFailure(() => failed.add(i)));
+    subs.forEach((sub, i) => sub.onFailure({ overflowed: () => failed.add(i) }));
     hub.publish(Array.from({ length: 1000 }, (_, i) => persisted(i + 1)));
     assert.equal(failed.size, 100, "every subscriber that cannot take 1,000 events is ended at once, not fed later");
     assert.equal(hub.subscriberCount(), 0);

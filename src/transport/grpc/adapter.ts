@@ -10,7 +10,7 @@ import * as grpc from "@grpc/grpc-js";
 import { StreamEnd, streamAbortKey } from "../../service/stream-control.js";
 import { CLIENT_CANCELLED, GrpcCallContext, LazyAbort, MetadataHeaderReader } from "./call-context.js";
 import { decoded, deserializer, serializer, toStatus } from "./codec.js";
-import { StreamPump } from "./stream-pump.js";
+import { type PumpLife, StreamPump } from "./stream-pump.js";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
 export interface GrpcAdapterHooks {
@@ -50,23 +50,12 @@ interface SurfaceCall {
 }
 
 /** What one call carries from admission to its end, for the kinds' own parts. */
-interface CallLife {
+interface CallLife extends PumpLife {
   readonly abort: LazyAbort;
-  /** The service's way to end a server stream at once (streamAbortKey); server streams only. */
-  readonly ended: StreamEnd | undefined;
-  /** True once the client cancelled (or grpc-js answered a passed deadline itself). */
-  cancelled(): boolean;
-  /** Sends the handler's response headers once, before the first message or the status. */
-  sendHeaders(): void;
 }
 
-/**
- * Writes a server-streaming handler's responses to the call, respecting the socket, and
- * returns the handler's iterator however the call ends early (see StreamPump).
- */
-function pump(call: grpc.ServerWritableStream<unknown, unknown>, output: AsyncIterable<unknown>, life: CallLife): Promise<void> {
-  return new StreamPump(call, output, life).run();
-}
+/** What run() answers for a server stream: its pump tells the end (CallLife.streamDone). */
+const PUMPING = Symbol("pumping");
 
 /**
  * The held streams that end when the server drains, behind one listener on the shutdown
@@ -168,7 +157,9 @@ class CallRun implements CallLife {
   private ctx: GrpcCallContext | undefined;
   private extraHeaders: Readonly<Record<string, string>> | void = undefined;
   private headersSent = false;
-  private unlink: (() => void) | undefined;
+  /** The server's held streams, while this one is among them. */
+  private held: Set<LazyAbort> | undefined;
+  private pump: StreamPump | undefined;
   private finished = false;
   private wasCancelled = false;
 
@@ -180,7 +171,7 @@ class CallRun implements CallLife {
   ) {
     const kind = shape.method.methodKind;
     this.stream = kind !== "unary";
-    this.ended = kind === "server_streaming" ? new StreamEnd() : undefined;
+    this.ended = kind === "server_streaming" ? new StreamEnd(this.abort) : undefined;
   }
 
   cancelled(): boolean {
@@ -195,6 +186,8 @@ class CallRun implements CallLife {
       if (this.finished) return;
       this.wasCancelled = true;
       this.abort.abort(CLIENT_CANCELLED);
+      // Also when the signal had aborted before (a drain): the pump ends now, nobody to answer.
+      this.pump?.handleEvent();
     });
     if (this.stream) shape.hooks.onStream?.(shape.method, 1);
     let result: unknown;
@@ -228,12 +221,7 @@ class CallRun implements CallLife {
     if (this.stream && shutdown) {
       // Held streams end when the server drains; unary calls finish by themselves.
       if (shutdown.aborted) this.abort.abort(SHUTTING_DOWN);
-      else {
-        const held = heldStreams(shutdown);
-        const abort = this.abort;
-        held.add(abort);
-        this.unlink = () => held.delete(abort);
-      }
+      else (this.held = heldStreams(shutdown)).add(this.abort);
     }
     this.extraHeaders = shape.hooks.onCallStart?.(ctx);
     switch (shape.method.methodKind) {
@@ -241,9 +229,20 @@ class CallRun implements CallLife {
         return shape.fn(decoded(call.request), ctx);
       case "client_streaming":
         return shape.fn(requests(call as unknown as grpc.ServerReadableStream<unknown, unknown>), ctx);
-      default:
-        return pump(call as unknown as grpc.ServerWritableStream<unknown, unknown>, shape.fn(decoded(call.request), ctx) as AsyncIterable<unknown>, this);
+      default: {
+        // The responses go to the call, respecting the socket; the handler's iterator is
+        // returned however the call ends early (see StreamPump).
+        const output = shape.fn(decoded(call.request), ctx) as AsyncIterable<unknown>;
+        this.pump = new StreamPump(call as unknown as grpc.ServerWritableStream<unknown, unknown>, output, this);
+        this.pump.start();
+        return PUMPING;
+      }
     }
+  }
+
+  streamDone(err: unknown): void {
+    if (err === undefined) this.succeeded(undefined);
+    else this.failed(err);
   }
 
   sendHeaders(): void {
@@ -253,6 +252,7 @@ class CallRun implements CallLife {
     const md = new grpc.Metadata();
     let any = false;
     const extra = this.extraHeaders;
+    this.extraHeaders = undefined;
     if (extra) {
       for (const k in extra) {
         md.set(k, extra[k]!);
@@ -268,12 +268,13 @@ class CallRun implements CallLife {
     const { shape } = this;
     this.finished = true;
     this.abort.release();
-    this.unlink?.();
+    this.held?.delete(this.abort);
     if (this.stream) shape.hooks.onStream?.(shape.method, -1);
     shape.hooks.onCallEnd?.(shape.method, code, performance.now() - this.t0, this.values);
   }
 
   private succeeded(response: unknown): void {
+    if (response === PUMPING) return;
     this.finish(this.wasCancelled ? Code.Canceled : OK);
     if (this.wasCancelled) return;
     this.sendHeaders();

@@ -3,6 +3,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import type { AbortListener, CallSignal } from "../../domain/ports.js";
 import { metadataToHeaders, toMetadata } from "./codec.js";
 
 /**
@@ -16,15 +17,19 @@ const CALL_FINISHED = new ConnectError("the call finished", Code.Canceled);
 const DEADLINE_EXCEEDED = new ConnectError("the deadline passed", Code.DeadlineExceeded);
 
 /**
- * The abort side of a call, its signal made only when someone asks for it: profiles showed
- * connect's createHandlerContext (five linked AbortControllers per call) as the largest cost
- * of a short call and of a held stream's memory; unary handlers here never read the signal.
+ * The abort side of a call, its AbortSignal made only when someone asks for it: profiles
+ * showed connect's createHandlerContext (five linked AbortControllers per call) as the
+ * largest cost of a short call and of a held stream's memory; unary handlers here never read
+ * the signal. It is itself a CallSignal (flag, reason, object listeners), which the service's
+ * held streams use instead (see StreamEnd.signal): an AbortSignal is most of a kilobyte.
  */
-export class LazyAbort {
+export class LazyAbort implements CallSignal {
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private reason: unknown;
+  private abortedWith: unknown;
   private deadlineMs: number | undefined;
+  /** The CallSignal listeners (one object, or a few in an array): told once, at the abort. */
+  private listeners: AbortListener | AbortListener[] | null = null;
 
   /** Sets the deadline (milliseconds from now) the signal should honour once it exists. */
   setDeadline(ms: number | undefined): void {
@@ -34,25 +39,73 @@ export class LazyAbort {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.reason !== undefined) this.controller.abort(this.reason);
-      else if (this.deadlineMs !== undefined) {
-        this.timer = setTimeout(() => this.abort(DEADLINE_EXCEEDED), this.deadlineMs);
-        this.timer.unref();
-      }
+      if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith);
+      else this.armDeadline();
     }
     return this.controller.signal;
   }
 
+  get aborted(): boolean {
+    return this.abortedWith !== undefined;
+  }
+
+  get reason(): unknown {
+    return this.abortedWith;
+  }
+
+  addEventListener(_type: "abort", listener: AbortListener): void {
+    // Like an aborted AbortSignal, an ended call tells nobody who comes later.
+    if (this.abortedWith !== undefined) return;
+    const l = this.listeners;
+    if (l === null) this.listeners = listener;
+    else if (Array.isArray(l)) {
+      if (!l.includes(listener)) l.push(listener);
+    } else if (l !== listener) this.listeners = [l, listener];
+    this.armDeadline();
+  }
+
+  removeEventListener(_type: "abort", listener: AbortListener): void {
+    const l = this.listeners;
+    if (l === listener) this.listeners = null;
+    else if (Array.isArray(l)) {
+      const i = l.indexOf(listener);
+      if (i >= 0) l.splice(i, 1);
+    }
+  }
+
   abort(reason: unknown = CLIENT_CANCELLED): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
+    if (this.abortedWith !== undefined) return;
+    this.abortedWith = reason;
     if (this.timer) clearTimeout(this.timer);
     this.controller?.abort(reason);
+    const l = this.listeners;
+    this.listeners = null;
+    if (l === null) return;
+    if (!Array.isArray(l)) return tell(l);
+    for (const listener of l) tell(listener);
+  }
+
+  /** The deadline's timer, once something listens (grpc-js also ends the call at its deadline). */
+  private armDeadline(): void {
+    if (this.timer || this.deadlineMs === undefined || this.abortedWith !== undefined) return;
+    this.timer = setTimeout(() => this.abort(DEADLINE_EXCEEDED), this.deadlineMs);
+    this.timer.unref();
   }
 
   /** The call ended: a signal someone holds reports it, and the deadline timer goes. */
   release(): void {
     this.abort(CALL_FINISHED);
+  }
+}
+
+/** One listener told of an abort; one that throws does not keep the others from hearing it (as in an EventTarget). */
+function tell(listener: AbortListener): void {
+  try {
+    listener.handleEvent();
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }
 

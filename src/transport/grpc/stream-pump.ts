@@ -1,16 +1,22 @@
 import type * as grpc from "@grpc/grpc-js";
+import type { CallSignal } from "../../domain/ports.js";
 import type { StreamEnd } from "../../service/stream-control.js";
 
 /** What the pump needs of the call's lifecycle (the adapter's CallLife). */
 export interface PumpLife {
-  /** The call's signal: the client cancelled, the deadline passed, or the server drains. */
-  readonly abort: { readonly signal: AbortSignal };
+  /**
+   * The call's end: the client cancelled (told before anything else hears of it), the
+   * deadline passed, or the server drains.
+   */
+  readonly abort: CallSignal;
   /** The service's way to end a server stream at once (streamAbortKey). */
   readonly ended: StreamEnd | undefined;
   /** True once the client cancelled (or grpc-js answered a passed deadline itself). */
   cancelled(): boolean;
   /** Sends the handler's response headers once, before the first message or the status. */
   sendHeaders(): void;
+  /** The pump is done: the responses ended (no error), or the stream failed with `err`. */
+  streamDone(err: unknown): void;
 }
 
 /**
@@ -21,20 +27,19 @@ export interface PumpLife {
  *
  * One object per call, and it is its own abort listener (handleEvent): no closures, no
  * promise per listener, and no Promise.race per message (a race against the call's end adds
- * a reaction to that never-settling promise for every message the stream carries).
+ * a reaction to that never-settling promise for every message the stream carries). It tells
+ * the call's life when it is done (streamDone) rather than settling a promise of its own.
  */
 export class StreamPump {
   private readonly responses: AsyncIterator<unknown>;
   private readonly ended: StreamEnd;
-  private readonly aborted: AbortSignal;
-  private resolve!: () => void;
-  private reject!: (err: unknown) => void;
+  private readonly aborted: CallSignal;
   private finished = false;
   private awaitingDrain = false;
   private readonly onNext: (r: IteratorResult<unknown>) => void;
   private readonly onError: (err: unknown) => void;
-  private readonly onDrain: () => void;
-  private readonly onGone: () => void;
+  /** Made at the first full socket: most streams never wait for a drain. */
+  private onDrain: (() => void) | undefined;
 
   constructor(
     private readonly call: grpc.ServerWritableStream<unknown, unknown>,
@@ -43,25 +48,22 @@ export class StreamPump {
   ) {
     this.responses = output[Symbol.asyncIterator]();
     this.ended = life.ended!;
-    this.aborted = life.abort.signal;
+    this.aborted = life.abort;
     this.onNext = this.next.bind(this);
     this.onError = this.finish.bind(this);
-    this.onDrain = this.drained.bind(this);
-    this.onGone = this.finish.bind(this, undefined);
   }
 
-  run(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-      const ended = this.ended.ended;
-      if (ended) return this.finish(ended.reason);
-      this.ended.listen(this);
-      this.aborted.addEventListener("abort", this);
-      // The client is gone (or grpc-js answered a passed deadline itself): nobody to answer.
-      this.call.once("cancelled", this.onGone);
-      this.step();
-    });
+  /**
+   * Starts pumping; life.streamDone tells the end (perhaps at once). A client that cancels
+   * is heard through the call's signal: the adapter aborts it when grpc-js says "cancelled"
+   * (or answered a passed deadline itself), and life.cancelled() then says so.
+   */
+  start(): void {
+    const ended = this.ended.ended;
+    if (ended) return this.finish(ended.reason);
+    this.ended.listen(this);
+    this.aborted.addEventListener("abort", this);
+    this.step();
   }
 
   /** The service ended the stream (StreamEnd). */
@@ -92,7 +94,7 @@ export class StreamPump {
     // (also one that came while the handler ran: its event has passed, the signal stays).
     if (this.aborted.aborted) return this.finish(this.aborted.reason);
     this.awaitingDrain = true;
-    this.call.once("drain", this.onDrain);
+    this.call.once("drain", (this.onDrain ??= this.drained.bind(this)));
   }
 
   private drained(): void {
@@ -107,11 +109,9 @@ export class StreamPump {
     this.finished = true;
     this.ended.listen(null);
     this.aborted.removeEventListener("abort", this);
-    this.call.removeListener("cancelled", this.onGone);
-    if (this.awaitingDrain) this.call.removeListener("drain", this.onDrain);
+    if (this.awaitingDrain) this.call.removeListener("drain", this.onDrain!);
     // Not awaited: a handler busy in an await finishes that first, and the answer need not wait.
     this.responses.return?.().catch(() => undefined);
-    if (err === undefined) this.resolve();
-    else this.reject(err);
+    this.life.streamDone(err);
   }
 }
