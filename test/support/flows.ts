@@ -119,13 +119,18 @@ export function cases(events: WatchTasksResponse[]): string[] {
 /** Waits a little for anything that might (wrongly) still arrive. */
 export const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
-/** Retries a call through a restart window (the channel may still be in reconnect backoff). */
-export async function retrying<T>(fn: () => Promise<T>, attempts = 200): Promise<T> {
-  for (let i = 0; ; i++) {
+/**
+ * Retries a call through a restart window (the channel may still be in reconnect backoff),
+ * for up to `withinMs`: a count of tries ran out in about 5 s, shorter than a restart of the
+ * server under tsx takes on a loaded two-core machine.
+ */
+export async function retrying<T>(fn: () => Promise<T>, withinMs = 30_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts) throw err;
+      if (Date.now() >= deadline) throw err;
       await new Promise((r) => setTimeout(r, 25));
     }
   }
