@@ -9,7 +9,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { StreamEnd, streamAbortKey } from "../../service/stream-control.js";
 import { CLIENT_CANCELLED, GrpcCallContext, LazyAbort, MetadataHeaderReader } from "./call-context.js";
-import { decoded, deserializer, serializer, toStatus } from "./codec.js";
+import { decoded, deserializer, heldDeserializer, serializer, toStatus } from "./codec.js";
 import { type PumpLife, StreamPump } from "./stream-pump.js";
 
 /** Per-call hooks the composition root supplies (authentication, metrics). */
@@ -101,7 +101,8 @@ export function grpcService<S extends DescService>(
       requestStream: method.methodKind === "client_streaming",
       responseStream: method.methodKind === "server_streaming",
       requestSerialize: serializer(method.input, "frozen"),
-      requestDeserialize: deserializer(method.input),
+      // A server stream may be held for hours: its request goes to the handler and no further.
+      requestDeserialize: method.methodKind === "server_streaming" ? heldDeserializer(method.input) : deserializer(method.input),
       responseSerialize: serializer(method.output, method.methodKind === "server_streaming" ? "all" : "frozen"),
       responseDeserialize: deserializer(method.output),
       originalName: method.localName,

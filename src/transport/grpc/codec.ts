@@ -75,8 +75,28 @@ export function toStatus(err: unknown, trailer: grpc.Metadata | undefined): Part
   return { code: ce.code as number as grpc.status, details: ce.rawMessage, metadata };
 }
 
-/** The decoded request, or INVALID_ARGUMENT for one the deserializer could not read. */
+/**
+ * A server stream's request as grpc-js keeps it: for the call's whole life (in its handler's
+ * closure and as `call.request`), which for a held RequestConfirmation is hours of its title
+ * and components, decoded. The adapter takes the message out; grpc-js keeps the empty box.
+ */
+class HeldRequest {
+  constructor(public message: unknown) {}
+}
+
+/** The deserializer of a server-streaming method's request: the decoded message in a HeldRequest. */
+export function heldDeserializer(schema: DescMessage) {
+  const decode = deserializer(schema);
+  return (buf: Buffer): unknown => new HeldRequest(decode(buf));
+}
+
+/** The decoded request, or INVALID_ARGUMENT for one the deserializer could not read; a HeldRequest is emptied. */
 export function decoded(request: unknown): unknown {
+  if (request instanceof HeldRequest) {
+    const message = request.message;
+    request.message = undefined;
+    return decoded(message);
+  }
   if (request instanceof Undecodable) throw new ConnectError(request.reason, Code.InvalidArgument);
   return request;
 }
