@@ -5,8 +5,10 @@
  * takes a heap snapshot before and after N idle WatchTasks streams and after N held
  * RequestConfirmation calls (streams held by a bench/agent.ts process); prints the growth per
  * stream by object type (bench/heap-diff.ts). Snapshots GC first, so these are live bytes
- * of the V8 heap, not RSS. N defaults to 2,000 (snapshots of 10,000 take long to parse).
+ * of the V8 heap, not RSS. N defaults to 2,000 (snapshots of 10,000 take long to parse). The
+ * service is the compiled one (`npm start`'s, built first if stale), or the sources with BENCH_ENTRY=tsx.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,12 +16,15 @@ import { grpcClient } from "../test/support/grpc-client.js";
 import { startServerProcess } from "../test/support/server-process.js";
 import type { CreateTaskResponse } from "../gen/taskcontrol/v1/task_control_service_pb.js";
 import { diffSnapshots } from "./heap-diff.js";
-import { sleep, startAgent } from "./lib.js";
+import { ROOT, sleep, startAgent } from "./lib.js";
 
 const N = Number(process.argv[2] ?? 2000);
+if (process.env.BENCH_ENTRY !== "tsx") execFileSync(process.execPath, [join(ROOT, "scripts/build-if-stale.mjs")], { stdio: "inherit" });
 const dir = mkdtempSync(join(tmpdir(), "taskcontrol-heap-"));
 const svc = await startServerProcess({
   db: join(dir, "heap.sqlite"),
+  // The compiled server, as `npm start` runs it (BENCH_ENTRY=tsx: the sources, whose transform wraps every closure).
+  entry: process.env.BENCH_ENTRY === "tsx" ? "tsx" : "dist",
   args: ["--log-level", "warn"],
   env: {
     TASKCONTROL_MAX_STREAMS_PER_PRINCIPAL: "1000000",

@@ -65,6 +65,29 @@ export async function settledRss(pid: number, samples = 5, gapMs = 200): Promise
   return percentile(out, 50);
 }
 
+/**
+ * RSS once V8 gave back the garbage of what just happened: a burst (10,000 held calls opened
+ * in two seconds) leaves its short-lived objects promoted and dead in the old space, and V8's
+ * memory reducer collects them, with no allocation to prompt it, some 20-40 s after the heap
+ * goes quiet (a probe: 14.2 KiB per held confirmation at once, the same for 20 s, 5.6 KiB from
+ * 24 s on, against a base taken at once; so the base is released first too). Samples
+ * settledRss every `gapMs`; answers the first sample at least 3% below the first one that the
+ * next sample confirms (within 1%), else the last sample after `maxMs`, and the time it took.
+ */
+export async function releasedRss(pid: number, maxMs = 45_000, gapMs = 2000): Promise<{ kib: number; waitedMs: number }> {
+  const t0 = nowMs();
+  const first = await settledRss(pid);
+  let candidate: number | null = null;
+  let last = first;
+  while (nowMs() - t0 < maxMs) {
+    await sleep(gapMs);
+    last = await settledRss(pid);
+    if (candidate !== null && Math.abs(last - candidate) <= candidate * 0.01) return { kib: last, waitedMs: Math.round(nowMs() - t0) };
+    candidate = last <= first * 0.97 ? last : null;
+  }
+  return { kib: last, waitedMs: Math.round(nowMs() - t0) };
+}
+
 // ---- unary load on the raw grpc-js client (bench/run.ts's rows and bench/million.ts) ---------
 
 /** Calls kept in flight by the 64-in-flight rows. */
