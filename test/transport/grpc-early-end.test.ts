@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
-import { grpcService } from "../../src/transport/grpc/adapter.js";
-import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
-import { sleep, within } from "./support.js";
+import type { GrpcTestClient } from "../support/grpc-client.js";
+import { adapterServer, sleep, within } from "./support.js";
 import { TaskControlService, WatchTasksResponseSchema } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -21,8 +20,8 @@ const MESSAGE = create(WatchTasksResponseSchema, {
   event: { case: "progress", value: { taskId: "t", owner: "o", progress: 0.5, label: "x".repeat(8 * 1024) } },
 });
 
-let server: grpc.Server;
 let client: GrpcTestClient;
+let stop: () => void;
 let finallyRan: () => void = () => {};
 let finished: Promise<void>;
 const shutdown = new AbortController();
@@ -44,22 +43,10 @@ before(async () => {
       }
     },
   } as unknown as ServiceImpl<typeof TaskControlService>;
-  const { definition, handlers } = grpcService(TaskControlService, impl, {
-    contextValues: () => createContextValues(),
-    shutdownSignal: shutdown.signal,
-  });
-  server = new grpc.Server();
-  server.addService(definition, handlers);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  client = grpcClient(`127.0.0.1:${port}`);
+  ({ client, stop } = await adapterServer(impl, shutdown.signal));
 });
 
-after(() => {
-  client.close();
-  server.forceShutdown();
-});
+after(() => stop());
 
 describe("a server stream that ends early returns its handler's generator", () => {
   it("the client cancels after the first message: the handler's finally runs", async () => {

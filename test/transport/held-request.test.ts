@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
-import * as grpc from "@grpc/grpc-js";
-import { grpcService } from "../../src/transport/grpc/adapter.js";
-import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { GrpcTestClient } from "../support/grpc-client.js";
+import { adapterServer } from "./support.js";
 import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /**
@@ -19,8 +18,8 @@ import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_servic
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-let server: grpc.Server;
 let client: GrpcTestClient;
+let stop: () => void;
 const shutdown = new AbortController();
 /** The request each held call's handler was given, weakly. */
 const seen: WeakRef<object>[] = [];
@@ -41,22 +40,12 @@ before(async () => {
       };
     },
   } as unknown as ServiceImpl<typeof TaskControlService>;
-  const { definition, handlers } = grpcService(TaskControlService, impl, {
-    contextValues: () => createContextValues(),
-    shutdownSignal: shutdown.signal,
-  });
-  server = new grpc.Server();
-  server.addService(definition, handlers);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  client = grpcClient(`127.0.0.1:${port}`);
+  ({ client, stop } = await adapterServer(impl, shutdown.signal));
 });
 
 after(() => {
   shutdown.abort();
-  client.close();
-  server.forceShutdown();
+  stop();
 });
 
 describe("a held server stream lets go of its request", () => {

@@ -1,5 +1,10 @@
 import * as net from "node:net";
+import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { parseHostPort } from "../../src/shared/address.js";
+import { grpcService } from "../../src/transport/grpc/adapter.js";
+import { grpcClient, type GrpcTestClient } from "../support/grpc-client.js";
+import { TaskControlService } from "../../gen/taskcontrol/v1/task_control_service_pb.js";
 
 /** A raw TCP connection to host:port that records what it receives and when it closes. */
 export interface RawSocket {
@@ -54,3 +59,28 @@ export async function trickle(socket: net.Socket, chunks: string[], everyMs: num
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A grpc-js server on 127.0.0.1:0 serving `impl` through the adapter (src/transport/grpc), with
+ * no authentication, and a test client for it; stop() closes both.
+ */
+export async function adapterServer(
+  impl: ServiceImpl<typeof TaskControlService>,
+  shutdown: AbortSignal,
+): Promise<{ server: grpc.Server; client: GrpcTestClient; stop(): void }> {
+  const { definition, handlers } = grpcService(TaskControlService, impl, { contextValues: () => createContextValues(), shutdownSignal: shutdown });
+  const server = new grpc.Server();
+  server.addService(definition, handlers);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const client = grpcClient(`127.0.0.1:${port}`);
+  return {
+    server,
+    client,
+    stop() {
+      client.close();
+      server.forceShutdown();
+    },
+  };
+}
