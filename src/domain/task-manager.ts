@@ -3,11 +3,11 @@ import { isDeepStrictEqual } from "node:util";
 import { createConfirmationWaits } from "./confirmation-waits.js";
 import { assertAttempt, createLeases, recoverStalled } from "./leases.js";
 import { FailedPreconditionError, NotFoundError, UnavailableError } from "./errors.js";
-import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent, TaskStatus } from "./model.js";
+import type { Confirmation, JsonObject, SequencedEvent, Task, TaskEvent } from "./model.js";
 import { isTerminal } from "./model.js";
 import type { CallSignal, TaskQuery, WatchItem, WatchOptions, WatchRequest, WatchSource } from "./ports.js";
 import { NODE_TIMERS } from "./ports.js";
-import { assertMayAnswer, assertNotTerminal, clampProgress, isSameAnswer, validateAnswer } from "./rules.js";
+import { assertNotTerminal, clampProgress } from "./rules.js";
 import type {
   ClaimTaskInput,
   CreateTaskInput,
@@ -22,7 +22,9 @@ import type {
   TaskManagerOptions,
   UpdateProgressInput,
 } from "./task-manager-api.js";
-import { changed, endConfirmation, endPending, mustTask, progressed, resumeAfter } from "./transitions.js";
+import { finishMutation, requestConfirmationMutation, resolveConfirmationMutation } from "./mutations.js";
+import { notFound, outcomeOf } from "./progress-outcomes.js";
+import { changed, mustTask, progressed } from "./transitions.js";
 
 export type * from "./task-manager-api.js";
 /**
@@ -81,11 +83,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     if (state !== "open") throw new UnavailableError(`task manager is ${state}; retry later`, state === "opening" ? "NOT_READY" : "SHUTTING_DOWN");
   }
 
-  /**
-   * A terminal transition. `retried` says when a finished task already holds this very
-   * outcome (a retry after a lost answer): then it answers the task as it is, with no write
-   * and no event.
-   */
+  /** A terminal transition (mutations.ts finishMutation), once the manager is open. */
   async function finish(
     taskId: string,
     what: string,
@@ -93,20 +91,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     check: { attempt?: number | undefined; retried: (task: Task) => boolean },
   ): Promise<Task> {
     assertOpen();
-    const { value } = await store.mutate({
-      keys: { tasks: [taskId] },
-      apply(w) {
-        const task = mustTask(w, taskId);
-        assertAttempt(task, check.attempt);
-        if (isTerminal(task.status) && check.retried(task)) return task;
-        assertNotTerminal(task, what);
-        endPending(w, task);
-        const next = changed(task, { ...patch(task, w.now), pendingConfirmationId: null, endTime: w.now }, w.now);
-        w.putTask(next);
-        w.emit({ type: "status_changed", task: next });
-        return next;
-      },
-    });
+    const { value } = await store.mutate(finishMutation(taskId, what, patch, check));
     return value;
   }
 
@@ -276,60 +261,7 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async requestConfirmation(input: RequestConfirmationInput): Promise<Confirmation> {
       assertOpen();
-      const { value } = await store.mutate({
-        keys: {
-          tasks: [input.taskId],
-          confirmationRequests: input.requestId ? [{ taskId: input.taskId, requestId: input.requestId }] : [],
-        },
-        apply(w): Confirmation {
-          const current = mustTask(w, input.taskId);
-          assertAttempt(current, input.attempt);
-          // A call of the current attempt: a stalled task (its held call had dropped) comes back.
-          const recovered = recoverStalled(w, current);
-          if (recovered) leases.recovered();
-          const task = recovered ?? current;
-          leases.touch(task);
-          if (input.requestId) {
-            const previous = w.confirmationByRequest(task.id, input.requestId);
-            if (previous) return previous;
-          }
-          assertNotTerminal(task, "request a confirmation");
-          if (task.pendingConfirmationId) {
-            throw new FailedPreconditionError(
-              `task ${task.id} already has pending confirmation ${task.pendingConfirmationId}`,
-              "CONFIRMATION_PENDING",
-              { confirmation_id: task.pendingConfirmationId },
-            );
-          }
-          const id = `c-${ids()}`;
-          const confirmation: Confirmation = {
-            id,
-            taskId: task.id,
-            owner: task.owner,
-            surfaceId: `confirm:${id}`,
-            title: input.title,
-            components: input.components,
-            state: "pending",
-            action: "",
-            values: null,
-            requestId: input.requestId || null,
-            createTime: w.now,
-            expireTime: input.timeoutMs > 0 ? w.now + input.timeoutMs : null,
-            resolveTime: null,
-            answerers: [...(input.answerers ?? [])],
-            timeoutAction: input.timeoutAction ?? "",
-            answeredBy: "",
-            answerTime: null,
-            defaulted: false,
-          };
-          const next = changed(task, { status: "waiting_confirmation", pendingConfirmationId: id }, w.now);
-          w.putConfirmation(confirmation);
-          w.putTask(next);
-          w.emit({ type: "confirmation_requested", confirmation });
-          w.emit({ type: "status_changed", task: next, pending: confirmation });
-          return confirmation;
-        },
-      });
+      const { value } = await store.mutate(requestConfirmationMutation(input, ids, leases));
       return value;
     },
 
@@ -354,40 +286,9 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
 
     async resolveConfirmation(input: ResolveConfirmationInput): Promise<Confirmation> {
       assertOpen();
-      /** The same answer again (a retry after a lost response): nothing changes. */
-      const isRetryOf = (c: Confirmation): boolean => {
-        try {
-          return isSameAnswer(c, input.answerer, input.action, validateAnswer(c, input.action, input.values));
-        } catch {
-          return false;
-        }
-      };
       const existing = await store.getConfirmation(input.confirmationId);
       if (!existing || (input.owner !== undefined && existing.owner !== input.owner)) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
-      const { value } = await store.mutate({
-        keys: { confirmations: [input.confirmationId], tasks: [existing.taskId] },
-        apply(w): { confirmation: Confirmation; fresh: boolean } {
-          const c = w.confirmation(input.confirmationId);
-          if (!c) throw new NotFoundError(`confirmation ${input.confirmationId} not found`, "CONFIRMATION_NOT_FOUND");
-          assertMayAnswer(c, input.answerer);
-          if (c.state !== "pending") {
-            if (isRetryOf(c)) return { confirmation: c, fresh: false };
-            throw new FailedPreconditionError(`confirmation ${c.id} is already ${c.state}`, "ALREADY_RESOLVED", {
-              confirmation_state: `CONFIRMATION_STATE_${c.state.toUpperCase()}`,
-            });
-          }
-          const values = validateAnswer(c, input.action, input.values);
-          const answered = endConfirmation(w, c, {
-            state: "answered",
-            action: input.action,
-            values,
-            answeredBy: input.answerer.name,
-            answerTime: w.now,
-          });
-          resumeAfter(w, c);
-          return { confirmation: answered, fresh: true };
-        },
-      });
+      const { value } = await store.mutate(resolveConfirmationMutation(input, existing.taskId));
       if (value.fresh) onAnswer(value.confirmation);
       return value.confirmation;
     },
@@ -484,23 +385,3 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
     },
   };
 }
-
-const NOT_FOUND: ProgressOutcome = Object.freeze({ found: false, applied: false, status: null, cancelRequested: false });
-
-function notFound(): ProgressOutcome {
-  return NOT_FOUND;
-}
-
-/**
- * The outcomes of progress reports on a found task, one frozen object per (applied, status,
- * cancelRequested): a StreamProgress window holds thousands of reports' outcomes until their
- * batch commits, and every call made one.
- */
-const OUTCOMES = new Map<TaskStatus, ProgressOutcome[]>();
-
-function outcomeOf(applied: boolean, status: TaskStatus, cancelRequested: boolean): ProgressOutcome {
-  let row = OUTCOMES.get(status);
-  if (!row) OUTCOMES.set(status, (row = []));
-  return (row[(applied ? 2 : 0) | (cancelRequested ? 1 : 0)] ??= Object.freeze({ found: true, applied, status, cancelRequested }));
-}
-
