@@ -21,7 +21,8 @@ import {
 } from "../../gen/taskcontrol/v1/task_pb.js";
 import { TaskState, percent } from "../../src/client/task-state.js";
 import { startWatchLoop, type WatchState } from "../../src/client/watch-loop.js";
-import { parseStatuses, parseValues, parseInvocation } from "../../src/cli/taskctl.js";
+import { parseStatuses, parseValues } from "../../src/cli/args.js";
+import { parseInvocation } from "../../src/cli/taskctl.js";
 import { listHeader, listLayout, listRow, progressBar, taskLine, truncate, watchLayout } from "../../src/cli/render.js";
 import { UsageError } from "../../src/cli/io.js";
 
