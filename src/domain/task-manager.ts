@@ -84,14 +84,9 @@ export function createTaskManager(options: TaskManagerOptions): TaskManager {
   }
 
   /** A terminal transition (mutations.ts finishMutation), once the manager is open. */
-  async function finish(
-    taskId: string,
-    what: string,
-    patch: (task: Task, now: number) => Partial<Task>,
-    check: { attempt?: number | undefined; retried: (task: Task) => boolean },
-  ): Promise<Task> {
+  async function finish(...args: Parameters<typeof finishMutation>): Promise<Task> {
     assertOpen();
-    const { value } = await store.mutate(finishMutation(taskId, what, patch, check));
+    const { value } = await store.mutate(finishMutation(...args));
     return value;
   }
 
