@@ -175,7 +175,7 @@ export async function createApp(config: Config, options: { log?: Logger } = {}):
   health.setProblem(dbGuard.problem);
   const fatal: ((reason: string) => void)[] = [];
   dbGuard.onLost((reason) => {
-    log.error({ db: config.db, reason }, "database file lost under the running server");
+    log.error({ db: config.db, reason }, "database cannot be written safely any more: stopping");
     for (const l of fatal) l(reason);
   });
 

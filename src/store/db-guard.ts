@@ -46,7 +46,10 @@ export interface DbGuard {
   readonly problem: string | null;
   /** Told each time `problem` changes. */
   onProblem(listener: (problem: string | null) => void): void;
-  /** Told once, when the file at the path is found deleted or replaced: the process should exit. */
+  /**
+   * Told once, when the file at the path is found deleted or replaced, or the SQLite writer
+   * thread ended: the process should exit.
+   */
   onLost(listener: (reason: string) => void): void;
   /** Stops the timers. */
   close(): void;
@@ -114,9 +117,10 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
     return null;
   }
 
-  function markLost(what: string): void {
+  /** Terminal: `reason` says what happened and that the server acknowledges no write and stops. */
+  function markLost(reason: string): void {
     if (lost !== null) return;
-    lost = `${what}: writes since then cannot be kept, so none is acknowledged and the server stops`;
+    lost = reason;
     clearInterval(timer);
     setProblem(lost);
     for (const l of lostListeners) l(lost);
@@ -126,7 +130,7 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
   function verify(which: readonly Identity[]): void {
     if (lost === null) {
       const what = changedFile(which);
-      if (what) markLost(what);
+      if (what) markLost(`${what}: writes since then cannot be kept, so none is acknowledged and the server stops`);
     }
     if (lost !== null) throw new UnavailableError(lost, "STORE_UNAVAILABLE");
   }
@@ -171,6 +175,13 @@ export function createDbGuard(options: DbGuardOptions): DbGuard {
     }
   }, checkMs);
   timer.unref();
+
+  // The one write connection is gone, and with it what the server knew of the database: the
+  // commit it was running may have been kept or not, so the cache and the next sequence may
+  // be wrong. Stop, and let the restart read what was committed.
+  options.writer?.onEnded((why) =>
+    markLost(`${why} under the running server: the outcome of its last commit is unknown, so no write is acknowledged from now on and the server stops (a restart reads what was committed)`),
+  );
 
   return {
     verifyCommit() {

@@ -47,6 +47,12 @@ export interface SqliteWriter {
   transaction(ops: readonly WriterOp[]): Promise<WriterResult>;
   /** Answers the transactions already posted, then closes the connection and ends the thread. */
   close(): Promise<void>;
+  /**
+   * Told once if the thread ends before close() (an uncaught error in it, or it was
+   * terminated), with why. The transactions it had not answered reject, but one of them may
+   * have committed: the caller must treat the database's state as unknown from then on.
+   */
+  onEnded(listener: (reason: string) => void): void;
 }
 
 /**
@@ -63,9 +69,13 @@ export async function startSqliteWriter(setup: WriterSetup): Promise<SqliteWrite
   let nextId = 0;
   let failure: Error | null = null;
   let closing: Promise<void> | null = null;
+  const endedListeners: ((reason: string) => void)[] = [];
 
   function failAll(err: Error): void {
+    const first = failure === null;
     failure ??= err;
+    // Listeners first: the callers rejected below then already find the store stopped.
+    if (first && !closing) for (const l of endedListeners) l(failure.message);
     for (const w of waiting.values()) w.reject(failure);
     waiting.clear();
   }
@@ -78,7 +88,7 @@ export async function startSqliteWriter(setup: WriterSetup): Promise<SqliteWrite
     const err = answer.conflict ? new WriterConflict(answer.message) : Object.assign(new Error(answer.message), { code: answer.code });
     w.reject(err);
   });
-  worker.on("error", (err) => failAll(err));
+  worker.on("error", (err) => failAll(Object.assign(new Error(`the SQLite writer thread failed: ${err.message}`), { code: "SQLITE_WRITER_FAILED", cause: err })));
   worker.on("exit", (code) => failAll(Object.assign(new Error(`the SQLite writer thread exited (${code})`), { code: "SQLITE_WRITER_EXITED" })));
 
   function post(request: { ops: readonly WriterOp[] } | { close: true }): Promise<WriterResult> {
@@ -104,6 +114,9 @@ export async function startSqliteWriter(setup: WriterSetup): Promise<SqliteWrite
         .then(() => worker.terminate())
         .then(() => undefined);
       return closing;
+    },
+    onEnded(listener) {
+      endedListeners.push(listener);
     },
   };
 }
