@@ -5,7 +5,7 @@ import type { Mutation } from "../domain/ports.js";
 import { applyBatch, type Changes, type Loaded, requestKey } from "./batch-apply.js";
 import type { BatchOutcome } from "./batch-writer.js";
 import { confirmationToRow, eventToRow, json, taskColumnDiffers, taskToRow, UPDATABLE_COLUMNS } from "./row-mapping.js";
-import { chunks, insertStatements, type SqlDialect, updateTasksStatement } from "./sql-dialect.js";
+import { chunks, insertStatements, ladderChunks, type SqlDialect, updateTasksStatement } from "./sql-dialect.js";
 import { type SqliteWriter, type WriterOp, WriterConflict } from "./sqlite-writer.js";
 import { maxSequence, selectConfirmations, selectConfirmationsByRequest, selectTasks } from "./sql-reads.js";
 import type { TaskCache } from "./task-cache.js";
@@ -59,6 +59,14 @@ function resolveConfirmation(c: Confirmation): WriterOp {
 
 /** Changed tasks per UPDATE … FROM VALUES statement. */
 const UPDATES_PER_STATEMENT = 400;
+
+/**
+ * Most rows per statement through the SQLite writer thread, in ladderChunks' sizes: the thread
+ * keeps its statements prepared, so they come in at most 7 sizes per kind (64, 32, … 1)
+ * instead of one per batch size. On this machine a 64-row insert costs about 2.7 µs a row, the
+ * same as one of 400; a statement more per size costs a few µs.
+ */
+const WRITER_STATEMENT_ROWS = 64;
 
 /**
  * One attempt at a batch: load the rows the cache lacks (all of them on a retry), apply the
@@ -128,18 +136,21 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
     return { sql, params, expect: tasks.length, conflict: "a task changed under the batch" };
   }
 
-  /** The statements writing a batch's tasks and confirmations, in order. */
-  function rowOps(changes: Changes): WriterOp[] {
+  /**
+   * The statements writing a batch's tasks and confirmations, in order; with `ladder` (the
+   * writer thread's prepared statements) in ladderChunks' sizes of at most that many rows.
+   */
+  function rowOps(changes: Changes, ladder?: number): WriterOp[] {
     const ops: WriterOp[] = [];
     const inserts: Task[] = [];
     const updates: Task[] = [];
     for (const t of changes.tasks.values()) (changes.baseRevisions.get(t.id) ? updates : inserts).push(t);
-    ops.push(...insertStatements("tasks", inserts.map(taskToRow)));
-    for (const part of chunks(updates, UPDATES_PER_STATEMENT)) ops.push(updateTasks(part, changes.baseRevisions));
+    ops.push(...insertStatements("tasks", inserts.map(taskToRow), ladder));
+    for (const part of ladder ? ladderChunks(updates, ladder) : chunks(updates, UPDATES_PER_STATEMENT)) ops.push(updateTasks(part, changes.baseRevisions));
     const created: Confirmation[] = [];
     const changed: Confirmation[] = [];
     for (const c of changes.confirmations.values()) (changes.newConfirmations.has(c.id) ? created : changed).push(c);
-    ops.push(...insertStatements("confirmations", created.map(confirmationToRow)));
+    ops.push(...insertStatements("confirmations", created.map(confirmationToRow), ladder));
     // Only PENDING rows ever change: the first answer (or expiry, or cancel) wins.
     for (const c of changed) ops.push(resolveConfirmation(c));
     return ops;
@@ -171,8 +182,8 @@ export function createSqlBatchAttempt(options: SqlBatchOptions): (batch: readonl
   /** Through the writer thread: the whole transaction in one trip (a sole writer that knows its last sequence). */
   async function writeOnce(writer: SqliteWriter, lastSequence: () => number, changes: Changes, now: number): Promise<SequencedEvent[]> {
     const sequenced = sequence(changes, now, lastSequence());
-    const ops = rowOps(changes);
-    ops.push(...insertStatements("events", sequenced.map(eventToRow)));
+    const ops = rowOps(changes, WRITER_STATEMENT_ROWS);
+    ops.push(...insertStatements("events", sequenced.map(eventToRow), WRITER_STATEMENT_ROWS));
     try {
       await writer.transaction(ops);
     } catch (err) {

@@ -54,6 +54,24 @@ export function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
+/**
+ * Splits a list into runs of `max` items (a power of two), then the rest by its binary
+ * digits (n = 24: 16 and 8). Where statements stay prepared (the SQLite writer thread keeps
+ * them by their text), a multi-row statement per batch size would prepare a new one for
+ * almost every batch and keep hundreds of them: a prepared 400-row insert holds about a MiB
+ * of compiled program. This ladder gives at most log2(max) + 1 sizes per statement kind.
+ */
+export function* ladderChunks<T>(items: readonly T[], max: number): Generator<T[]> {
+  let i = 0;
+  for (; items.length - i >= max; i += max) yield items.slice(i, i + max);
+  for (let size = max >> 1; size >= 1; size >>= 1) {
+    if (items.length - i >= size) {
+      yield items.slice(i, i + size);
+      i += size;
+    }
+  }
+}
+
 /** knex.raw answers rows on SQLite and a pg Result on PostgreSQL. */
 export function rowsOf(res: unknown): unknown[] {
   return Array.isArray(res) ? res : ((res as { rows?: unknown[] }).rows ?? []);
@@ -62,13 +80,17 @@ export function rowsOf(res: unknown): unknown[] {
 /** Bindings per multi-row INSERT: under SQLite's 32,766 and PostgreSQL's 65,535. */
 const MAX_BINDINGS = 30_000;
 
-/** The multi-row INSERT statements for `rows` (all of one shape), chunked under the parameter limit. */
-export function insertStatements(table: string, rows: object[]): { sql: string; params: unknown[] }[] {
+/**
+ * The multi-row INSERT statements for `rows` (all of one shape), chunked under the parameter
+ * limit, or with `ladder` (a power of two) in ladderChunks' few sizes of at most that many rows.
+ */
+export function insertStatements(table: string, rows: object[], ladder?: number): { sql: string; params: unknown[] }[] {
   if (rows.length === 0) return [];
   const columns = Object.keys(rows[0]!);
   const perChunk = Math.max(1, Math.floor(MAX_BINDINGS / columns.length));
   const rowSql = `(${columns.map(() => "?").join(", ")})`;
-  return [...chunks(rows, perChunk)].map((part) => {
+  const parts = ladder ? ladderChunks(rows, Math.min(ladder, perChunk)) : chunks(rows, perChunk);
+  return [...parts].map((part) => {
     const params: unknown[] = new Array(part.length * columns.length);
     let k = 0;
     for (const r of part as Record<string, unknown>[]) for (const c of columns) params[k++] = r[c] ?? null;
