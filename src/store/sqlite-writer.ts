@@ -121,13 +121,21 @@ export async function startSqliteWriter(setup: WriterSetup): Promise<SqliteWrite
   };
 }
 
+/**
+ * The thread's young generation stays small. Its garbage is one message a batch, so a
+ * scavenge of 2 MiB costs it little. Left to grow (V8 doubles it under a burst and keeps it),
+ * the young generation went from 1 to 8 MiB during 10,000 RequestConfirmation calls in 4 s,
+ * and stayed there.
+ */
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 3 };
+
 function spawn(setup: WriterSetup): Worker {
   // Under tsx (tests, benches) the worker is a .ts file and needs tsx's loader in its thread too.
   if (import.meta.url.endsWith(".ts")) {
     const url = new URL("./sqlite-writer-worker.ts", import.meta.url).href;
     const tsx = import.meta.resolve("tsx/esm/api");
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-    return new Worker(code, { eval: true, workerData: setup });
+    return new Worker(code, { eval: true, workerData: setup, resourceLimits: RESOURCE_LIMITS });
   }
-  return new Worker(new URL("./sqlite-writer-worker.js", import.meta.url), { workerData: setup });
+  return new Worker(new URL("./sqlite-writer-worker.js", import.meta.url), { workerData: setup, resourceLimits: RESOURCE_LIMITS });
 }
