@@ -63,8 +63,9 @@ const UPDATES_PER_STATEMENT = 400;
 /**
  * Most rows per statement through the SQLite writer thread, in ladderChunks' sizes: the thread
  * keeps its statements prepared, so they come in at most 7 sizes per kind (64, 32, … 1)
- * instead of one per batch size. On this machine a 64-row insert costs about 2.7 µs a row, the
- * same as one of 400; a statement more per size costs a few µs.
+ * instead of one per batch size. Measured here with the statements prepared: 24 event rows took
+ * 68–83 µs in one statement and 71–77 µs as 16 + 8, and 1,860 rows 4.4–6.6 ms in one against
+ * 3.9–4.4 ms in runs of 64.
  */
 const WRITER_STATEMENT_ROWS = 64;
 
